@@ -42,7 +42,7 @@ type Stats struct {
 
 // Build walks modelPath (a directory or a single file) and hashes it as
 // opts.Serialization says. The returned manifest's resources are sorted in
-// plain byte order of their names (with numeric shard order), and its
+// plain byte order of their full names (format spec §10), and its
 // IgnorePaths hold the effective model-relative ignore set (what a signer
 // records). Build stops early when ctx is cancelled.
 func Build(ctx context.Context, modelPath string, opts Options) (*Manifest, Stats, error) {
