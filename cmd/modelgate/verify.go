@@ -1,0 +1,287 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/sigstore/sigstore-go/pkg/root"
+	"github.com/spf13/cobra"
+
+	"github.com/modelgate/modelgate/modelsig"
+)
+
+// verifyCommand is `modelgate verify`: with --security-policy it enforces a
+// policy (policy.go); its subcommands verify one model with one method, as
+// the model_signing CLI does.
+func (a *app) verifyCommand() *cobra.Command {
+	var pf policyVerifyFlags
+	cmd := &cobra.Command{
+		Use:   "verify --security-policy POLICY [--model PATH]... [--lora PATH]...",
+		Short: "Enforce a security policy, or verify one model's signature (key, certificate, sigstore)",
+		Long: `With --security-policy, decide and verify every --model and --lora under the policy.
+Exit 0 only if all are allowed.
+
+The subcommands key, certificate and sigstore verify a single model's model.sig
+without a policy, with the model_signing CLI's flags.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if pf.policy == "" {
+				return usageError("verify needs --security-policy POLICY, or a method subcommand: key, certificate or sigstore")
+			}
+			return a.runPolicyVerify(cmd.Context(), &pf)
+		},
+	}
+	pf.register(cmd)
+	cmd.AddCommand(a.verifyKeyCommand(), a.verifyCertificateCommand(), a.verifySigstoreCommand())
+	return cmd
+}
+
+// commonVerifyFlags are the flags every method subcommand shares.
+type commonVerifyFlags struct {
+	signature        string
+	ignorePaths      []string
+	ignoreGitPaths   bool
+	noIgnoreGitPaths bool
+	allowSymlinks    bool
+	ignoreUnsigned   bool
+	noIgnoreUnsigned bool
+	output           string
+}
+
+func (f *commonVerifyFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.signature, "signature", "", "signature file (default: model.sig in the model's directory); relative to the current directory")
+	fl.StringArrayVar(&f.ignorePaths, "ignore-paths", nil, "file or folder to leave out (repeatable); relative to the current directory or to the model")
+	fl.BoolVar(&f.ignoreGitPaths, "ignore-git-paths", true, "leave out .git, .gitattributes, .github and .gitignore at the model root")
+	fl.BoolVar(&f.noIgnoreGitPaths, "no-ignore-git-paths", false, "same as --ignore-git-paths=false")
+	fl.BoolVar(&f.allowSymlinks, "allow-symlinks", false, "follow symlinks to files (hashed by target content)")
+	fl.BoolVar(&f.ignoreUnsigned, "ignore-unsigned-files", false, "hash only the files the signature lists; extra files on disk are not an error")
+	fl.BoolVar(&f.noIgnoreUnsigned, "no-ignore-unsigned-files", false, "same as --ignore-unsigned-files=false")
+	fl.StringVar(&f.output, "output", "text", "output format: text or json")
+	_ = fl.MarkHidden("no-ignore-git-paths")
+	_ = fl.MarkHidden("no-ignore-unsigned-files")
+}
+
+// options turns the flags into modelsig options for the model at
+// modelPath, resolving relative paths against the current directory.
+func (f *commonVerifyFlags) options(modelPath string, a *app) (modelsig.VerifyOptions, error) {
+	opts := modelsig.VerifyOptions{
+		IgnoreGitPaths:      f.ignoreGitPaths && !f.noIgnoreGitPaths,
+		AllowSymlinks:       f.allowSymlinks,
+		IgnoreUnsignedFiles: f.ignoreUnsigned && !f.noIgnoreUnsigned,
+		Logger:              a.logger,
+	}
+	if f.signature != "" {
+		abs, err := filepath.Abs(f.signature)
+		if err != nil {
+			return opts, usageError("--signature %q: %v", f.signature, err)
+		}
+		opts.SignaturePath = abs
+	}
+	ignore, err := resolveIgnorePaths(modelPath, f.ignorePaths)
+	if err != nil {
+		return opts, err
+	}
+	opts.IgnorePaths = ignore
+	return opts, nil
+}
+
+// resolveIgnorePaths makes user ignore paths absolute. As in the
+// model_signing CLI a relative path is taken relative to the current
+// directory; for convenience it also counts relative to the model
+// directory. Ignore paths outside the model are dropped later, and none has
+// to exist.
+func resolveIgnorePaths(modelPath string, paths []string) ([]string, error) {
+	var out []string
+	modelDir := modelPath
+	if fi, err := os.Stat(modelPath); err == nil && !fi.IsDir() {
+		modelDir = "" // a single-file model has nothing inside it to ignore
+	}
+	for _, p := range paths {
+		if p == "" {
+			return nil, usageError("--ignore-paths: empty path")
+		}
+		if filepath.IsAbs(p) {
+			out = append(out, filepath.Clean(p))
+			continue
+		}
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return nil, usageError("--ignore-paths %q: %v", p, err)
+		}
+		out = append(out, abs)
+		if modelDir != "" {
+			out = append(out, filepath.Join(modelDir, p))
+		}
+	}
+	return out, nil
+}
+
+func (a *app) verifyKeyCommand() *cobra.Command {
+	var common commonVerifyFlags
+	var publicKey string
+	cmd := &cobra.Command{
+		Use:   "key --public-key PEM [flags] MODEL_PATH",
+		Short: "Verify a model signed with an elliptic-curve private key",
+		Args:  exactArgs(1, "one MODEL_PATH"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			pub, err := modelsig.LoadPublicKey(publicKey)
+			if err != nil {
+				return failed(err)
+			}
+			return a.runMethodVerify(cmd.Context(), args[0], &common, modelsig.NewKeyVerifier(pub), false)
+		},
+	}
+	common.register(cmd)
+	cmd.Flags().StringVar(&publicKey, "public-key", "", "PEM public key (EC P-256, P-384 or P-521)")
+	_ = cmd.MarkFlagRequired("public-key")
+	return cmd
+}
+
+func (a *app) verifyCertificateCommand() *cobra.Command {
+	var common commonVerifyFlags
+	var chain []string
+	var logFingerprints bool
+	cmd := &cobra.Command{
+		Use:   "certificate --certificate-chain PEM [--certificate-chain PEM]... [flags] MODEL_PATH",
+		Short: "Verify a model signed with a certificate that chains to a trusted root",
+		Args:  exactArgs(1, "one MODEL_PATH"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(chain) == 0 {
+				return usageError("--certificate-chain is required: modelgate never falls back to system roots")
+			}
+			certs, err := modelsig.LoadCertificates(chain...)
+			if err != nil {
+				return failed(err)
+			}
+			if logFingerprints {
+				for _, c := range certs {
+					a.logger.Info("certificate fingerprint", "stage", "init", "sha256", modelsig.Fingerprint(c), "subject", c.Subject.String())
+				}
+			}
+			v, err := modelsig.NewCertificateVerifier(certs)
+			if err != nil {
+				return failed(err)
+			}
+			return a.runMethodVerify(cmd.Context(), args[0], &common, v, logFingerprints)
+		},
+	}
+	common.register(cmd)
+	cmd.Flags().StringArrayVar(&chain, "certificate-chain", nil, "PEM file of trusted certificates (root, and intermediates); repeatable")
+	cmd.Flags().BoolVar(&logFingerprints, "log-fingerprints", false, "log the SHA-256 fingerprint of every certificate used")
+	return cmd
+}
+
+func (a *app) verifySigstoreCommand() *cobra.Command {
+	var common commonVerifyFlags
+	var identity, issuer, trustConfig, tufCache string
+	var staging bool
+	cmd := &cobra.Command{
+		Use:   "sigstore --identity ID --identity-provider URL [--use-staging] [--trust-config FILE] [flags] MODEL_PATH",
+		Short: "Verify a model signed with Sigstore (Fulcio certificate, Rekor transparency log)",
+		Long: `Verify a Sigstore-signed model. The certificate must name exactly --identity (an
+email, URI or Sigstore otherName SAN) and exactly --identity-provider (the OIDC issuer).
+
+Trust comes from --trust-config (a TrustedRoot or ClientTrustConfig JSON file, for
+air-gapped and private deployments) or else from the Sigstore production (or
+--use-staging) trusted root, fetched with TUF and cached on disk.`,
+		Args: exactArgs(1, "one MODEL_PATH"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			tm, err := loadSigstoreTrust(cmd.Context(), trustConfig, staging, tufCache)
+			if err != nil {
+				return failed(err)
+			}
+			v, err := modelsig.NewSigstoreVerifier(tm, identity, issuer)
+			if err != nil {
+				return failed(err)
+			}
+			return a.runMethodVerify(cmd.Context(), args[0], &common, v, false)
+		},
+	}
+	common.register(cmd)
+	fl := cmd.Flags()
+	fl.StringVar(&identity, "identity", "", "expected signer identity (certificate SAN), matched exactly")
+	fl.StringVar(&issuer, "identity-provider", "", "expected OIDC issuer, matched exactly")
+	fl.BoolVar(&staging, "use-staging", false, "use the Sigstore staging instance's trusted root")
+	fl.StringVar(&trustConfig, "trust-config", "", "Sigstore TrustedRoot or ClientTrustConfig JSON file (takes precedence over --use-staging)")
+	fl.StringVar(&tufCache, "tuf-cache-dir", "", "TUF cache folder for the fetched trusted root (default: sigstore-go's, ~/.sigstore/root)")
+	_ = cmd.MarkFlagRequired("identity")
+	_ = cmd.MarkFlagRequired("identity-provider")
+	return cmd
+}
+
+// loadSigstoreTrust returns the Sigstore trust material: the given file,
+// else the production or staging root through TUF.
+func loadSigstoreTrust(ctx context.Context, trustConfig string, staging bool, cacheDir string) (root.TrustedMaterial, error) {
+	if trustConfig != "" {
+		return modelsig.LoadTrustConfig(trustConfig)
+	}
+	return modelsig.FetchTrustedRoot(ctx, modelsig.TrustRootOptions{Staging: staging, CacheDir: cacheDir})
+}
+
+// methodRecord is the --output json form of a single-model verification.
+type methodRecord struct {
+	Path         string   `json:"path"`
+	Signature    string   `json:"signature,omitempty"`
+	Method       string   `json:"method"`
+	Outcome      string   `json:"outcome"`
+	Reason       string   `json:"reason"`
+	Files        int      `json:"files"`
+	Bytes        int64    `json:"bytes"`
+	DurationMS   int64    `json:"duration_ms"`
+	Identity     string   `json:"identity,omitempty"`
+	Issuer       string   `json:"issuer,omitempty"`
+	Fingerprints []string `json:"fingerprints,omitempty"`
+	Warnings     []string `json:"warnings,omitempty"`
+}
+
+// runMethodVerify verifies one model with v and reports the outcome.
+func (a *app) runMethodVerify(ctx context.Context, modelPath string, f *commonVerifyFlags, v modelsig.Verifier, logFingerprints bool) error {
+	if err := outputFormat(f.output); err != nil {
+		return err
+	}
+	absModel, err := filepath.Abs(modelPath)
+	if err != nil {
+		return usageError("model path %q: %v", modelPath, err)
+	}
+	opts, err := f.options(absModel, a)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	res, verr := modelsig.Verify(ctx, absModel, v, opts)
+	rec := methodRecord{Path: modelPath, Method: string(v.Method()), DurationMS: time.Since(start).Milliseconds()}
+	if verr != nil {
+		rec.Outcome, rec.Reason = "denied", verr.Error()
+	} else {
+		rec.Outcome, rec.Reason = "verified", "signature and every file match"
+		rec.Signature = res.SignaturePath
+		rec.Files, rec.Bytes = res.Stats.Files, res.Stats.Bytes
+		rec.Identity, rec.Issuer = res.Signed.Identity, res.Signed.Issuer
+		rec.Fingerprints, rec.Warnings = res.Signed.Fingerprints, res.Signed.Warnings
+		if logFingerprints {
+			for _, fp := range res.Signed.Fingerprints {
+				a.logger.Info("certificate fingerprint", "stage", "verify", "sha256", fp)
+			}
+		}
+	}
+	if f.output == "json" {
+		if err := json.NewEncoder(a.stdout).Encode(rec); err != nil {
+			return failed(fmt.Errorf("write output: %w", err))
+		}
+	} else if verr == nil {
+		fmt.Fprintf(a.stdout, "Verification succeeded: %s (%s, %s, %d bytes)\n", modelPath, rec.Method, plural(rec.Files, "file"), rec.Bytes)
+	}
+	if verr != nil {
+		if errors.Is(verr, context.Canceled) {
+			return failed(verr)
+		}
+		return denied(fmt.Errorf("verification failed: %w", verr))
+	}
+	return nil
+}
