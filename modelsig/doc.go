@@ -9,4 +9,11 @@
 // into the expected manifest, which package manifest compares with the
 // model on disk. Nothing unverified is ever trusted, and every failure is
 // an error value that names the file and what is wrong.
+//
+// Reading is as lenient as the reference library is (every bundle shape it
+// has written since v0.2 verifies, including the v0.2 compat signing
+// input), and no more: duplicate JSON keys, ambiguous verification
+// material and unsafe resource names are refused. Writing (Sign) produces
+// the v1.1.0 layout, which both the reference verifier and OMS verifiers
+// accept, and checks the new signature before the file is put in place.
 package modelsig

@@ -1,9 +1,17 @@
 package modelsig
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
+	"crypto/rand"
 	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 
 	"github.com/modelgate/modelgate/manifest"
 )
@@ -15,24 +23,74 @@ type Signer interface {
 	// SignPAE returns an ASN.1 DER ECDSA signature over pae (hashed by the
 	// key's curve).
 	SignPAE(pae []byte) ([]byte, error)
-}
-
-// LoadPrivateKey reads a PEM EC private key (SEC 1 or PKCS#8, optionally
-// encrypted with password) on P-256, P-384 or P-521.
-func LoadPrivateKey(path string, password []byte) (*ecdsa.PrivateKey, error) {
-	return nil, errNotImplemented
+	// Public returns the key that verifies SignPAE's signatures.
+	Public() *ecdsa.PublicKey
+	// Certificates returns the bundle's x509CertificateChain, leaf first
+	// (certificate method), or nil for a bare key (key method: the bundle
+	// then carries publicKey.hint).
+	Certificates() []*x509.Certificate
 }
 
 // NewKeySigner signs with a bare key; bundles carry publicKey.hint.
-func NewKeySigner(priv *ecdsa.PrivateKey) (Signer, error) { return nil, errNotImplemented }
-
-// NewCertificateSigner signs with priv and puts [leaf, chain...] into the
-// bundle's x509CertificateChain. leaf must hold priv's public key.
-func NewCertificateSigner(priv *ecdsa.PrivateKey, leaf *x509.Certificate, chain []*x509.Certificate) (Signer, error) {
-	return nil, errNotImplemented
+func NewKeySigner(priv *ecdsa.PrivateKey) (Signer, error) {
+	if priv == nil {
+		return nil, errors.New("key signer: no private key")
+	}
+	if _, err := curveHash(&priv.PublicKey); err != nil {
+		return nil, fmt.Errorf("key signer: %w", err)
+	}
+	return &ecSigner{priv: priv, method: MethodKey}, nil
 }
 
-// SignOptions controls Sign. Paths are absolute or relative to the model.
+// NewCertificateSigner signs with priv and puts [leaf, chain...] into the
+// bundle's x509CertificateChain. leaf must hold priv's public key and be
+// usable for signing (key usage digitalSignature or extended key usage
+// codeSigning), else verifiers would refuse every signature it makes.
+func NewCertificateSigner(priv *ecdsa.PrivateKey, leaf *x509.Certificate, chain []*x509.Certificate) (Signer, error) {
+	if priv == nil || leaf == nil {
+		return nil, errors.New("certificate signer: a private key and a signing certificate are required")
+	}
+	if _, err := curveHash(&priv.PublicKey); err != nil {
+		return nil, fmt.Errorf("certificate signer: %w", err)
+	}
+	if !priv.PublicKey.Equal(leaf.PublicKey) {
+		return nil, fmt.Errorf("certificate signer: signing certificate %s does not hold the private key's public key", describe(leaf))
+	}
+	if !usableForSigning(leaf) {
+		return nil, fmt.Errorf("certificate signer: signing certificate %s cannot be used for signing (it has neither key usage digitalSignature nor extended key usage codeSigning)", describe(leaf))
+	}
+	certs := []*x509.Certificate{leaf}
+	for i, c := range chain {
+		if c == nil {
+			return nil, fmt.Errorf("certificate signer: chain certificate %d is nil", i+1)
+		}
+		certs = append(certs, c)
+	}
+	return &ecSigner{priv: priv, method: MethodCertificate, certs: certs}, nil
+}
+
+// ecSigner is the key and certificate methods' signer: the same ECDSA
+// signature, different bundle material.
+type ecSigner struct {
+	priv   *ecdsa.PrivateKey
+	method Method
+	certs  []*x509.Certificate
+}
+
+func (s *ecSigner) Method() Method                    { return s.method }
+func (s *ecSigner) Public() *ecdsa.PublicKey          { return &s.priv.PublicKey }
+func (s *ecSigner) Certificates() []*x509.Certificate { return s.certs }
+
+func (s *ecSigner) SignPAE(pae []byte) ([]byte, error) {
+	h, err := curveHash(&s.priv.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	return ecdsa.SignASN1(rand.Reader, s.priv, digest(h, pae))
+}
+
+// SignOptions controls Sign. Paths are absolute or relative to the model
+// directory (for a single-file model, the file's directory).
 type SignOptions struct {
 	// SignaturePath is where the bundle is written (atomically); ""
 	// means DefaultSignatureName in the model directory.
@@ -40,7 +98,8 @@ type SignOptions struct {
 	IgnorePaths    []string
 	IgnoreGitPaths bool
 	// Serialization: method, hash, shard size and allow_symlinks. The zero
-	// value means files + sha256.
+	// value means files + sha256; shards with ShardSize 0 means
+	// manifest.DefaultShardSize.
 	Serialization manifest.Serialization
 	Workers       int
 }
@@ -54,6 +113,227 @@ type SignResult struct {
 
 // Sign hashes modelPath, signs the in-toto statement with s and writes a
 // v0.3 bundle in model_signing's v1.1.0 layout. An empty model is refused.
+//
+// The signature file is left out of the model (and recorded in
+// ignore_paths) when it lies inside it. Before anything is written the new
+// signature is parsed back and checked with s's public key, so a faulty
+// signer cannot leave a signature that does not verify; the file is
+// written through a temporary file and a rename, so a failure leaves
+// either the old file or none, never a partial one.
 func Sign(ctx context.Context, modelPath string, s Signer, opts SignOptions) (*SignResult, error) {
-	return nil, errNotImplemented
+	if s == nil {
+		return nil, errors.New("sign: no signer")
+	}
+	single, err := modelKind(modelPath)
+	if err != nil {
+		return nil, err
+	}
+	sigPath, err := signaturePath(modelPath, single, opts.SignaturePath, true)
+	if err != nil {
+		return nil, err
+	}
+	if isModelItself(modelPath, sigPath) {
+		return nil, fmt.Errorf("sign %s: the signature path %s is the model itself", modelPath, sigPath)
+	}
+	ser := opts.Serialization
+	if ser.Method == "" {
+		ser.Method = manifest.Files
+	}
+	if ser.HashType == "" {
+		ser.HashType = manifest.SHA256
+	}
+	if ser.Method == manifest.Shards && ser.ShardSize == 0 {
+		ser.ShardSize = manifest.DefaultShardSize
+	}
+	m, stats, err := manifest.Build(ctx, modelPath, manifest.Options{
+		Serialization:  ser,
+		IgnorePaths:    append(append([]string(nil), opts.IgnorePaths...), sigPath),
+		IgnoreGitPaths: opts.IgnoreGitPaths,
+		Workers:        opts.Workers,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(m.Resources) == 0 {
+		return nil, fmt.Errorf("model %s has no files to sign", modelPath)
+	}
+	stmt, err := BuildStatement(m, ModelName(modelPath))
+	if err != nil {
+		return nil, fmt.Errorf("sign %s: %w", modelPath, err)
+	}
+	if _, err := ParseStatement(PayloadTypeInToto, stmt); err != nil {
+		return nil, fmt.Errorf("sign %s: internal error: the statement does not parse back: %w", modelPath, err)
+	}
+	sig, err := s.SignPAE(pae(PayloadTypeInToto, stmt))
+	if err != nil {
+		return nil, fmt.Errorf("sign %s: %w", modelPath, err)
+	}
+	data, err := marshalBundle(s, PayloadTypeInToto, stmt, sig)
+	if err != nil {
+		return nil, fmt.Errorf("sign %s: %w", modelPath, err)
+	}
+	if len(data) > MaxBundleSize {
+		return nil, fmt.Errorf("sign %s: the signature would be %d bytes, more than the %d bytes verifiers read (%d resources; use a larger shard size)",
+			modelPath, len(data), MaxBundleSize, len(m.Resources))
+	}
+	if err := checkOwnBundle(sigPath, data, s); err != nil {
+		return nil, fmt.Errorf("sign %s: the new signature failed its self-check, nothing written: %w", modelPath, err)
+	}
+	if err := writeFileAtomic(sigPath, data); err != nil {
+		return nil, err
+	}
+	return &SignResult{SignaturePath: sigPath, Manifest: m, Stats: stats}, nil
+}
+
+// isModelItself reports whether writing sigPath would replace the model
+// (a single-file model, or the model directory) instead of adding a file.
+func isModelItself(modelPath, sigPath string) bool {
+	mi, err := os.Stat(modelPath)
+	if err != nil {
+		return false
+	}
+	si, err := os.Stat(sigPath)
+	return err == nil && os.SameFile(mi, si)
+}
+
+// marshalBundle writes the bundle exactly as model_signing v1.1.0 does:
+// compact JSON, field order as there, "tlogEntries": [] and "keyid": "".
+func marshalBundle(s Signer, payloadType string, payload, sig []byte) ([]byte, error) {
+	out := bundleJSON{MediaType: MediaTypeV03}
+	out.VerificationMaterial.TlogEntries = []struct{}{}
+	if certs := s.Certificates(); len(certs) > 0 {
+		chain := &chainJSON{Certificates: []rawBytesJSON{}}
+		for _, c := range certs {
+			chain.Certificates = append(chain.Certificates, rawBytesJSON{RawBytes: c.Raw})
+		}
+		out.VerificationMaterial.X509CertificateChain = chain
+	} else {
+		hint := PublicKeyHint(s.Public())
+		if hint == "" {
+			return nil, errors.New("signer has no usable public key")
+		}
+		out.VerificationMaterial.PublicKey = &hintJSON{Hint: hint}
+	}
+	out.DSSEEnvelope = envelopeJSON{
+		Payload:     payload,
+		PayloadType: payloadType,
+		Signatures:  []signatureJSON{{Sig: sig, KeyID: ""}},
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(out); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// The bundle as written ([]byte fields encode as standard base64).
+type bundleJSON struct {
+	MediaType            string       `json:"mediaType"`
+	VerificationMaterial materialJSON `json:"verificationMaterial"`
+	DSSEEnvelope         envelopeJSON `json:"dsseEnvelope"`
+}
+
+type materialJSON struct {
+	PublicKey            *hintJSON  `json:"publicKey,omitempty"`
+	X509CertificateChain *chainJSON `json:"x509CertificateChain,omitempty"`
+	TlogEntries          []struct{} `json:"tlogEntries"`
+}
+
+type hintJSON struct {
+	Hint string `json:"hint"`
+}
+
+type chainJSON struct {
+	Certificates []rawBytesJSON `json:"certificates"`
+}
+
+type rawBytesJSON struct {
+	RawBytes []byte `json:"rawBytes"`
+}
+
+type envelopeJSON struct {
+	Payload     []byte          `json:"payload"`
+	PayloadType string          `json:"payloadType"`
+	Signatures  []signatureJSON `json:"signatures"`
+}
+
+type signatureJSON struct {
+	Sig   []byte `json:"sig"`
+	KeyID string `json:"keyid"`
+}
+
+// checkOwnBundle parses a freshly made bundle back and checks that its
+// signature verifies with the signer's public key over the standard PAE and
+// that it carries the signer's material. It catches signer and encoder
+// bugs before a bad signature is ever written.
+func checkOwnBundle(name string, data []byte, s Signer) error {
+	b, err := ParseBundle(name, data)
+	if err != nil {
+		return err
+	}
+	pub := s.Public()
+	h, err := curveHash(pub)
+	if err != nil {
+		return err
+	}
+	env := b.Envelope
+	if !ecdsa.VerifyASN1(pub, digest(h, pae(env.PayloadType, env.Payload)), env.Signatures[0]) {
+		return errors.New("the signature does not verify with the signer's public key")
+	}
+	switch certs := s.Certificates(); {
+	case len(certs) == 0 && (b.Material != MaterialPublicKey || b.PublicKeyHint != PublicKeyHint(pub)):
+		return errors.New("the bundle does not carry the signer's key hint")
+	case len(certs) > 0 && (b.Material != MaterialCertificateChain || !bytes.Equal(b.Certificates[0], certs[0].Raw)):
+		return errors.New("the bundle does not carry the signing certificate")
+	}
+	return nil
+}
+
+// writeFileAtomic writes data to path through a temporary file in the same
+// directory, synced and then renamed over path. On any error the temporary
+// file is removed, so no partial signature is ever left behind.
+func writeFileAtomic(path string, data []byte) (err error) {
+	fail := func(err error) error {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the path it names is the temporary file's
+		}
+		return fmt.Errorf("write signature %s: %w", path, err)
+	}
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fail(err)
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if _, err := f.Write(data); err != nil {
+		return fail(err)
+	}
+	if err := f.Chmod(0o644); err != nil { // a signature is public
+		return fail(err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := f.Close(); err != nil {
+		return fail(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fail(err)
+	}
+	// Make the rename durable; not every platform can sync a directory,
+	// and the file itself is already complete, so this is best effort.
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
 }

@@ -1,8 +1,10 @@
 package modelsig
 
-import "errors"
-
-var errNotImplemented = errors.New("not implemented")
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"fmt"
+)
 
 // Method names a verification or signing method, as on the command line.
 type Method string
@@ -52,3 +54,54 @@ type VerificationError struct {
 
 func (e *VerificationError) Error() string { return e.Path + ": " + e.Err.Error() }
 func (e *VerificationError) Unwrap() error { return e.Err }
+
+// mismatch returns a *VerificationError about bundle b.
+func mismatch(b *Bundle, format string, args ...any) error {
+	return &VerificationError{Path: b.name, Err: fmt.Errorf(format, args...)}
+}
+
+// checkBundleForm enforces what the key and certificate methods accept:
+// a v0.3 bundle (the only media type the reference library's key and
+// certificate verifiers take) carrying want's material.
+func checkBundleForm(b *Bundle, method Method, want MaterialKind) error {
+	if b.MediaType != MediaTypeV03 {
+		return mismatch(b, "the %s method needs a bundle of media type %s, not %q", method, MediaTypeV03, b.MediaType)
+	}
+	if b.Material == want {
+		return nil
+	}
+	const made = "signature was made with %s, not %s; use the %s method"
+	what := map[MaterialKind]string{
+		MaterialPublicKey:        "a bare key",
+		MaterialCertificateChain: "a certificate",
+		MaterialCertificate:      "a Sigstore certificate",
+	}
+	use := map[MaterialKind]Method{
+		MaterialPublicKey:        MethodKey,
+		MaterialCertificateChain: MethodCertificate,
+		MaterialCertificate:      MethodSigstore,
+	}
+	if _, ok := what[b.Material]; !ok {
+		return mismatch(b, "bundle carries no verification material for the %s method", method)
+	}
+	return mismatch(b, made, what[b.Material], what[want], use[b.Material])
+}
+
+// verifyEnvelope reports whether env.Signatures[0] is pub's ECDSA
+// signature over the standard PAE (hashed by pub's curve) or, failing
+// that, over the v0.2 compat PAE hashed with compatHash. Like the
+// reference library it looks at the first signature only.
+func verifyEnvelope(pub *ecdsa.PublicKey, env Envelope, compatHash crypto.Hash) bool {
+	if len(env.Signatures) == 0 {
+		return false
+	}
+	h, err := curveHash(pub)
+	if err != nil {
+		return false
+	}
+	sig := env.Signatures[0]
+	if ecdsa.VerifyASN1(pub, digest(h, pae(env.PayloadType, env.Payload)), sig) {
+		return true
+	}
+	return ecdsa.VerifyASN1(pub, digest(compatHash, paeCompat(env.PayloadType, env.Payload)), sig)
+}

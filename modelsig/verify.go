@@ -2,7 +2,12 @@ package modelsig
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"os"
+	"path"
+	"path/filepath"
 
 	"github.com/modelgate/modelgate/manifest"
 )
@@ -28,7 +33,8 @@ type VerifyOptions struct {
 	// IgnoreUnsignedFiles hashes only the files the signature lists.
 	IgnoreUnsignedFiles bool
 	Workers             int
-	// Logger receives progress and warnings; nil means slog.Default().
+	// Logger receives warnings (such as an old bundle without a key hint);
+	// nil means slog.Default().
 	Logger *slog.Logger
 }
 
@@ -37,13 +43,179 @@ type Result struct {
 	Method        Method
 	SignaturePath string
 	Signed        *Signed
-	Manifest      *manifest.Manifest // the verified (expected == actual) manifest
+	Manifest      *manifest.Manifest // the verified (expected == actual) manifest, as hashed from disk
 	Stats         manifest.Stats
 }
 
 // Verify checks that modelPath is exactly what the signature says and that
 // v accepts the signature. Failures where the model or signature does not
 // match are *VerificationError; anything else is an operational error.
+//
+// The steps never mix (format spec §5): v checks the signature and yields
+// the payload; only that verified payload is parsed into the expected
+// manifest; the model is then hashed the way the signature records
+// (method, hash, shard size) and compared as a map. The ignore set is the
+// union of opts.IgnorePaths, the signature file, the git paths (if
+// opts.IgnoreGitPaths) and the signature's recorded ignore_paths; a
+// recorded entry that is absolute, has a ".." component or names the
+// whole model is dropped, so a signature can only ever hide paths inside
+// the model, never the model itself.
 func Verify(ctx context.Context, modelPath string, v Verifier, opts VerifyOptions) (*Result, error) {
-	return nil, errNotImplemented
+	if v == nil {
+		return nil, errors.New("verify: no verifier")
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	single, err := modelKind(modelPath)
+	if err != nil {
+		return nil, err
+	}
+	sigPath, err := signaturePath(modelPath, single, opts.SignaturePath, false)
+	if err != nil {
+		return nil, err
+	}
+	b, err := ReadBundle(sigPath)
+	if err != nil {
+		return nil, err
+	}
+	signed, err := v.VerifySignature(b)
+	if err != nil {
+		var ve *VerificationError
+		if errors.As(err, &ve) && ve.Path == "" {
+			ve.Path = sigPath
+		}
+		return nil, err
+	}
+	if signed == nil {
+		return nil, fmt.Errorf("verify %s: the %s verifier returned no result", sigPath, v.Method())
+	}
+	for _, w := range signed.Warnings {
+		log.Warn(w, "signature", sigPath)
+	}
+	st, err := ParseStatement(signed.PayloadType, signed.Payload)
+	if err != nil {
+		return nil, &VerificationError{Path: sigPath, Err: err}
+	}
+	expected := st.Manifest
+	if single {
+		if expected, err = singleFileManifest(expected, filepath.Base(modelPath)); err != nil {
+			return nil, &VerificationError{Path: sigPath, Err: err}
+		}
+	}
+	mopts := manifest.Options{
+		Serialization:  expected.Serialization,
+		IgnorePaths:    append(append(append([]string(nil), opts.IgnorePaths...), sigPath), recordedIgnores(expected.IgnorePaths)...),
+		IgnoreGitPaths: opts.IgnoreGitPaths,
+		Workers:        opts.Workers,
+	}
+	mopts.AllowSymlinks = opts.AllowSymlinks || expected.Serialization.AllowSymlinks
+	if opts.IgnoreUnsignedFiles {
+		mopts.Only = filePaths(expected)
+	}
+	actual, stats, err := manifest.Build(ctx, modelPath, mopts)
+	if err != nil {
+		return nil, err
+	}
+	if err := manifest.Compare(expected, actual); err != nil {
+		return nil, &VerificationError{Path: modelPath, Err: err}
+	}
+	return &Result{Method: v.Method(), SignaturePath: sigPath, Signed: signed, Manifest: actual, Stats: stats}, nil
+}
+
+// modelKind reports whether modelPath is a single regular file (true) or a
+// directory (false), following a symlink the user named.
+func modelKind(modelPath string) (bool, error) {
+	if modelPath == "" {
+		return false, errors.New("model path is empty")
+	}
+	fi, err := os.Stat(modelPath)
+	if err != nil {
+		return false, fmt.Errorf("model: %w", err)
+	}
+	switch {
+	case fi.Mode().IsRegular():
+		return true, nil
+	case fi.IsDir():
+		return false, nil
+	}
+	return false, fmt.Errorf("model %s is not a regular file or directory", modelPath)
+}
+
+// signaturePath returns the absolute signature path: p, or
+// DefaultSignatureName in the model directory (a single file's directory)
+// when p is "". A relative p is taken from the working directory when
+// verifying, and from the model directory when modelRelative (signing).
+func signaturePath(modelPath string, single bool, p string, modelRelative bool) (string, error) {
+	dir := modelPath
+	if single {
+		dir = filepath.Dir(modelPath)
+	}
+	switch {
+	case p == "":
+		p = filepath.Join(dir, DefaultSignatureName)
+	case modelRelative && !filepath.IsAbs(p):
+		p = filepath.Join(dir, p)
+	}
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", fmt.Errorf("signature path %s: %w", p, err)
+	}
+	return abs, nil
+}
+
+// singleFileManifest accepts, for a model that is one file, a signature
+// listing exactly one file named "." (the reference library) or the
+// file's base name (OMS signers), and names it "." as the walk does.
+func singleFileManifest(m *manifest.Manifest, base string) (*manifest.Manifest, error) {
+	paths := filePaths(m)
+	switch {
+	case len(paths) == 0:
+		return m, nil
+	case len(paths) > 1:
+		return nil, fmt.Errorf("the model is the single file %q, but the signature lists %d files", base, len(paths))
+	case paths[0] != "." && paths[0] != base:
+		return nil, fmt.Errorf("the model is the single file %q, but the signature is for the file %q", base, paths[0])
+	}
+	out := *m
+	out.Resources = append([]manifest.Resource(nil), m.Resources...)
+	for i := range out.Resources {
+		out.Resources[i].Path = "."
+	}
+	return &out, nil
+}
+
+// filePaths returns the distinct file paths of m's resources in order
+// (shard suffixes are already split off). It is never nil, so it can serve
+// as manifest.Options.Only.
+func filePaths(m *manifest.Manifest) []string {
+	seen := map[string]bool{}
+	out := []string{}
+	for _, r := range m.Resources {
+		if !seen[r.Path] {
+			seen[r.Path] = true
+			out = append(out, r.Path)
+		}
+	}
+	return out
+}
+
+// recordedIgnores keeps the recorded ignore_paths entries that name
+// something strictly inside the model, as model-relative paths. The
+// reference library joins each to the model path and matches lexically, so
+// an entry with ".." matches nothing; absolute entries are dropped (at
+// worst more is hashed, which can only fail); and an entry naming the
+// model itself would leave nothing to verify.
+func recordedIgnores(recorded []string) []string {
+	var out []string
+	for _, p := range recorded {
+		if p == "" || path.IsAbs(p) || filepath.IsAbs(p) || hasDotDot(p) {
+			continue
+		}
+		if c := path.Clean(p); c != "." {
+			out = append(out, c)
+		}
+	}
+	return out
 }

@@ -1,0 +1,280 @@
+package modelsig
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const (
+	testPayload = `{"_type":"https://in-toto.io/Statement/v1"}`
+	testSig     = "MEUCIQC" // arbitrary bytes; ParseBundle does not verify
+)
+
+var b64 = base64.StdEncoding.EncodeToString
+
+// keyBundle is a v1.1.0-style key bundle as a mutable map.
+func keyBundle() map[string]any {
+	return map[string]any{
+		"mediaType": MediaTypeV03,
+		"verificationMaterial": map[string]any{
+			"publicKey":   map[string]any{"hint": "abc"},
+			"tlogEntries": []any{},
+		},
+		"dsseEnvelope": map[string]any{
+			"payload":     b64([]byte(testPayload)),
+			"payloadType": PayloadTypeInToto,
+			"signatures":  []any{map[string]any{"sig": b64([]byte("sig-bytes")), "keyid": ""}},
+		},
+	}
+}
+
+func mustJSON(t testing.TB, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// edit returns keyBundle with f applied, as JSON.
+func edit(t *testing.T, f func(b, vm, env map[string]any)) []byte {
+	b := keyBundle()
+	f(b, b["verificationMaterial"].(map[string]any), b["dsseEnvelope"].(map[string]any))
+	return mustJSON(t, b)
+}
+
+func TestParseBundleAccepts(t *testing.T) {
+	cert1, cert2 := []byte("leaf-der"), []byte("intermediate-der")
+	tests := []struct {
+		name  string
+		data  []byte
+		check func(t *testing.T, b *Bundle)
+	}{
+		{"v1.1.0 key with hint", edit(t, func(b, vm, env map[string]any) {}), func(t *testing.T, b *Bundle) {
+			if b.Material != MaterialPublicKey || b.PublicKeyHint != "abc" {
+				t.Errorf("material %v hint %q", b.Material, b.PublicKeyHint)
+			}
+		}},
+		{"legacy key rawBytes and keyDetails, keyid null, no tlogEntries", edit(t, func(b, vm, env map[string]any) {
+			vm["publicKey"] = map[string]any{"rawBytes": b64([]byte("-----BEGIN PUBLIC KEY-----")), "keyDetails": "PKIX_ECDSA_P384_SHA_384"}
+			delete(vm, "tlogEntries")
+			env["signatures"] = []any{map[string]any{"sig": b64([]byte("s")), "keyid": nil}}
+		}), func(t *testing.T, b *Bundle) {
+			if b.Material != MaterialPublicKey || b.PublicKeyHint != "" {
+				t.Errorf("material %v hint %q", b.Material, b.PublicKeyHint)
+			}
+		}},
+		{"certificate chain in v0.3", edit(t, func(b, vm, env map[string]any) {
+			delete(vm, "publicKey")
+			vm["x509CertificateChain"] = map[string]any{"certificates": []any{
+				map[string]any{"rawBytes": b64(cert1)}, map[string]any{"rawBytes": b64(cert2)}}}
+		}), func(t *testing.T, b *Bundle) {
+			if b.Material != MaterialCertificateChain || len(b.Certificates) != 2 ||
+				!bytes.Equal(b.Certificates[0], cert1) || !bytes.Equal(b.Certificates[1], cert2) {
+				t.Errorf("material %v certs %q", b.Material, b.Certificates)
+			}
+		}},
+		{"sigstore certificate, keyid absent, v0.2 media type", edit(t, func(b, vm, env map[string]any) {
+			b["mediaType"] = MediaTypeV02
+			delete(vm, "publicKey")
+			vm["certificate"] = map[string]any{"rawBytes": b64(cert1)}
+			vm["tlogEntries"] = []any{map[string]any{"logIndex": "1"}}
+			env["signatures"] = []any{map[string]any{"sig": b64([]byte("s"))}}
+		}), func(t *testing.T, b *Bundle) {
+			if b.Material != MaterialCertificate || len(b.Certificates) != 1 || b.MediaType != MediaTypeV02 {
+				t.Errorf("material %v certs %d media %q", b.Material, len(b.Certificates), b.MediaType)
+			}
+		}},
+		{"v0.1 media type", edit(t, func(b, vm, env map[string]any) { b["mediaType"] = MediaTypeV01 }), nil},
+		{"URL-safe unpadded base64", edit(t, func(b, vm, env map[string]any) {
+			env["payload"] = base64.RawURLEncoding.EncodeToString([]byte("\xfb\xff?>"))
+		}), func(t *testing.T, b *Bundle) {
+			if string(b.Envelope.Payload) != "\xfb\xff?>" {
+				t.Errorf("payload %q", b.Envelope.Payload)
+			}
+		}},
+		{"unknown fields and case variants are ignored", edit(t, func(b, vm, env map[string]any) {
+			b["extra"] = map[string]any{"x": []any{1, 2}}
+			b["MediaType"] = "bogus"
+			env["Payload"] = "!!!"
+			vm["publicKey"].(map[string]any)["future"] = true
+		}), func(t *testing.T, b *Bundle) {
+			if b.MediaType != MediaTypeV03 || string(b.Envelope.Payload) != testPayload {
+				t.Errorf("media %q payload %q", b.MediaType, b.Envelope.Payload)
+			}
+		}},
+		{"empty publicKey, several signatures", edit(t, func(b, vm, env map[string]any) {
+			vm["publicKey"] = map[string]any{}
+			env["signatures"] = []any{map[string]any{"sig": b64([]byte("a"))}, map[string]any{"sig": b64([]byte("b"))}}
+		}), func(t *testing.T, b *Bundle) {
+			if b.PublicKeyHint != "" || len(b.Envelope.Signatures) != 2 || string(b.Envelope.Signatures[1]) != "b" {
+				t.Errorf("hint %q sigs %q", b.PublicKeyHint, b.Envelope.Signatures)
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := ParseBundle("x.sig", tc.data)
+			if err != nil {
+				t.Fatalf("ParseBundle: %v", err)
+			}
+			if b.Name() != "x.sig" || !bytes.Equal(b.raw, tc.data) {
+				t.Errorf("name %q / raw bytes not kept", b.Name())
+			}
+			if b.Envelope.PayloadType != PayloadTypeInToto || len(b.Envelope.Signatures) == 0 {
+				t.Errorf("envelope %+v", b.Envelope)
+			}
+			if tc.check != nil {
+				tc.check(t, b)
+			}
+		})
+	}
+}
+
+func TestParseBundleRejects(t *testing.T) {
+	valid := edit(t, func(b, vm, env map[string]any) {})
+	tests := []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"empty file", nil, "not valid JSON: empty"},
+		{"only spaces", []byte(" \n\t"), "not valid JSON: empty"},
+		{"not JSON", []byte("model signature v1"), "not valid JSON at byte 1"},
+		{"truncated", valid[:len(valid)/2], "not valid JSON: truncated"},
+		{"trailing data", append(append([]byte{}, valid...), " {}"...), "unexpected data after the top-level value"},
+		{"array", []byte("[1,2]"), "the JSON value is not an object"},
+		{"duplicate top-level key", []byte(`{"mediaType":"a","mediaType":"` + MediaTypeV03 + `"}`), `duplicate object key "mediaType"`},
+		{"duplicate key via escape", bytes.Replace(valid, []byte(`"payloadType"`), []byte(`"payload":"e30=","p\u0061yloadType"`), 1), `duplicate object key "payload"`},
+		{"duplicate nested key", bytes.Replace(valid, []byte(`"hint":"abc"`), []byte(`"hint":"abc","hint":"def"`), 1), `duplicate object key "hint"`},
+		{"too deep", []byte(strings.Repeat("[", 100) + strings.Repeat("]", 100)), "nested deeper than 64 levels"},
+		{"missing media type", edit(t, func(b, vm, env map[string]any) { delete(b, "mediaType") }), "mediaType is missing"},
+		{"null media type", edit(t, func(b, vm, env map[string]any) { b["mediaType"] = nil }), "mediaType is missing"},
+		{"unknown media type", edit(t, func(b, vm, env map[string]any) { b["mediaType"] = "application/vnd.dev.sigstore.bundle.v0.4+json" }), `unsupported bundle media type "application/vnd.dev.sigstore.bundle.v0.4+json"`},
+		{"no verification material", edit(t, func(b, vm, env map[string]any) { delete(b, "verificationMaterial") }), "bundle has no verificationMaterial"},
+		{"empty verification material", edit(t, func(b, vm, env map[string]any) { delete(vm, "publicKey") }), "verificationMaterial holds no publicKey, x509CertificateChain or certificate"},
+		{"two kinds of material", edit(t, func(b, vm, env map[string]any) {
+			vm["certificate"] = map[string]any{"rawBytes": b64([]byte("c"))}
+		}), "verificationMaterial holds more than one kind of material (publicKey, certificate)"},
+		{"material not an object", edit(t, func(b, vm, env map[string]any) { vm["publicKey"] = "abc" }), "verificationMaterial.publicKey is not a JSON object"},
+		{"hint not a string", edit(t, func(b, vm, env map[string]any) { vm["publicKey"] = map[string]any{"hint": 5} }), "verificationMaterial.publicKey.hint is not a string"},
+		{"empty chain", edit(t, func(b, vm, env map[string]any) {
+			delete(vm, "publicKey")
+			vm["x509CertificateChain"] = map[string]any{"certificates": []any{}}
+		}), "certificates is empty"},
+		{"chain cert bad base64", edit(t, func(b, vm, env map[string]any) {
+			delete(vm, "publicKey")
+			vm["x509CertificateChain"] = map[string]any{"certificates": []any{map[string]any{"rawBytes": "%%%"}}}
+		}), "verificationMaterial.x509CertificateChain.certificates[0].rawBytes is not valid base64"},
+		{"no dsseEnvelope", edit(t, func(b, vm, env map[string]any) {
+			delete(b, "dsseEnvelope")
+			b["messageSignature"] = map[string]any{"signature": b64([]byte("s"))}
+		}), "bundle has no dsseEnvelope"},
+		{"no signatures field", edit(t, func(b, vm, env map[string]any) { delete(env, "signatures") }), "dsseEnvelope.signatures is missing"},
+		{"zero signatures", edit(t, func(b, vm, env map[string]any) { env["signatures"] = []any{} }), "dsseEnvelope has no signatures"},
+		{"signature not an object", edit(t, func(b, vm, env map[string]any) { env["signatures"] = []any{"sig"} }), "dsseEnvelope.signatures[0] is not a JSON object"},
+		{"empty sig", edit(t, func(b, vm, env map[string]any) { env["signatures"] = []any{map[string]any{"sig": ""}} }), "dsseEnvelope.signatures[0].sig is empty"},
+		{"bad sig base64", edit(t, func(b, vm, env map[string]any) { env["signatures"] = []any{map[string]any{"sig": "a b"}} }), "dsseEnvelope.signatures[0].sig is not valid base64"},
+		{"bad payload base64", edit(t, func(b, vm, env map[string]any) { env["payload"] = "e30=!" }), "dsseEnvelope.payload is not valid base64"},
+		{"missing payload", edit(t, func(b, vm, env map[string]any) { delete(env, "payload") }), "dsseEnvelope.payload is missing"},
+		{"missing payloadType", edit(t, func(b, vm, env map[string]any) { delete(env, "payloadType") }), "dsseEnvelope.payloadType is missing"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := ParseBundle("dir/model.sig", tc.data)
+			if err == nil {
+				t.Fatalf("ParseBundle accepted it: %+v", b)
+			}
+			msg := err.Error()
+			if !strings.HasPrefix(msg, "signature dir/model.sig: ") || !strings.Contains(msg, tc.want) {
+				t.Errorf("error %q, want it to start with the file name and contain %q", msg, tc.want)
+			}
+			if strings.Count(msg, "dir/model.sig") != 1 {
+				t.Errorf("error %q names the file more than once", msg)
+			}
+		})
+	}
+}
+
+func TestReadBundle(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "model.sig")
+	data := edit(t, func(b, vm, env map[string]any) {})
+	if err := os.WriteFile(good, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b, err := ReadBundle(good)
+	if err != nil || b.Name() != good || !bytes.Equal(b.raw, data) {
+		t.Fatalf("ReadBundle = %v, %v", b, err)
+	}
+
+	big := filepath.Join(dir, "big.sig")
+	if err := os.WriteFile(big, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(big, MaxBundleSize+1); err != nil { // sparse: cheap to make
+		t.Fatal(err)
+	}
+	if _, err := ReadBundle(big); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("larger than %d bytes", MaxBundleSize)) {
+		t.Errorf("oversized bundle: err = %v", err)
+	}
+
+	missing := filepath.Join(dir, "nope.sig")
+	_, err = ReadBundle(missing)
+	if err == nil || !errors.Is(err, fs.ErrNotExist) || strings.Count(err.Error(), missing) != 1 {
+		t.Errorf("missing bundle: err = %v, want a not-exist error naming the file once", err)
+	}
+}
+
+func FuzzParseBundle(f *testing.F) {
+	f.Add(mustJSON(f, keyBundle()))
+	for _, name := range []string{"v0.2.0-certificate", "v1.0.0-elliptic-key", "v1.1.0-certificate", "v1.1.0-elliptic-key", "v1.1.0-sigstore"} {
+		if data, err := os.ReadFile(refSeed(name, "model.sig")); err == nil {
+			f.Add(data)
+		}
+	}
+	f.Add([]byte(`{"mediaType":"a","mediaType":"b"}`))
+	f.Add([]byte(`[[[[{"a":"\u0000"}]]]]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		b, err := ParseBundle("f", data)
+		if err != nil {
+			if b != nil {
+				t.Fatal("bundle returned with an error")
+			}
+			return
+		}
+		// Invariants of every accepted bundle.
+		switch b.MediaType {
+		case MediaTypeV01, MediaTypeV02, MediaTypeV03:
+		default:
+			t.Fatalf("accepted media type %q", b.MediaType)
+		}
+		if len(b.Envelope.Signatures) == 0 || len(b.Envelope.Signatures[0]) == 0 {
+			t.Fatal("accepted a bundle without a signature")
+		}
+		switch b.Material {
+		case MaterialPublicKey:
+			if len(b.Certificates) != 0 {
+				t.Fatal("key bundle with certificates")
+			}
+		case MaterialCertificate, MaterialCertificateChain:
+			if len(b.Certificates) == 0 {
+				t.Fatal("certificate bundle without certificates")
+			}
+		default:
+			t.Fatalf("accepted material %v", b.Material)
+		}
+		if !json.Valid(data) {
+			t.Fatal("accepted invalid JSON")
+		}
+	})
+}

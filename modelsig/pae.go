@@ -1,0 +1,70 @@
+package modelsig
+
+import (
+	"bytes"
+	"strconv"
+)
+
+// pae is the DSSE v1 pre-authentication encoding, the bytes that are
+// actually signed (format spec section 2):
+//
+//	"DSSEv1" SP len(type) SP type SP len(payload) SP payload
+//
+// with lengths as ASCII decimal byte counts.
+func pae(payloadType string, payload []byte) []byte {
+	out := make([]byte, 0, len(payloadType)+len(payload)+32)
+	out = append(out, "DSSEv1 "...)
+	out = strconv.AppendInt(out, int64(len(payloadType)), 10)
+	out = append(out, ' ')
+	out = append(out, payloadType...)
+	out = append(out, ' ')
+	out = strconv.AppendInt(out, int64(len(payload)), 10)
+	out = append(out, ' ')
+	return append(out, payload...)
+}
+
+// paeCompat is the encoding model_signing v0.2 signed, bug for bug: a
+// capital "V", and the payload written as Python's repr of a bytes object
+// instead of the raw bytes (the length stays the raw length). Signatures
+// from v0.2 only verify over this.
+func paeCompat(payloadType string, payload []byte) []byte {
+	out := make([]byte, 0, len(payloadType)+2*len(payload)+32)
+	out = append(out, "DSSEV1 "...)
+	out = strconv.AppendInt(out, int64(len(payloadType)), 10)
+	out = append(out, ' ')
+	out = append(out, payloadType...)
+	out = append(out, ' ')
+	out = strconv.AppendInt(out, int64(len(payload)), 10)
+	out = append(out, ' ')
+	return appendPyRepr(out, payload)
+}
+
+// appendPyRepr appends Python's repr(b) for a bytes object b: b'...' (or
+// b"..." when b holds a single quote and no double quote), with the quote
+// and backslash escaped, \t \n \r, \xhh (lowercase) for other bytes below
+// 0x20 and for 0x7f and above, and every other byte as itself.
+func appendPyRepr(out, b []byte) []byte {
+	quote := byte('\'')
+	if bytes.IndexByte(b, '\'') >= 0 && bytes.IndexByte(b, '"') < 0 {
+		quote = '"'
+	}
+	const hex = "0123456789abcdef"
+	out = append(out, 'b', quote)
+	for _, c := range b {
+		switch {
+		case c == quote || c == '\\':
+			out = append(out, '\\', c)
+		case c == '\t':
+			out = append(out, '\\', 't')
+		case c == '\n':
+			out = append(out, '\\', 'n')
+		case c == '\r':
+			out = append(out, '\\', 'r')
+		case c < 0x20 || c >= 0x7f:
+			out = append(out, '\\', 'x', hex[c>>4], hex[c&0xf])
+		default:
+			out = append(out, c)
+		}
+	}
+	return append(out, quote)
+}
