@@ -112,6 +112,11 @@ func Verify(ctx context.Context, modelPath string, v Verifier, opts VerifyOption
 	}
 	mopts.AllowSymlinks = opts.AllowSymlinks || expected.Serialization.AllowSymlinks
 	if opts.IgnoreUnsignedFiles {
+		if len(expected.Resources) == 0 {
+			// Hashing only the listed files of an empty listing would
+			// accept any model at all.
+			return nil, &VerificationError{Path: sigPath, Err: errors.New("the signature lists no files, so --ignore-unsigned-files would accept any model")}
+		}
 		mopts.Only = filePaths(expected)
 	}
 	actual, stats, err := manifest.Build(ctx, modelPath, mopts)

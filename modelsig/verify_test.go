@@ -391,6 +391,10 @@ func TestVerifyEmptyModel(t *testing.T) {
 	testpki.WriteFile(t, filepath.Join(model, "w"), nil)
 	_, err = Verify(ctx, model, sc.verifier, VerifyOptions{})
 	wantVerificationError(t, err, model, `1 extra file ("w")`)
+	// Hashing only the listed files of an empty listing would accept any
+	// model, so that combination is refused outright.
+	_, err = Verify(ctx, model, sc.verifier, VerifyOptions{IgnoreUnsignedFiles: true})
+	wantVerificationError(t, err, filepath.Join(model, DefaultSignatureName), "lists no files")
 }
 
 // TestVerifyPythonShardForm verifies shards signed the way the reference
