@@ -1,0 +1,348 @@
+package policy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/modelgate/modelgate/modelsig"
+)
+
+// Outcome is what a decision allowed or denied.
+type Outcome string
+
+// The outcomes (spec/policy.md §4).
+const (
+	Verified    Outcome = "verified"     // allowed: the signature verified
+	Skipped     Outcome = "skipped"      // allowed: the rule's signer is "skip"
+	NotRequired Outcome = "not-required" // allowed: the policy has no section for the kind
+	Denied      Outcome = "denied"       // not allowed; Code says why
+)
+
+// Code classifies a denial.
+type Code string
+
+// The denial codes.
+const (
+	CodeNotFound           Code = "not-found"           // the path does not exist
+	CodeNotLocal           Code = "not-local"           // a URL or Hugging Face repo id, not a local path
+	CodeNoRule             Code = "no-rule"             // no rule of the section applies
+	CodeVerificationFailed Code = "verification-failed" // the signature or the files do not match
+	CodeError              Code = "error"               // anything else went wrong: nothing is allowed because of an error
+)
+
+// Decision is the result of deciding one artifact. Only Allowed matters for
+// enforcement; the rest explains it and is what gets logged.
+type Decision struct {
+	Kind          Kind
+	Path          string // as given
+	CanonicalPath string // absolute, symlinks resolved; "" when it could not be resolved
+	Rule          string // the key of the rule that applied, "" when none
+	Signer        string
+	Method        string // the signer's verification method
+	Outcome       Outcome
+	Code          Code // set when Outcome is Denied
+	Reason        string
+
+	Files    int   // files hashed
+	Bytes    int64 // bytes hashed
+	Duration time.Duration
+
+	// Identity and Issuer are the Sigstore identity and OIDC issuer found
+	// in the signing certificate (sigstore method).
+	Identity, Issuer string
+	// Fingerprints are the SHA-256 fingerprints of the certificates used,
+	// intermediates first, then the leaf; set only with log_fingerprints.
+	Fingerprints []string
+	// Warnings are non-fatal findings of verification (e.g. an older
+	// signature format without a key hint).
+	Warnings []string
+}
+
+// Allowed reports whether the artifact may be loaded.
+func (d Decision) Allowed() bool {
+	switch d.Outcome {
+	case Verified, Skipped, NotRequired:
+		return d.Code == ""
+	}
+	return false
+}
+
+// decisionJSON is the stable JSON form of a Decision (cli.md --output json).
+type decisionJSON struct {
+	Kind          Kind     `json:"kind"`
+	Path          string   `json:"path"`
+	CanonicalPath string   `json:"canonical_path"`
+	Rule          string   `json:"rule"`
+	Signer        string   `json:"signer"`
+	Method        string   `json:"method"`
+	Outcome       Outcome  `json:"outcome"`
+	Code          Code     `json:"code,omitempty"`
+	Reason        string   `json:"reason"`
+	Files         int      `json:"files"`
+	Bytes         int64    `json:"bytes"`
+	DurationMS    float64  `json:"duration_ms"`
+	Identity      string   `json:"identity,omitempty"`
+	Issuer        string   `json:"issuer,omitempty"`
+	Fingerprints  []string `json:"fingerprints,omitempty"`
+	Warnings      []string `json:"warnings,omitempty"`
+}
+
+// MarshalJSON encodes the decision with the field names of the command
+// line's --output json: kind, path, canonical_path, rule, signer, method,
+// outcome, code (denials only), reason, files, bytes, duration_ms, and
+// identity, issuer, fingerprints, warnings when set.
+func (d Decision) MarshalJSON() ([]byte, error) {
+	return json.Marshal(decisionJSON{
+		Kind: d.Kind, Path: d.Path, CanonicalPath: d.CanonicalPath, Rule: d.Rule,
+		Signer: d.Signer, Method: d.Method, Outcome: d.Outcome, Code: d.Code, Reason: d.Reason,
+		Files: d.Files, Bytes: d.Bytes, DurationMS: float64(d.Duration.Microseconds()) / 1000,
+		Identity: d.Identity, Issuer: d.Issuer, Fingerprints: d.Fingerprints, Warnings: d.Warnings,
+	})
+}
+
+func (d *Decision) deny(code Code, format string, args ...any) {
+	d.Outcome, d.Code, d.Reason = Denied, code, fmt.Sprintf(format, args...)
+}
+
+// Decide decides whether the artifact of the given kind at path may be
+// loaded, verifying its signature when its rule requires it
+// (spec/policy.md §4). It never panics and never allows because something
+// went wrong. It writes exactly one log record: INFO for verified and
+// not-required, WARN for skipped, ERROR for every denial.
+//
+// The decision is about the files as they are now: see docs/policy.md
+// ("Known limit") for what keeps them that way until the server reads them.
+func (p *Policy) Decide(ctx context.Context, kind Kind, path string) (d Decision) {
+	start := time.Now()
+	d = Decision{Kind: kind, Path: path}
+	defer func() {
+		if r := recover(); r != nil {
+			d.Outcome, d.Files, d.Bytes = "", 0, 0
+			d.deny(CodeError, "internal error while deciding: %v", r)
+		}
+		d.Duration = time.Since(start)
+		p.logDecision(ctx, d)
+	}()
+	p.decide(ctx, &d)
+	return d
+}
+
+func (p *Policy) decide(ctx context.Context, d *Decision) {
+	t, m, ok := p.resolve(d)
+	if !ok {
+		return
+	}
+	r := m.rule
+	d.Rule, d.Signer, d.Method = r.key, r.signer.name, r.signer.method
+	if r.signer.method == methodSkip {
+		d.Outcome = Skipped
+		d.Reason = fmt.Sprintf("%s; signer %s skips verification on purpose", m.why, quoteJSON(r.signer.name))
+		return
+	}
+	opts := p.verifyOptions(r, t)
+	v, err := p.verifier(ctx, r)
+	if err != nil {
+		d.deny(CodeError, "signer %s: %v", quoteJSON(r.signer.name), err)
+		return
+	}
+	res, err := verify(ctx, t.path, v, opts)
+	if err != nil {
+		var ve *modelsig.VerificationError
+		if errors.As(err, &ve) {
+			d.deny(CodeVerificationFailed, "verification failed (signer %s, %s): %v", quoteJSON(r.signer.name), r.signer.method, err)
+		} else {
+			d.deny(CodeError, "cannot verify (signer %s, %s): %v", quoteJSON(r.signer.name), r.signer.method, err)
+		}
+		return
+	}
+	if res == nil || res.Signed == nil {
+		d.deny(CodeError, "verification returned no result")
+		return
+	}
+	d.Outcome = Verified
+	d.Files, d.Bytes = res.Stats.Files, res.Stats.Bytes
+	d.Warnings = res.Signed.Warnings
+	if r.signer.method == methodSigstore {
+		d.Identity, d.Issuer = res.Signed.Identity, res.Signed.Issuer
+	}
+	if r.logFingerprints {
+		d.Fingerprints = res.Signed.Fingerprints
+	}
+	d.Reason = fmt.Sprintf("%s; signature %s verified with signer %s (%s)", m.why, res.SignaturePath, quoteJSON(r.signer.name), r.signer.method)
+}
+
+// target is an artifact path that exists, in canonical form.
+type target struct {
+	path  string
+	isDir bool
+}
+
+// resolve performs the steps of a decision that hash nothing: section,
+// canonical path, rule. It fills d and returns ok only when a rule applies
+// (d is then still undecided); otherwise d holds the final outcome.
+func (p *Policy) resolve(d *Decision) (target, match, bool) {
+	name := d.Kind.section()
+	if name == "" {
+		d.deny(CodeError, "unknown artifact kind %q (want %q or %q)", string(d.Kind), Model, LoRA)
+		return target{}, match{}, false
+	}
+	sec := p.sections[d.Kind]
+	if sec == nil {
+		d.Outcome = NotRequired
+		d.Reason = fmt.Sprintf("the policy has no %q section, so %ss load without verification", name, d.Kind)
+		return target{}, match{}, false
+	}
+	c, err := canonicalPath(d.Path, p.opts.WorkDir)
+	switch {
+	case err != nil && isNotFound(err) && notLocal(d.Path):
+		d.deny(CodeNotLocal, "%q is not a local path (it looks like a URL or a Hugging Face repository id); the policy can only allow local files that are verified before loading: download it first", d.Path)
+		return target{}, match{}, false
+	case err != nil && isNotFound(err):
+		d.deny(CodeNotFound, "%q does not exist: %v", d.Path, unwrapPathError(err))
+		return target{}, match{}, false
+	case err != nil:
+		d.deny(CodeError, "cannot resolve %q: %v", d.Path, err)
+		return target{}, match{}, false
+	}
+	d.CanonicalPath = c
+	fi, err := os.Stat(c)
+	if err != nil {
+		d.deny(CodeError, "cannot stat %s: %v", c, unwrapPathError(err))
+		return target{}, match{}, false
+	}
+	t := target{path: c, isDir: fi.IsDir()}
+	m, err := sec.find(c, t.isDir)
+	if err != nil {
+		d.deny(CodeError, "%v", err)
+		return target{}, match{}, false
+	}
+	if m.rule == nil {
+		d.deny(CodeNoRule, "no rule in %s matches %s", sec.path, c)
+		return target{}, match{}, false
+	}
+	return t, m, true
+}
+
+// unwrapPathError drops the path from an *fs.PathError that the message
+// around it already names.
+func unwrapPathError(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// verifyOptions resolves the entry's options for the model at t:
+// signature and ignore_paths are relative to the model directory (for a
+// single-file model, to its directory) unless absolute.
+func (p *Policy) verifyOptions(r *rule, t target) modelsig.VerifyOptions {
+	base := t.path
+	if !t.isDir {
+		base = filepath.Dir(t.path)
+	}
+	resolve := func(s string) string {
+		if filepath.IsAbs(s) {
+			return filepath.Clean(s)
+		}
+		return filepath.Join(base, s)
+	}
+	sig := modelsig.DefaultSignatureName
+	if r.signature != "" {
+		sig = r.signature
+	}
+	opts := modelsig.VerifyOptions{
+		SignaturePath:  resolve(sig),
+		IgnoreGitPaths: r.ignoreGitPaths,
+		Workers:        p.opts.Workers,
+		Logger:         p.log,
+	}
+	for _, ip := range r.ignorePaths {
+		opts.IgnorePaths = append(opts.IgnorePaths, resolve(ip))
+	}
+	return opts
+}
+
+// verifier returns the signer's verifier, building a sigstore verifier
+// from the production or staging root on first use.
+func (p *Policy) verifier(ctx context.Context, r *rule) (modelsig.Verifier, error) {
+	s := r.signer
+	if s.verifier != nil {
+		return s.verifier, nil
+	}
+	if s.method != methodSigstore {
+		return nil, fmt.Errorf("no verifier for method %s", s.method)
+	}
+	tm, err := p.trustRoot(ctx, r.useStaging)
+	if err != nil {
+		return nil, fmt.Errorf("get the Sigstore %s trusted root: %w", instance(r.useStaging), err)
+	}
+	return modelsig.NewSigstoreVerifier(tm, s.identity, s.issuer)
+}
+
+func instance(staging bool) string {
+	if staging {
+		return "staging"
+	}
+	return "production"
+}
+
+// verify calls modelsig.Verify, turning a panic into an error so that a bug
+// in verification denies instead of crashing the server.
+func verify(ctx context.Context, path string, v modelsig.Verifier, opts modelsig.VerifyOptions) (res *modelsig.Result, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			res, err = nil, fmt.Errorf("internal error in verification: %v", r)
+		}
+	}()
+	return modelsig.Verify(ctx, path, v, opts)
+}
+
+// logDecision writes the decision's one log record.
+func (p *Policy) logDecision(ctx context.Context, d Decision) {
+	level := slog.LevelInfo
+	switch d.Outcome {
+	case Skipped:
+		level = slog.LevelWarn
+	case Verified, NotRequired:
+	default:
+		level = slog.LevelError
+	}
+	if !p.log.Enabled(ctx, level) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("kind", string(d.Kind)),
+		slog.String("path", d.Path),
+		slog.String("canonical_path", d.CanonicalPath),
+		slog.String("rule", d.Rule),
+		slog.String("signer", d.Signer),
+		slog.String("method", d.Method),
+		slog.String("outcome", string(d.Outcome)),
+	}
+	if d.Code != "" {
+		attrs = append(attrs, slog.String("code", string(d.Code)))
+	}
+	attrs = append(attrs,
+		slog.String("reason", d.Reason),
+		slog.Int("files", d.Files),
+		slog.Int64("bytes", d.Bytes),
+		slog.Duration("duration", d.Duration),
+	)
+	if d.Identity != "" || d.Issuer != "" {
+		attrs = append(attrs, slog.String("identity", d.Identity), slog.String("issuer", d.Issuer))
+	}
+	if len(d.Fingerprints) > 0 {
+		attrs = append(attrs, slog.Any("fingerprints", d.Fingerprints))
+	}
+	if len(d.Warnings) > 0 {
+		attrs = append(attrs, slog.Any("warnings", d.Warnings))
+	}
+	p.log.LogAttrs(ctx, level, fmt.Sprintf("%s %s", d.Kind, d.Outcome), attrs...)
+}

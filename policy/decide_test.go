@@ -1,0 +1,397 @@
+package policy
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sigstore/sigstore-go/pkg/root"
+)
+
+// TestDecideMatching checks spec/policy.md §4 steps 1-6 with skip signers,
+// which need no cryptography: the rule that applies is the one named in
+// the decision.
+func TestDecideMatching(t *testing.T) {
+	d := tempDir(t)
+	mkdir(t, d, "models", "granite")
+	mkdir(t, d, "models", "a")
+	mkdir(t, d, "models", "b")
+	mkdir(t, d, "foo", "bar")
+	mkdir(t, d, "baz1")
+	writeFile(t, d, "baz2", []byte("gguf"))
+	mkdir(t, d, "baz10")
+	mkdir(t, d, "x")
+	mkdir(t, d, "real")
+	mkdir(t, d, "other")
+	writeFile(t, d, "single.gguf", []byte("gguf"))
+	symlink(t, filepath.Join(d, "models", "a"), filepath.Join(d, "link"))
+	symlink(t, filepath.Join(d, "real"), filepath.Join(d, "keylink"))
+	symlink(t, "granite", filepath.Join(d, "models", "relink"))
+
+	q := reQuote(d)
+	models := obj{
+		{d + "/foo/bar/", obj{{"signer", "s-foobar"}}},
+		{d + "/models/granite", obj{{"signer", "s-granite"}}},
+		{d + "/models/a/", obj{{"signer", "s-a"}}},
+		{d + "/keylink/", obj{{"signer", "s-keylink"}}},
+		{d + "/single.gguf", obj{{"signer", "s-single"}}},
+		{"regex:" + q + "/(baz1|baz2)(/)?", obj{{"signer", "s-baz"}}},
+		{"regex:" + q + "/other/", obj{{"signer", "s-dirslash"}}},
+		{"regex:" + q + "/models/.*", obj{{"signer", "s-models"}}},
+	}
+	names := []string{"s-foobar", "s-granite", "s-a", "s-keylink", "s-single", "s-baz", "s-dirslash", "s-models"}
+	p := mustParse(t, d, doc(skipSigners(names...), models, nil), Options{WorkDir: d, Logger: quietOptions(nil).Logger})
+
+	tests := []struct {
+		name      string
+		path      string
+		rule      string // "" with code set: denied
+		canonical string
+		code      Code
+	}{
+		{"exact key with trailing slash, path without", d + "/foo/bar", d + "/foo/bar/", d + "/foo/bar", ""},
+		{"exact key with trailing slash, path with", d + "/foo/bar/", d + "/foo/bar/", d + "/foo/bar", ""},
+		{"exact key without trailing slash, path with", d + "/models/granite/", d + "/models/granite", d + "/models/granite", ""},
+		{"relative path against the work dir", "foo/bar", d + "/foo/bar/", d + "/foo/bar", ""},
+		{"dot-dot is cleaned", d + "/models/b/../granite", d + "/models/granite", d + "/models/granite", ""},
+		{"symlinked input resolves to the exact key", d + "/link", d + "/models/a/", d + "/models/a", ""},
+		{"relative symlink inside the tree", d + "/models/relink", d + "/models/granite", d + "/models/granite", ""},
+		{"dot-dot after a symlink goes up from its target", d + "/link/../b", "regex:" + q + "/models/.*", d + "/models/b", ""},
+		{"symlinked exact key", d + "/real", d + "/keylink/", d + "/real", ""},
+		{"single-file model", d + "/single.gguf", d + "/single.gguf", d + "/single.gguf", ""},
+		{"regex: directory without slash", d + "/baz1", "regex:" + q + "/(baz1|baz2)(/)?", d + "/baz1", ""},
+		{"regex: directory with slash", d + "/baz1/", "regex:" + q + "/(baz1|baz2)(/)?", d + "/baz1", ""},
+		{"regex: file", d + "/baz2", "regex:" + q + "/(baz1|baz2)(/)?", d + "/baz2", ""},
+		{"regex is anchored at the end", d + "/baz10", "", d + "/baz10", CodeNoRule},
+		{"regex sees the canonical path, not ../", d + "/baz1/../x", "", d + "/x", CodeNoRule},
+		{"regex with a trailing slash matches a directory", d + "/other", "regex:" + q + "/other/", d + "/other", ""},
+		{"first matching regex in file order", d + "/models/b", "regex:" + q + "/models/.*", d + "/models/b", ""},
+		{"no rule", d + "/x", "", d + "/x", CodeNoRule},
+		{"missing path", d + "/nope", "", "", CodeNotFound},
+		{"missing relative org/name path is taken for a hub id", "nope/model", "", "", CodeNotLocal},
+		{"file used as a directory", d + "/single.gguf/x", "", "", CodeNotFound},
+		{"hugging face id", "ibm-granite/granite-3.1-8b-instruct", "", "", CodeNotLocal},
+		{"hugging face id with a revision", "ibm-granite/granite@main", "", "", CodeNotLocal},
+		{"URL", "hf://ibm-granite/granite", "", "", CodeNotLocal},
+		{"dot-dot relative path is local", "../nope/x", "", "", CodeNotFound},
+		{"three components are a local path", "a/b/c", "", "", CodeNotFound},
+		{"a bare name is a missing local path", "gpt2", "", "", CodeNotFound},
+		{"empty path", "", "", "", CodeNotFound},
+		{"NUL in path", d + "/x\x00y", "", "", CodeError},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := decide(t, p, Model, tt.path)
+			if got.CanonicalPath != tt.canonical {
+				t.Errorf("canonical path = %q, want %q", got.CanonicalPath, tt.canonical)
+			}
+			if tt.code != "" {
+				if got.Outcome != Denied || got.Code != tt.code {
+					t.Fatalf("got %s/%s (%s), want denied/%s", got.Outcome, got.Code, got.Reason, tt.code)
+				}
+				if got.Rule != "" {
+					t.Errorf("denied with rule %q", got.Rule)
+				}
+				return
+			}
+			if got.Outcome != Skipped || got.Rule != tt.rule {
+				t.Fatalf("got %s rule %q (%s), want skipped by %q", got.Outcome, got.Rule, got.Reason, tt.rule)
+			}
+			if got.Method != "skip" || got.Signer == "" {
+				t.Errorf("signer %q method %q", got.Signer, got.Method)
+			}
+		})
+	}
+}
+
+// TestRegexWholeMatch checks the anchoring of spec/policy.md §3 on strings,
+// independent of the file system.
+func TestRegexWholeMatch(t *testing.T) {
+	re, err := compilePattern("/tmp/(baz1|baz2)(/)?")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for s, want := range map[string]bool{
+		"/tmp/baz1": true, "/tmp/baz1/": true, "/tmp/baz2": true, "/tmp/baz2/": true,
+		"/tmp/baz10": false, "/tmp/baz1/../etc": false, "/tmp/baz1//": false, "x/tmp/baz1": false,
+		"/tmp/baz1\n": false, "/tmp/baz": false,
+	} {
+		if got := re.MatchString(s); got != want {
+			t.Errorf("match %q = %v, want %v", s, got, want)
+		}
+	}
+	// Alternation must not escape the anchors, and leftmost-first must
+	// not stop at a shorter alternative.
+	for _, c := range []struct {
+		pattern, s string
+		want       bool
+	}{
+		{"/a|/ab", "/ab", true},
+		{"/a|/b", "/a/x", false},
+		{"/a|/b", "/x/b", false},
+		{`\Q/a.b\E`, "/a.b", true},
+		{`\Q/a.b`, "/a.b", true},
+		{`\Q/a.b`, "/axb", false},
+		{"(?i)/models/X", "/models/x", true},
+		{"(?m)/a$", "/a\n", false},
+		{"(?m)^/a", "/b\n/a", false},
+	} {
+		re, err := compilePattern(c.pattern)
+		if err != nil {
+			t.Fatalf("%s: %v", c.pattern, err)
+		}
+		if got := re.MatchString(c.s); got != c.want {
+			t.Errorf("pattern %q on %q = %v, want %v", c.pattern, c.s, got, c.want)
+		}
+	}
+}
+
+// TestFirstRegexWinsInFileOrder uses many regex rules that all match, in
+// an order that is neither sorted nor what a Go map would give.
+func TestFirstRegexWinsInFileOrder(t *testing.T) {
+	d := tempDir(t)
+	mkdir(t, d, "model")
+	var models obj
+	var names []string
+	order := []int{17, 3, 29, 1, 40, 8, 22, 35, 11, 5, 31, 2, 26, 14, 38, 19, 7, 33, 0, 24}
+	for _, n := range order {
+		name := fmt.Sprintf("s%02d", n)
+		names = append(names, name)
+		models = append(models, kv{fmt.Sprintf("regex:%s/model|/x%d", reQuote(d), n), obj{{"signer", name}}})
+	}
+	for i := 0; i < 20; i++ { // also: the order survives repeated loads
+		p := mustParse(t, d, doc(skipSigners(names...), models, nil), quietOptions(nil))
+		got := decide(t, p, Model, d+"/model")
+		if got.Signer != "s17" || got.Rule != models[0].k {
+			t.Fatalf("rule %q signer %q, want the first in the file (%q, s17)", got.Rule, got.Signer, models[0].k)
+		}
+	}
+}
+
+// TestExactBeatsRegex: an exact rule applies even after a regex that also
+// matches (spec/policy.md §4 step 3 before step 4).
+func TestExactBeatsRegex(t *testing.T) {
+	d := tempDir(t)
+	mkdir(t, d, "m")
+	models := obj{
+		{"regex:.*", obj{{"signer", "any"}}},
+		{d + "/m/", obj{{"signer", "exact"}}},
+	}
+	p := mustParse(t, d, doc(skipSigners("any", "exact"), models, nil), quietOptions(nil))
+	if got := decide(t, p, Model, d+"/m"); got.Signer != "exact" {
+		t.Fatalf("signer %q (%s), want exact", got.Signer, got.Reason)
+	}
+}
+
+// TestSections: a missing section allows without verification; an empty
+// one denies everything (spec/policy.md §4 steps 1 and 5).
+func TestSections(t *testing.T) {
+	d := tempDir(t)
+	mkdir(t, d, "m")
+	tests := []struct {
+		name        string
+		models      obj
+		loras       obj
+		model, lora Outcome
+		modelCode   Code
+		loraCode    Code
+	}{
+		{"no sections", nil, nil, NotRequired, NotRequired, "", ""},
+		{"empty models, no loras", obj{}, nil, Denied, NotRequired, CodeNoRule, ""},
+		{"models only", obj{{d + "/m", obj{{"signer", "s"}}}}, nil, Skipped, NotRequired, "", ""},
+		{"loras only", nil, obj{{d + "/m", obj{{"signer", "s"}}}}, NotRequired, Skipped, "", ""},
+		{"empty loras", obj{{d + "/m", obj{{"signer", "s"}}}}, obj{}, Skipped, Denied, "", CodeNoRule},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := mustParse(t, d, doc(skipSigners("s"), tt.models, tt.loras), quietOptions(nil))
+			m, l := decide(t, p, Model, d+"/m"), decide(t, p, LoRA, d+"/m")
+			if m.Outcome != tt.model || m.Code != tt.modelCode {
+				t.Errorf("model: %s/%s, want %s/%s (%s)", m.Outcome, m.Code, tt.model, tt.modelCode, m.Reason)
+			}
+			if l.Outcome != tt.lora || l.Code != tt.loraCode {
+				t.Errorf("lora: %s/%s, want %s/%s (%s)", l.Outcome, l.Code, tt.lora, tt.loraCode, l.Reason)
+			}
+			if p.Governs(Model) != (tt.models != nil) || p.Governs(LoRA) != (tt.loras != nil) {
+				t.Errorf("Governs: model %v lora %v", p.Governs(Model), p.Governs(LoRA))
+			}
+		})
+	}
+	// Even a path that does not exist is allowed when its kind is not
+	// governed: the policy says nothing about it.
+	p := mustParse(t, d, doc(skipSigners(), nil, nil), quietOptions(nil))
+	if got := decide(t, p, LoRA, "org/name"); got.Outcome != NotRequired {
+		t.Errorf("ungoverned HF id: %s", got.Outcome)
+	}
+	if got := decide(t, p, Kind("adapter"), d+"/m"); got.Outcome != Denied || got.Code != CodeError {
+		t.Errorf("unknown kind: %s/%s", got.Outcome, got.Code)
+	}
+}
+
+// TestExactKeyAppearsAfterLoad: exact keys are canonicalised at decision
+// time, so a long-running gate sees paths (and symlinks) created later.
+func TestExactKeyAppearsAfterLoad(t *testing.T) {
+	d := tempDir(t)
+	models := obj{{d + "/later/", obj{{"signer", "s"}}}, {d + "/alias/", obj{{"signer", "t"}}}}
+	p := mustParse(t, d, doc(skipSigners("s", "t"), models, nil), quietOptions(nil))
+	if got := decide(t, p, Model, d+"/later"); got.Code != CodeNotFound {
+		t.Fatalf("before: %s/%s", got.Outcome, got.Code)
+	}
+	mkdir(t, d, "later")
+	if got := decide(t, p, Model, d+"/later"); got.Outcome != Skipped || got.Signer != "s" {
+		t.Fatalf("after mkdir: %s/%s %s", got.Outcome, got.Code, got.Reason)
+	}
+	// A symlink created later that makes two keys name the same place
+	// makes the policy ambiguous for that place: deny, never pick one.
+	symlink(t, d+"/later", d+"/alias")
+	got := decide(t, p, Model, d+"/later")
+	if got.Outcome != Denied || got.Code != CodeError || !strings.Contains(got.Reason, "ambiguous") {
+		t.Fatalf("ambiguous keys: %s/%s %s", got.Outcome, got.Code, got.Reason)
+	}
+}
+
+// TestDecisionLog checks spec/policy.md §5: one record per decision, its
+// fields and its level.
+func TestDecisionLog(t *testing.T) {
+	d := tempDir(t)
+	mkdir(t, d, "m")
+	var buf bytes.Buffer
+	p := mustParse(t, d, doc(skipSigners("s"), obj{{d + "/m", obj{{"signer", "s"}}}}, nil), quietOptions(&buf))
+	cases := []struct {
+		kind  Kind
+		path  string
+		level string
+		out   Outcome
+	}{
+		{Model, d + "/m", "WARN", Skipped},
+		{Model, d + "/none", "ERROR", Denied},
+		{LoRA, d + "/m", "INFO", NotRequired},
+	}
+	for _, c := range cases {
+		buf.Reset()
+		got := p.Decide(bg, c.kind, c.path)
+		lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+		if len(lines) != 1 {
+			t.Fatalf("%s: %d log records, want 1:\n%s", c.path, len(lines), buf.String())
+		}
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(lines[0]), &rec); err != nil {
+			t.Fatal(err)
+		}
+		if rec["level"] != c.level || rec["outcome"] != string(c.out) {
+			t.Errorf("%s: level %v outcome %v, want %s %s", c.path, rec["level"], rec["outcome"], c.level, c.out)
+		}
+		for _, f := range []string{"kind", "path", "canonical_path", "rule", "signer", "method", "outcome", "reason", "files", "bytes", "duration"} {
+			if _, ok := rec[f]; !ok {
+				t.Errorf("%s: log record has no %q: %v", c.path, f, rec)
+			}
+		}
+		if (rec["code"] != nil) != (got.Outcome == Denied) {
+			t.Errorf("%s: code field %v for outcome %s", c.path, rec["code"], got.Outcome)
+		}
+		if rec["path"] != c.path || rec["reason"] != got.Reason {
+			t.Errorf("%s: logged path %v reason %v", c.path, rec["path"], rec["reason"])
+		}
+	}
+}
+
+// TestDecisionJSON checks the stable JSON form of cli.md --output json.
+func TestDecisionJSON(t *testing.T) {
+	dd := Decision{Kind: Model, Path: "m", CanonicalPath: "/m", Rule: "/m/", Signer: "s", Method: "certificate",
+		Outcome: Verified, Reason: "ok", Files: 2, Bytes: 10, Duration: 1500 * 1000, Fingerprints: []string{"AA:BB"}}
+	b, err := json.Marshal(dd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"kind":"model","path":"m","canonical_path":"/m","rule":"/m/","signer":"s","method":"certificate","outcome":"verified","reason":"ok","files":2,"bytes":10,"duration_ms":1.5,"fingerprints":["AA:BB"]}`
+	if string(b) != want {
+		t.Errorf("got  %s\nwant %s", b, want)
+	}
+	b, _ = json.Marshal(Decision{Kind: LoRA, Path: "x", Outcome: Denied, Code: CodeNoRule, Reason: "r"})
+	for _, f := range []string{`"canonical_path":""`, `"rule":""`, `"signer":""`, `"method":""`, `"code":"no-rule"`} {
+		if !strings.Contains(string(b), f) {
+			t.Errorf("denial JSON %s lacks %s", b, f)
+		}
+	}
+}
+
+// TestTrustRootFailureDenies: a sigstore signer without trust_config
+// needs the production root; failing to get it denies (and is retried),
+// and a success is cached.
+func TestTrustRootFailureDenies(t *testing.T) {
+	d := tempDir(t)
+	mkdir(t, d, "m")
+	writeFile(t, d, "m/model.sig", []byte("{}"))
+	signers := obj{{"ss", obj{{"verification_method", "sigstore"}, {"identity", "a@b.c"}, {"identity_provider", "https://i"}}}}
+	calls := 0
+	opts := quietOptions(nil)
+	opts.TrustRoot = func(ctx context.Context, staging bool) (root.TrustedMaterial, error) {
+		calls++
+		if staging {
+			t.Error("staging root requested")
+		}
+		return nil, errors.New("network unreachable")
+	}
+	p := mustParse(t, d, doc(signers, obj{{d + "/m", obj{{"signer", "ss"}}}}, nil), opts)
+	for i := 0; i < 2; i++ {
+		got := decide(t, p, Model, d+"/m")
+		if got.Outcome != Denied || got.Code != CodeError || !strings.Contains(got.Reason, "network unreachable") {
+			t.Fatalf("%s/%s: %s", got.Outcome, got.Code, got.Reason)
+		}
+	}
+	if calls != 2 {
+		t.Errorf("trust root fetched %d times, want 2 (failures are not cached)", calls)
+	}
+}
+
+// TestDecideCanceled: a cancelled context denies.
+func TestDecideCanceled(t *testing.T) {
+	d := tempDir(t)
+	mkdir(t, d, "m")
+	writeFile(t, d, "m/f", []byte("x"))
+	pub := writeECPublicKey(t, d, "pub.pem")
+	signers := obj{{"k", obj{{"verification_method", "key"}, {"public_key", pub}}}}
+	p := mustParse(t, d, doc(signers, obj{{d + "/m", obj{{"signer", "k"}}}}, nil), quietOptions(nil))
+	ctx, cancel := context.WithCancel(bg)
+	cancel()
+	if got := p.Decide(ctx, Model, d+"/m"); got.Allowed() {
+		t.Fatalf("allowed with a cancelled context: %s", got.Reason)
+	}
+}
+
+// TestDecideConcurrent: a Policy is safe for concurrent use (run with
+// -race), including the lazily fetched trust root.
+func TestDecideConcurrent(t *testing.T) {
+	d := tempDir(t)
+	mkdir(t, d, "m")
+	mkdir(t, d, "s")
+	writeFile(t, d, "s/model.sig", []byte("{}"))
+	signers := obj{
+		{"skip", obj{{"verification_method", "skip"}}},
+		{"ss", obj{{"verification_method", "sigstore"}, {"identity", "a@b.c"}, {"identity_provider", "https://i"}}},
+	}
+	opts := quietOptions(nil)
+	opts.TrustRoot = func(ctx context.Context, staging bool) (root.TrustedMaterial, error) {
+		return nil, errors.New("offline")
+	}
+	p := mustParse(t, d, doc(signers, obj{{d + "/m", obj{{"signer", "skip"}}}, {d + "/s", obj{{"signer", "ss"}}}}, nil), opts)
+	done := make(chan Decision)
+	for i := 0; i < 8; i++ {
+		go func() {
+			for j := 0; j < 10; j++ {
+				done <- p.Decide(bg, Model, []string{d + "/m", d + "/s", d + "/none"}[(i+j)%3])
+			}
+		}()
+	}
+	for i := 0; i < 80; i++ {
+		got := <-done
+		if got.Allowed() != (got.Path == d+"/m") {
+			t.Errorf("%s: %s/%s %s", got.Path, got.Outcome, got.Code, got.Reason)
+		}
+	}
+}
