@@ -54,14 +54,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int
 	var ex *exitCodeError
 	if errors.As(err, &ex) {
 		if ex.err != nil {
-			fmt.Fprintf(stderr, "modelgate: %v\n", ex.err)
+			app.reportError(ex.err, ex.code)
 		}
 		return ex.code
 	}
 	// Anything cobra itself returns (unknown command, bad arguments) is
 	// a usage error.
-	fmt.Fprintf(stderr, "modelgate: %v\n", err)
+	app.reportError(err, exitError)
 	return exitError
+}
+
+// reportError writes the one sentence that says why the command failed.
+// With --log-format json it is a log record like every other line on
+// stderr, so that a log pipeline never meets a line it cannot parse.
+func (a *app) reportError(err error, code int) {
+	if a.logger != nil && a.logFormat == "json" {
+		a.logger.Error(err.Error(), "exit_code", code)
+		return
+	}
+	fmt.Fprintf(a.stderr, "modelgate: %v\n", err)
 }
 
 // exitCodeError carries the exit code a failure maps to. A nil err means

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/modelgate/modelgate/manifest"
 	"github.com/modelgate/modelgate/modelsig"
@@ -30,7 +31,7 @@ func (f *hashFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.hash, "hash", "sha256", "hash for each file or shard: sha256, blake2b or blake3")
 	fl.Int64Var(&f.shardSize, "shard-size", 0, "hash files in shards of this many bytes (the shards method); 0 hashes whole files")
-	fl.StringArrayVar(&f.ignorePaths, "ignore-paths", nil, "file or folder to leave out (repeatable); relative to the current directory or to the model")
+	fl.StringArrayVar(&f.ignorePaths, "ignore-paths", nil, "file or folder to leave out (repeatable); relative to the current directory, or to the model when that lies outside it")
 	fl.BoolVar(&f.ignoreGit, "ignore-git-paths", true, "leave out .git, .gitattributes, .github and .gitignore at the model root")
 	fl.BoolVar(&f.noIgnoreGit, "no-ignore-git-paths", false, "same as --ignore-git-paths=false")
 	fl.BoolVar(&f.allowSymlinks, "allow-symlinks", false, "follow symlinks to files (hashed by target content)")
@@ -78,11 +79,13 @@ type signFlags struct {
 	passwordFile string
 	passwordEnv  string
 	password     string
+	flags        *pflag.FlagSet // to tell a given --password from an absent one
 }
 
 func (f *signFlags) register(cmd *cobra.Command) {
 	f.hashFlags.register(cmd)
 	fl := cmd.Flags()
+	f.flags = fl
 	fl.StringVar(&f.signature, "signature", "", "where to write the signature (default: model.sig in the model's directory); relative to the current directory")
 	fl.StringVar(&f.privateKey, "private-key", "", "PEM EC private key (P-256, P-384 or P-521; SEC 1 or PKCS#8, optionally encrypted)")
 	fl.StringVar(&f.passwordFile, "password-file", "", "file holding the private key's password (one trailing newline is dropped)")
@@ -97,7 +100,7 @@ func (f *signFlags) register(cmd *cobra.Command) {
 // loadKey reads the private key, with a password from a file or the
 // environment when it is encrypted.
 func (f *signFlags) loadKey() (*ecdsa.PrivateKey, error) {
-	if f.password != "" {
+	if f.flags.Changed("password") {
 		return nil, usageError("--password would expose the password in process lists; use --password-file FILE or --password-env VAR")
 	}
 	var password []byte

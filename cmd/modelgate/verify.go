@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/modelgate/modelgate/modelsig"
+	"github.com/modelgate/modelgate/policy"
 )
 
 // verifyCommand is `modelgate verify`: with --security-policy it enforces a
@@ -56,7 +57,7 @@ type commonVerifyFlags struct {
 func (f *commonVerifyFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.signature, "signature", "", "signature file (default: model.sig in the model's directory); relative to the current directory")
-	fl.StringArrayVar(&f.ignorePaths, "ignore-paths", nil, "file or folder to leave out (repeatable); relative to the current directory or to the model")
+	fl.StringArrayVar(&f.ignorePaths, "ignore-paths", nil, "file or folder to leave out (repeatable); relative to the current directory, or to the model when that lies outside it")
 	fl.BoolVar(&f.ignoreGitPaths, "ignore-git-paths", true, "leave out .git, .gitattributes, .github and .gitignore at the model root")
 	fl.BoolVar(&f.noIgnoreGitPaths, "no-ignore-git-paths", false, "same as --ignore-git-paths=false")
 	fl.BoolVar(&f.allowSymlinks, "allow-symlinks", false, "follow symlinks to files (hashed by target content)")
@@ -93,9 +94,14 @@ func (f *commonVerifyFlags) options(modelPath string, a *app) (modelsig.VerifyOp
 
 // resolveIgnorePaths makes user ignore paths absolute. As in the
 // model_signing CLI a relative path is taken relative to the current
-// directory; for convenience it also counts relative to the model
-// directory. Ignore paths outside the model are dropped later, and none has
-// to exist.
+// directory. Only when that lies outside the model (where model_signing
+// would silently drop it) is it taken relative to the model directory
+// instead, so `--ignore-paths ignore-me` works from anywhere. A path is
+// never read both ways: from the model's parent, `--ignore-paths m/sub`
+// must leave out m/sub only, not also m/m/sub (which sign would record in
+// the signature, widening what every later verification ignores). None of
+// the paths has to exist; the ones outside the model are dropped by
+// package manifest.
 func resolveIgnorePaths(modelPath string, paths []string) ([]string, error) {
 	var out []string
 	modelDir := modelPath
@@ -115,11 +121,20 @@ func resolveIgnorePaths(modelPath string, paths []string) ([]string, error) {
 			return nil, usageError("--ignore-paths %q: %v", p, err)
 		}
 		out = append(out, abs)
-		if modelDir != "" {
+		if modelDir != "" && !within(modelDir, abs) {
 			out = append(out, filepath.Join(modelDir, p))
 		}
 	}
 	return out, nil
+}
+
+// within reports whether the absolute path p is dir or lies under it,
+// lexically. Symlinks are not resolved: when they make the answer "no"
+// wrongly, the path is merely also read relative to the model, and the
+// CWD reading still counts.
+func within(dir, p string) bool {
+	rel, err := filepath.Rel(dir, p)
+	return err == nil && filepath.IsLocal(rel)
 }
 
 func (a *app) verifyKeyCommand() *cobra.Command {
@@ -192,7 +207,7 @@ air-gapped and private deployments) or else from the Sigstore production (or
 --use-staging) trusted root, fetched with TUF and cached on disk.`,
 		Args: exactArgs(1, "one MODEL_PATH"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			tm, err := loadSigstoreTrust(cmd.Context(), trustConfig, staging, tufCache)
+			tm, err := a.loadSigstoreTrust(cmd.Context(), trustConfig, staging, tufCache)
 			if err != nil {
 				return failed(err)
 			}
@@ -216,12 +231,13 @@ air-gapped and private deployments) or else from the Sigstore production (or
 }
 
 // loadSigstoreTrust returns the Sigstore trust material: the given file,
-// else the production or staging root through TUF.
-func loadSigstoreTrust(ctx context.Context, trustConfig string, staging bool, cacheDir string) (root.TrustedMaterial, error) {
+// else the production or staging root through TUF (whose offline-fallback
+// warning goes to our logger, in the chosen format).
+func (a *app) loadSigstoreTrust(ctx context.Context, trustConfig string, staging bool, cacheDir string) (root.TrustedMaterial, error) {
 	if trustConfig != "" {
 		return modelsig.LoadTrustConfig(trustConfig)
 	}
-	return modelsig.FetchTrustedRoot(ctx, modelsig.TrustRootOptions{Staging: staging, CacheDir: cacheDir})
+	return modelsig.FetchTrustedRoot(ctx, modelsig.TrustRootOptions{Staging: staging, CacheDir: cacheDir, Logger: a.logger})
 }
 
 // methodRecord is the --output json form of a single-model verification.
@@ -230,6 +246,7 @@ type methodRecord struct {
 	Signature    string   `json:"signature,omitempty"`
 	Method       string   `json:"method"`
 	Outcome      string   `json:"outcome"`
+	Code         string   `json:"code,omitempty"` // denials: verification-failed or error, as in policy decisions
 	Reason       string   `json:"reason"`
 	Files        int      `json:"files"`
 	Bytes        int64    `json:"bytes"`
@@ -257,7 +274,11 @@ func (a *app) runMethodVerify(ctx context.Context, modelPath string, f *commonVe
 	res, verr := modelsig.Verify(ctx, absModel, v, opts)
 	rec := methodRecord{Path: modelPath, Method: string(v.Method()), DurationMS: time.Since(start).Milliseconds()}
 	if verr != nil {
-		rec.Outcome, rec.Reason = "denied", verr.Error()
+		rec.Outcome, rec.Code, rec.Reason = "denied", string(policy.CodeError), verr.Error()
+		var ve *modelsig.VerificationError
+		if errors.As(verr, &ve) {
+			rec.Code = string(policy.CodeVerificationFailed)
+		}
 	} else {
 		rec.Outcome, rec.Reason = "verified", "signature and every file match"
 		rec.Signature = res.SignaturePath

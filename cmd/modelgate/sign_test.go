@@ -1,0 +1,416 @@
+package main
+
+import (
+	"crypto/elliptic"
+	"crypto/sha256"
+	"crypto/x509"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/modelgate/modelgate/internal/testpki"
+)
+
+// signedLine matches sign's report and captures the resource count, the
+// hash and the subject digest.
+var signedLine = regexp.MustCompile(`^Signed (.+): wrote (.+) \((\d+) resources?, (\w+), sha256:([0-9a-f]{64})\)\n$`)
+
+// keyPair writes a fresh P-256 key pair into dir and returns the private
+// and public key paths.
+func keyPair(t *testing.T, dir string) (priv, pub string) {
+	t.Helper()
+	k := testpki.Key(t, elliptic.P256())
+	priv, pub = filepath.Join(dir, "key.pem"), filepath.Join(dir, "key.pub.pem")
+	testpki.WriteKey(t, priv, k, testpki.SEC1, nil)
+	testpki.WritePublicKey(t, pub, k.Public())
+	return priv, pub
+}
+
+// smallModel makes a model with nested, empty and multi-shard files.
+func smallModel(t *testing.T) string {
+	t.Helper()
+	return testpki.Model(t, map[string]string{
+		"config.json":          `{"layers": 2}`,
+		"weights/part-1.bin":   strings.Repeat("weights-1 ", 40),
+		"weights/part-2.bin":   strings.Repeat("w2", 33),
+		"tokenizer/empty.txt":  "",
+		"tokenizer/vocab.json": `{"a": 1}`,
+	})
+}
+
+// sign runs a sign command and returns the subject digest it reported,
+// after checking its report line and the written signature.
+func sign(t *testing.T, model, sigPath string, args ...string) string {
+	t.Helper()
+	r := runCLI(t, append(args, model)...).want(t, exitOK)
+	m := signedLine.FindStringSubmatch(r.stdout)
+	if m == nil {
+		t.Fatalf("sign output %q does not match %v", r.stdout, signedLine)
+	}
+	if m[2] != sigPath {
+		t.Errorf("sign wrote %s, want %s", m[2], sigPath)
+	}
+	if got := subjectDigest(t, sigPath); got != m[5] {
+		t.Errorf("reported digest %s, signature's subject %s", m[5], got)
+	}
+	return m[5]
+}
+
+// TestSignKeyRoundTrip signs with each hash and with shards, then
+// verifies: modelgate re-hashes with the recorded serialization, so all of
+// them verify (model_signing's CLI can verify only files+sha256).
+func TestSignKeyRoundTrip(t *testing.T) {
+	priv, pub := keyPair(t, t.TempDir())
+	cases := []struct {
+		hash      string
+		shardSize string
+		method    string
+		resources int
+	}{
+		{"sha256", "", "files", 5}, // the empty file is a resource in files mode
+		{"blake2b", "", "files", 5},
+		{"blake3", "", "files", 5},
+		{"sha256", "64", "shards", 1 + 7 + 2 + 1}, // 13, 400, 66 and 8 bytes; the empty file has no shard
+		{"blake2b", "100", "shards", 1 + 4 + 1 + 1},
+		{"blake3", "1000", "shards", 4},
+	}
+	for _, c := range cases {
+		t.Run(c.hash+"-"+c.method+c.shardSize, func(t *testing.T) {
+			model := smallModel(t)
+			sigPath := filepath.Join(model, "model.sig")
+			args := []string{"sign", "key", "--private-key", priv, "--hash", c.hash}
+			hashArgs := []string{"--hash", c.hash}
+			if c.shardSize != "" {
+				args = append(args, "--shard-size", c.shardSize)
+				hashArgs = append(hashArgs, "--shard-size", c.shardSize)
+			}
+			digest := sign(t, model, sigPath, args...)
+			st := statement(t, sigPath)
+			ser := st["predicate"].(map[string]any)["serialization"].(map[string]any)
+			checkFields(t, ser, map[string]any{"method": c.method, "hash_type": c.hash, "allow_symlinks": false})
+			if res := st["predicate"].(map[string]any)["resources"].([]any); len(res) != c.resources {
+				t.Errorf("%d resources, want %d", len(res), c.resources)
+			}
+			if got := recordedIgnorePaths(t, sigPath); !slices.Equal(got, []string{".git", ".gitattributes", ".github", ".gitignore", "model.sig"}) {
+				t.Errorf("recorded ignore_paths %q", got)
+			}
+
+			// digest hashes like sign (the signature file left out by hand).
+			runCLI(t, append(append([]string{"digest", "--ignore-paths", sigPath}, hashArgs...), model)...).
+				want(t, exitOK).stdoutHas(t, "sha256:"+digest+"\n")
+
+			rec := oneJSON(t, runCLI(t, "verify", "key", "--public-key", pub, "--output", "json", model).want(t, exitOK).stdout)
+			checkFields(t, rec, map[string]any{"outcome": "verified", "signature": sigPath, "bytes": 13 + 400 + 66 + 8})
+			if c.method == "files" {
+				checkFields(t, rec, map[string]any{"files": 5})
+			}
+
+			flipByte(t, filepath.Join(model, "weights", "part-2.bin"), 60)
+			runCLI(t, "verify", "key", "--public-key", pub, model).want(t, exitDenied).
+				stderrHas(t, `changed ("weights/part-2.bin`)
+		})
+	}
+}
+
+// TestSignCertificateRoundTrip signs with a testpki chain and verifies
+// with its root; an intermediate alone or another root is not enough.
+func TestSignCertificateRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	root := testpki.NewRoot(t, "test-root")
+	inter := root.Intermediate(t, "test-intermediate")
+	leaf := inter.Leaf(t, "test-signer")
+	keyPath := filepath.Join(dir, "leaf-key.pem")
+	testpki.WriteKey(t, keyPath, leaf.Key, testpki.PKCS8, nil)
+	leafPath, interPath, rootPath := filepath.Join(dir, "leaf.pem"), filepath.Join(dir, "inter.pem"), filepath.Join(dir, "root.pem")
+	testpki.WriteCerts(t, leafPath, leaf.Cert)
+	testpki.WriteCerts(t, interPath, inter.Cert)
+	testpki.WriteCerts(t, rootPath, root.Cert)
+	otherRoot := filepath.Join(dir, "other-root.pem")
+	writeOtherCA(t, otherRoot)
+
+	model := smallModel(t)
+	sign(t, model, filepath.Join(model, "model.sig"), "sign", "certificate", "--private_key", keyPath,
+		"--signing_certificate", leafPath, "--certificate_chain", interPath)
+
+	rec := oneJSON(t, runCLI(t, "verify", "certificate", "--certificate-chain", rootPath, "--output", "json", model).want(t, exitOK).stdout)
+	checkFields(t, rec, map[string]any{"outcome": "verified", "method": "certificate",
+		"fingerprints": []string{fingerprint(inter.Cert), fingerprint(leaf.Cert)}})
+
+	for name, chain := range map[string]string{"intermediate-only": interPath, "other-root": otherRoot, "leaf-only": leafPath} {
+		t.Run(name, func(t *testing.T) {
+			runCLI(t, "verify", "certificate", "--certificate-chain", chain, model).want(t, exitDenied).
+				stderrHas(t, "does not lead to a trusted self-signed root")
+		})
+	}
+	runCLI(t, "verify", "key", "--public-key", filepath.Join(dir, "nope.pem"), model).want(t, exitError)
+
+	t.Run("wrong-leaf-for-key", func(t *testing.T) {
+		other := inter.Leaf(t, "someone-else")
+		otherLeaf := filepath.Join(t.TempDir(), "other-leaf.pem")
+		testpki.WriteCerts(t, otherLeaf, other.Cert)
+		m := smallModel(t)
+		runCLI(t, "sign", "certificate", "--private-key", keyPath, "--signing-certificate", otherLeaf, m).
+			want(t, exitError).stderrHas(t, "modelgate: ")
+		assertNoFile(t, filepath.Join(m, "model.sig"))
+	})
+	t.Run("chain-file-as-signing-certificate", func(t *testing.T) {
+		both := filepath.Join(t.TempDir(), "both.pem")
+		testpki.WriteCerts(t, both, leaf.Cert, inter.Cert)
+		m := smallModel(t)
+		runCLI(t, "sign", "certificate", "--private-key", keyPath, "--signing-certificate", both, m).
+			want(t, exitError).stderrHas(t, "--signing-certificate "+both+": holds 2 certificates, want exactly the signing certificate")
+		assertNoFile(t, filepath.Join(m, "model.sig"))
+	})
+}
+
+// fingerprint is the uppercase colon-separated SHA-256 of c.
+func fingerprint(c *x509.Certificate) string {
+	sum := sha256.Sum256(c.Raw)
+	parts := make([]string, len(sum))
+	for i, b := range sum {
+		parts[i] = fmt.Sprintf("%02X", b)
+	}
+	return strings.Join(parts, ":")
+}
+
+func assertNoFile(t *testing.T, path string) {
+	t.Helper()
+	if _, err := os.Lstat(path); !os.IsNotExist(err) {
+		t.Errorf("%s exists (or cannot be checked: %v)", path, err)
+	}
+}
+
+// TestSignEncryptedKey: the password comes from a file or an environment
+// variable, never a flag value, and never shows up in any output.
+func TestSignEncryptedKey(t *testing.T) {
+	const password = "correct horse battery staple"
+	dir := t.TempDir()
+	k := testpki.Key(t, elliptic.P384())
+	pub := filepath.Join(dir, "key.pub.pem")
+	testpki.WritePublicKey(t, pub, k.Public())
+	pkcs8Key := filepath.Join(dir, "pkcs8.pem")
+	testpki.WriteKey(t, pkcs8Key, k, testpki.PKCS8Encrypted, []byte(password))
+	legacyKey := filepath.Join(dir, "legacy.pem")
+	testpki.WriteKey(t, legacyKey, k, testpki.SEC1EncryptedLegacy, []byte(password))
+	pwFile := writeFile(t, filepath.Join(dir, "pw"), []byte(password+"\n"))
+	crlfFile := writeFile(t, filepath.Join(dir, "pw-crlf"), []byte(password+"\r\n"))
+	wrongFile := writeFile(t, filepath.Join(dir, "wrong"), []byte("Tr0ub4dor&3\n"))
+
+	t.Setenv("MODELGATE_KEY_PASSWORD", "")
+	ok := []struct {
+		name string
+		env  map[string]string
+		args []string
+	}{
+		{"password-file", nil, []string{"--private-key", pkcs8Key, "--password-file", pwFile}},
+		{"password-file-crlf", nil, []string{"--private-key", pkcs8Key, "--password_file", crlfFile}},
+		{"legacy-pem-password-file", nil, []string{"--private-key", legacyKey, "--password-file", pwFile}},
+		{"default-env", map[string]string{"MODELGATE_KEY_PASSWORD": password}, []string{"--private-key", pkcs8Key}},
+		{"named-env", map[string]string{"MY_KEY_PW": password}, []string{"--private-key", pkcs8Key, "--password-env", "MY_KEY_PW"}},
+		{"file-wins-over-env", map[string]string{"MODELGATE_KEY_PASSWORD": "wrong"}, []string{"--private-key", pkcs8Key, "--password-file", pwFile}},
+	}
+	for _, c := range ok {
+		t.Run(c.name, func(t *testing.T) {
+			for k, v := range c.env {
+				t.Setenv(k, v)
+			}
+			model := smallModel(t)
+			args := append([]string{"--log-level", "debug", "sign", "key"}, c.args...)
+			r := runCLI(t, append(args, model)...).want(t, exitOK)
+			assertNoSecret(t, r, password)
+			runCLI(t, "verify", "key", "--public-key", pub, model).want(t, exitOK)
+		})
+	}
+
+	bad := []struct {
+		name string
+		env  map[string]string
+		args []string
+		msg  string
+	}{
+		{"wrong-password-file", nil, []string{"--private-key", pkcs8Key, "--password-file", wrongFile}, "private key " + pkcs8Key + ": wrong password or corrupt key"},
+		{"wrong-password-legacy", nil, []string{"--private-key", legacyKey, "--password-file", wrongFile}, "private key " + legacyKey + ": "},
+		{"wrong-password-env", map[string]string{"MODELGATE_KEY_PASSWORD": "nope"}, []string{"--private-key", pkcs8Key}, "wrong password or corrupt key"},
+		{"no-password", nil, []string{"--private-key", pkcs8Key}, "private key " + pkcs8Key + ": the key is encrypted; a password is needed"},
+		{"unset-named-env", nil, []string{"--private-key", pkcs8Key, "--password-env", "MODELGATE_TEST_UNSET"}, "a password is needed"},
+		{"missing-password-file", nil, []string{"--private-key", pkcs8Key, "--password-file", filepath.Join(dir, "nope")}, "read password file: open " + filepath.Join(dir, "nope")},
+		{"bare-password", nil, []string{"--private-key", pkcs8Key, "--password", password}, "--password would expose the password in process lists; use --password-file FILE or --password-env VAR"},
+		{"bare-empty-password", nil, []string{"--private-key", pkcs8Key, "--password="}, "--password would expose the password"},
+		{"missing-private-key", nil, []string{"--private-key", filepath.Join(dir, "nope.pem")}, filepath.Join(dir, "nope.pem")},
+		{"public-key-as-private", nil, []string{"--private-key", pub}, "private key " + pub + ": no PEM private key block found"},
+		{"private-key-absent", nil, nil, `required flag(s) "private-key" not set`},
+	}
+	for _, c := range bad {
+		t.Run(c.name, func(t *testing.T) {
+			for k, v := range c.env {
+				t.Setenv(k, v)
+			}
+			model := smallModel(t)
+			r := runCLI(t, append(append([]string{"sign", "key"}, c.args...), model)...).
+				want(t, exitError).stderrHas(t, "modelgate: ", c.msg)
+			if c.name != "bare-password" {
+				assertNoSecret(t, r, password)
+			}
+			assertNoFile(t, filepath.Join(model, "model.sig"))
+		})
+	}
+}
+
+// assertNoSecret fails if secret appears in any output.
+func assertNoSecret(t *testing.T, r result, secret string) {
+	t.Helper()
+	if strings.Contains(r.stdout, secret) || strings.Contains(r.stderr, secret) {
+		t.Errorf("the password appears in the output:\nstdout: %s\nstderr: %s", r.stdout, r.stderr)
+	}
+}
+
+// TestSignPaths: where the signature goes by default and with a relative
+// --signature, how ignore paths are read, and what gets recorded.
+func TestSignPaths(t *testing.T) {
+	priv, pub := keyPair(t, t.TempDir())
+
+	t.Run("default-in-model-dir", func(t *testing.T) {
+		model := smallModel(t)
+		t.Chdir(t.TempDir()) // not the model's directory
+		sign(t, model, filepath.Join(model, "model.sig"), "sign", "key", "--private-key", priv)
+		runCLI(t, "verify", "key", "--public-key", pub, model).want(t, exitOK)
+	})
+	t.Run("single-file-model", func(t *testing.T) {
+		dir := t.TempDir()
+		file := writeFile(t, filepath.Join(dir, "adapter.gguf"), []byte("GGUF..."))
+		sign(t, file, filepath.Join(dir, "model.sig"), "sign", "key", "--private-key", priv)
+		st := statement(t, filepath.Join(dir, "model.sig"))
+		if res := st["predicate"].(map[string]any)["resources"].([]any); len(res) != 1 || res[0].(map[string]any)["name"] != "." {
+			t.Errorf("single-file resources %v, want one named \".\"", res)
+		}
+		runCLI(t, "verify", "key", "--public-key", pub, file).want(t, exitOK).
+			stdoutHas(t, "Verification succeeded: "+file+" (key, 1 file, 7 bytes)")
+	})
+	t.Run("relative-signature-is-cwd-relative", func(t *testing.T) {
+		model := smallModel(t)
+		cwd := t.TempDir()
+		t.Chdir(cwd)
+		sigPath := filepath.Join(cwd, "out", "granite.sig")
+		if err := os.Mkdir(filepath.Join(cwd, "out"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		sign(t, model, sigPath, "sign", "key", "--private-key", priv, "--signature", "out/granite.sig")
+		assertNoFile(t, filepath.Join(model, "model.sig"))
+		// Outside the model: not recorded.
+		if got := recordedIgnorePaths(t, sigPath); slices.Contains(got, "out/granite.sig") || slices.Contains(got, "granite.sig") {
+			t.Errorf("an outside signature is recorded: %q", got)
+		}
+		runCLI(t, "verify", "key", "--public-key", pub, "--signature", "out/granite.sig", model).want(t, exitOK)
+		runCLI(t, "verify", "key", "--public-key", pub, model).want(t, exitDenied).stderrHas(t, "model.sig: no such file or directory")
+	})
+	t.Run("ignore-paths-from-parent", func(t *testing.T) {
+		model := smallModel(t) // .../model
+		t.Chdir(filepath.Dir(model))
+		writeFile(t, filepath.Join(model, "notes.txt"), []byte("scratch"))
+		sigPath := filepath.Join(model, "model.sig")
+		// "model/weights" is CWD-relative (inside the model): only
+		// "weights" is left out, never "model/weights" inside the model.
+		// "notes.txt" lies outside the model from here, so it is read
+		// relative to the model.
+		sign(t, "model", sigPath, "sign", "key", "--private-key", priv, "--ignore-paths", "model/weights", "--ignore-paths", "notes.txt")
+		want := []string{".git", ".gitattributes", ".github", ".gitignore", "model.sig", "notes.txt", "weights"}
+		if got := recordedIgnorePaths(t, sigPath); !slices.Equal(got, want) {
+			t.Errorf("recorded ignore_paths %q, want %q", got, want)
+		}
+		runCLI(t, "verify", "key", "--public-key", pub, "model").want(t, exitOK).stdoutHas(t, "(key, 3 files, ")
+		// A file at model/model/weights is not ignored.
+		writeFile(t, filepath.Join(model, "model", "weights"), []byte("sneaky"))
+		runCLI(t, "verify", "key", "--public-key", pub, "model").want(t, exitDenied).
+			stderrHas(t, `1 extra file ("model/weights")`)
+	})
+	t.Run("no-ignore-git-paths", func(t *testing.T) {
+		model := smallModel(t)
+		writeFile(t, filepath.Join(model, ".gitattributes"), []byte("* text"))
+		sign(t, model, filepath.Join(model, "model.sig"), "sign", "key", "--private-key", priv, "--ignore-git-paths=false")
+		if got := recordedIgnorePaths(t, filepath.Join(model, "model.sig")); !slices.Equal(got, []string{"model.sig"}) {
+			t.Errorf("recorded ignore_paths %q, want only model.sig", got)
+		}
+		// The verifier leaves git paths out unless told not to, so the
+		// signed .gitattributes then counts as missing.
+		runCLI(t, "verify", "key", "--public-key", pub, model).want(t, exitDenied).stderrHas(t, `1 missing (".gitattributes")`)
+		runCLI(t, "verify", "key", "--public-key", pub, "--ignore-git-paths=false", model).want(t, exitOK).stdoutHas(t, "(key, 6 files, ")
+		runCLI(t, "verify", "key", "--public-key", pub, "--no-ignore-git-paths", model).want(t, exitOK)
+		flipByte(t, filepath.Join(model, ".gitattributes"), 0)
+		runCLI(t, "verify", "key", "--public-key", pub, "--no-ignore-git-paths", model).want(t, exitDenied).stderrHas(t, `1 changed (".gitattributes"`)
+	})
+	t.Run("empty-model-refused", func(t *testing.T) {
+		model := filepath.Join(t.TempDir(), "empty")
+		if err := os.Mkdir(model, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		runCLI(t, "sign", "key", "--private-key", priv, model).want(t, exitError).stderrHas(t, "modelgate: ", "empty")
+		assertNoFile(t, filepath.Join(model, "model.sig"))
+	})
+	t.Run("missing-model", func(t *testing.T) {
+		model := filepath.Join(t.TempDir(), "nothing")
+		runCLI(t, "sign", "key", "--private-key", priv, model).want(t, exitError).stderrHas(t, "modelgate: ", model)
+	})
+}
+
+// TestDigestMatchesReference: digest prints the subject digest the
+// reference signer put into v1.1.0-elliptic-key's payload, once the files
+// the signature left out are left out here too.
+func TestDigestMatchesReference(t *testing.T) {
+	model := refPath(t, "v1.1.0-elliptic-key")
+	want := subjectDigest(t, filepath.Join(model, "model.sig"))
+	if want != "92745110b1ab4368471cbe31664e10174e954b113a3df333db860317b2c6dec4" {
+		t.Fatalf("reference payload subject %s: not the vector of format spec §9", want)
+	}
+	runCLI(t, "digest", "--ignore-paths", filepath.Join(model, "ignore-me"), "--ignore_paths", filepath.Join(model, "model.sig"), model).
+		want(t, exitOK).stdoutHas(t, "sha256:"+want+"\n")
+
+	// The same from the model's parent, with CWD-relative paths.
+	t.Chdir(filepath.Dir(model))
+	r := runCLI(t, "digest", "--ignore-paths", "v1.1.0-elliptic-key/ignore-me", "--ignore-paths", "v1.1.0-elliptic-key/model.sig", "v1.1.0-elliptic-key").want(t, exitOK)
+	if r.stdout != "sha256:"+want+"\n" {
+		t.Errorf("digest printed %q, want exactly sha256:%s", r.stdout, want)
+	}
+	// No signature file is left out automatically.
+	if r := runCLI(t, "digest", "--ignore-paths", "v1.1.0-elliptic-key/ignore-me", "v1.1.0-elliptic-key").want(t, exitOK); strings.Contains(r.stdout, want) {
+		t.Errorf("digest left model.sig out on its own: %s", r.stdout)
+	}
+	// A single-file model's digest is the one its signature carries.
+	single := filepath.Join(filepath.Dir(model), "v1.0.0-elliptic-key")
+	runCLI(t, "digest", filepath.Join(single, "signme-1")).want(t, exitOK).
+		stdoutHas(t, "sha256:"+subjectDigest(t, filepath.Join(single, "model.sig"))+"\n")
+}
+
+// TestIgnoreUnsignedFiles: extra files on disk pass, a missing one still
+// fails.
+func TestIgnoreUnsignedFiles(t *testing.T) {
+	keyPub := refPath(t, "keys/certificate/signing-key-pub.pem")
+	model := copyRef(t, "v1.1.0-elliptic-key")
+	writeFile(t, filepath.Join(model, "extra.bin"), []byte("not signed"))
+	writeFile(t, filepath.Join(model, "sub", "more.bin"), []byte("not signed either"))
+	args := []string{"verify", "key", "--public-key", keyPub}
+
+	runCLI(t, append(args, model)...).want(t, exitDenied).stderrHas(t, `2 extra files ("extra.bin", "sub/more.bin")`)
+	runCLI(t, append(args, "--ignore-unsigned-files", model)...).want(t, exitOK).stdoutHas(t, "(key, 2 files, 17 bytes)")
+	runCLI(t, append(args, "--ignore_unsigned_files", "--no-ignore-unsigned-files", model)...).want(t, exitDenied)
+
+	flipByte(t, filepath.Join(model, "signme-1"), 0)
+	runCLI(t, append(args, "--ignore-unsigned-files", model)...).want(t, exitDenied).stderrHas(t, `1 changed ("signme-1"`)
+	mustRemove(t, filepath.Join(model, "signme-1"))
+	runCLI(t, append(args, "--ignore-unsigned-files", model)...).want(t, exitDenied).stderrHas(t, `1 missing ("signme-1")`)
+
+	// Shard signatures too (model_signing cannot: it joins "name:start:end"
+	// to the model path).
+	priv, pub := keyPair(t, t.TempDir())
+	sharded := smallModel(t)
+	sign(t, sharded, filepath.Join(sharded, "model.sig"), "sign", "key", "--private-key", priv, "--shard-size", "64")
+	writeFile(t, filepath.Join(sharded, "extra.bin"), []byte("not signed"))
+	args = []string{"verify", "key", "--public-key", pub}
+	runCLI(t, append(args, sharded)...).want(t, exitDenied).stderrHas(t, "extra.bin")
+	runCLI(t, append(args, "--ignore-unsigned-files", sharded)...).want(t, exitOK)
+	mustRemove(t, filepath.Join(sharded, "config.json"))
+	runCLI(t, append(args, "--ignore-unsigned-files", sharded)...).want(t, exitDenied).stderrHas(t, `1 missing ("config.json`)
+}
