@@ -64,7 +64,7 @@ func (l *loader) lint() {
 	}
 	for _, kind := range l.sectionOrder {
 		sec := l.p.sections[kind]
-		if len(sec.exact)+len(sec.regex) == 0 {
+		if sec.declared == 0 {
 			l.warnf(sec.off, sec.path, "empty section: every %s is denied (remove the section to load %ss without verification)", kind, kind)
 		}
 		for _, r := range sec.exact {

@@ -97,6 +97,31 @@ func TestLintCleanAndUnreadable(t *testing.T) {
 	}
 }
 
+// TestLintEmptySection: only a section with no entries at all is reported
+// as empty; one whose entries are all invalid is not empty, it has errors.
+func TestLintEmptySection(t *testing.T) {
+	d := tempDir(t)
+	for _, tc := range []struct {
+		name      string
+		models    obj
+		wantEmpty bool
+	}{
+		{"no entries", obj{}, true},
+		{"only invalid entries", obj{{"relative/key", obj{{"signer", "s"}}}}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := writeFile(t, d, "p.json", mustJSON(t, doc(skipSigners("s"), tc.models, nil)))
+			r, err := Lint(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Contains(r.String(), "empty section"); got != tc.wantEmpty {
+				t.Errorf("empty-section warning = %v, want %v:\n%s", got, tc.wantEmpty, r)
+			}
+		})
+	}
+}
+
 // TestMatchesEveryPath checks the shadowing analysis: it must recognise
 // the usual catch-alls and never claim one that is not.
 func TestMatchesEveryPath(t *testing.T) {

@@ -82,10 +82,11 @@ func (r *rule) isRegex() bool { return r.re != nil }
 
 // section is a models or loras object.
 type section struct {
-	off   int
-	path  jsonPath
-	exact []*rule // in file order
-	regex []*rule // in file order
+	off      int
+	path     jsonPath
+	exact    []*rule // in file order
+	regex    []*rule // in file order
+	declared int     // entries written in the file, valid or not
 }
 
 // loader turns a policy document into a Policy, collecting every problem.
@@ -544,7 +545,7 @@ func (l *loader) checkTrustFile(s *signer, v *jsonValue, key jsonPath, file stri
 
 // loadSection reads a models or loras object.
 func (l *loader) loadSection(obj *jsonValue, path jsonPath) *section {
-	sec := &section{off: obj.off, path: path}
+	sec := &section{off: obj.off, path: path, declared: len(members(obj))}
 	canon := map[string]*rule{}
 	for _, m := range members(obj) {
 		rp := path.key(m.key)

@@ -173,7 +173,7 @@ func (p *Policy) trustRoot(ctx context.Context, staging bool) (root.TrustedMater
 	fetch := p.opts.TrustRoot
 	if fetch == nil {
 		fetch = func(ctx context.Context, staging bool) (root.TrustedMaterial, error) {
-			return modelsig.FetchTrustedRoot(ctx, modelsig.TrustRootOptions{Staging: staging, CacheDir: p.opts.TUFCacheDir})
+			return modelsig.FetchTrustedRoot(ctx, modelsig.TrustRootOptions{Staging: staging, CacheDir: p.opts.TUFCacheDir, Logger: p.log})
 		}
 	}
 	tm, err := fetch(ctx, staging)

@@ -8,19 +8,54 @@ package shareddata
 import (
 	"os"
 	"path/filepath"
+	"runtime"
+	"sync"
 	"testing"
 )
 
 // Root returns the absolute path of ../shared/testdata beside the
-// repository root, or "" when it does not exist.
-func Root() string {
+// repository root, or "" when it does not exist. It is computed once, so a
+// test that changes directory (t.Chdir) still finds the material.
+func Root() string { return root() }
+
+var root = sync.OnceValue(func() string {
+	repo := repoFromSource()
+	if repo == "" {
+		repo = repoFromWorkDir()
+	}
+	if repo == "" {
+		return ""
+	}
+	p := filepath.Join(filepath.Dir(repo), "shared", "testdata")
+	if fi, err := os.Stat(p); err != nil || !fi.IsDir() {
+		return ""
+	}
+	return p
+})
+
+// repoFromSource locates the repository from this file's own path, which
+// does not depend on the working directory (it is empty under -trimpath).
+func repoFromSource() string {
+	_, file, _, ok := runtime.Caller(0)
+	if !ok || !filepath.IsAbs(file) {
+		return ""
+	}
+	repo := filepath.Dir(filepath.Dir(filepath.Dir(file))) // internal/shareddata/shareddata.go
+	if _, err := os.Stat(filepath.Join(repo, "go.mod")); err != nil {
+		return ""
+	}
+	return repo
+}
+
+// repoFromWorkDir walks up from the working directory to the go.mod.
+func repoFromWorkDir() string {
 	dir, err := os.Getwd()
 	if err != nil {
 		return ""
 	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
+			return dir
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
@@ -28,11 +63,6 @@ func Root() string {
 		}
 		dir = parent
 	}
-	p := filepath.Join(filepath.Dir(dir), "shared", "testdata")
-	if fi, err := os.Stat(p); err != nil || !fi.IsDir() {
-		return ""
-	}
-	return p
 }
 
 // Path returns the absolute path of elem under ../shared/testdata, and
