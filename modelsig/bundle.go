@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 )
 
@@ -16,6 +15,10 @@ import (
 // allows models of well over a million files while still refusing to read
 // an arbitrarily large file as a signature.
 const MaxBundleSize = 256 << 20
+
+// bundleSizeLimit is MaxBundleSize; tests lower it to exercise the limit
+// without writing hundreds of megabytes.
+var bundleSizeLimit int64 = MaxBundleSize
 
 // Bundle media types.
 const (
@@ -89,17 +92,9 @@ func ParseBundle(name string, data []byte) (*Bundle, error) {
 // ReadBundle reads and parses the signature file at path (at most
 // MaxBundleSize bytes).
 func ReadBundle(path string) (*Bundle, error) {
-	f, err := os.Open(path)
+	data, err := readBounded(path, bundleSizeLimit)
 	if err != nil {
-		return nil, fmt.Errorf("read signature: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxBundleSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("read signature: %w", err)
-	}
-	if len(data) > MaxBundleSize {
-		return nil, fmt.Errorf("signature %s: larger than %d bytes; not a model signature", path, MaxBundleSize)
+		return nil, fmt.Errorf("read signature: %w (not a model signature?)", err)
 	}
 	return ParseBundle(path, data)
 }

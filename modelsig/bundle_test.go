@@ -221,10 +221,12 @@ func TestReadBundle(t *testing.T) {
 	if err := os.WriteFile(big, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Truncate(big, MaxBundleSize+1); err != nil { // sparse: cheap to make
+	defer func(old int64) { bundleSizeLimit = old }(bundleSizeLimit)
+	bundleSizeLimit = 1 << 20
+	if err := os.Truncate(big, bundleSizeLimit+1); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ReadBundle(big); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("larger than %d bytes", MaxBundleSize)) {
+	if _, err := ReadBundle(big); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("larger than %d bytes", bundleSizeLimit)) {
 		t.Errorf("oversized bundle: err = %v", err)
 	}
 

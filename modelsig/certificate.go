@@ -44,7 +44,7 @@ func ParseCertificatesPEM(data []byte) ([]*x509.Certificate, error) {
 func LoadCertificates(paths ...string) ([]*x509.Certificate, error) {
 	var all []*x509.Certificate
 	for _, p := range paths {
-		data, err := readSmallFile(p)
+		data, err := readBounded(p, maxKeyFileSize)
 		if err != nil {
 			return nil, fmt.Errorf("read certificates: %w", err)
 		}

@@ -14,8 +14,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"strings"
 )
 
@@ -60,7 +58,7 @@ func ParsePublicKeyPEM(data []byte) (*ecdsa.PublicKey, error) {
 
 // LoadPublicKey reads and parses a PEM public key file.
 func LoadPublicKey(path string) (*ecdsa.PublicKey, error) {
-	data, err := readSmallFile(path)
+	data, err := readBounded(path, maxKeyFileSize)
 	if err != nil {
 		return nil, fmt.Errorf("read public key: %w", err)
 	}
@@ -69,24 +67,6 @@ func LoadPublicKey(path string) (*ecdsa.PublicKey, error) {
 		return nil, fmt.Errorf("public key %s: %w", path, err)
 	}
 	return pub, nil
-}
-
-// readSmallFile reads a key or certificate file, refusing huge ones.
-// Errors name the file once (os errors already do).
-func readSmallFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxKeyFileSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > maxKeyFileSize {
-		return nil, fmt.Errorf("%s: larger than %d bytes, too large for a key or certificate file", path, maxKeyFileSize)
-	}
-	return data, nil
 }
 
 // PublicKeyHint is model_signing's key hint: lowercase hex SHA-256 of the

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -92,7 +93,7 @@ func TestLoadPublicKeyErrors(t *testing.T) {
 	}
 	big := filepath.Join(dir, "big.pem")
 	testpki.WriteFile(t, big, make([]byte, maxKeyFileSize+1))
-	if _, err := LoadPublicKey(big); err == nil || !strings.Contains(err.Error(), "too large for a key or certificate file") {
+	if _, err := LoadPublicKey(big); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("larger than %d bytes", maxKeyFileSize)) {
 		t.Errorf("big file: %v", err)
 	}
 }

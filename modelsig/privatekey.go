@@ -23,7 +23,7 @@ var errWrongPassword = errors.New("wrong password or corrupt key")
 // (certtool dumps, "EC PARAMETERS") are skipped. A password given for an
 // unencrypted key is not needed and is ignored.
 func LoadPrivateKey(path string, password []byte) (*ecdsa.PrivateKey, error) {
-	data, err := readSmallFile(path)
+	data, err := readBounded(path, maxKeyFileSize)
 	if err != nil {
 		return nil, fmt.Errorf("read private key: %w", err)
 	}

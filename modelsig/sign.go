@@ -172,9 +172,9 @@ func Sign(ctx context.Context, modelPath string, s Signer, opts SignOptions) (*S
 	if err != nil {
 		return nil, fmt.Errorf("sign %s: %w", modelPath, err)
 	}
-	if len(data) > MaxBundleSize {
+	if int64(len(data)) > bundleSizeLimit {
 		return nil, fmt.Errorf("sign %s: the signature would be %d bytes, more than the %d bytes verifiers read (%d resources; use a larger shard size)",
-			modelPath, len(data), MaxBundleSize, len(m.Resources))
+			modelPath, len(data), bundleSizeLimit, len(m.Resources))
 	}
 	if err := checkOwnBundle(sigPath, data, s); err != nil {
 		return nil, fmt.Errorf("sign %s: the new signature failed its self-check, nothing written: %w", modelPath, err)

@@ -583,6 +583,8 @@ func TestSignErrors(t *testing.T) {
 		}
 	})
 	t.Run("signature too large to verify", func(t *testing.T) {
+		defer func(old int64) { bundleSizeLimit = old }(bundleSizeLimit)
+		bundleSizeLimit = 16 << 20
 		model := testpki.Model(t, map[string]string{"w": strings.Repeat("x", 100_000)})
 		_, err := Sign(ctx, model, s, SignOptions{Serialization: manifest.Serialization{Method: manifest.Shards, HashType: manifest.BLAKE2b, ShardSize: 1}})
 		if err == nil || !strings.Contains(err.Error(), "more than the 16777216 bytes verifiers read (100000 resources; use a larger shard size)") {

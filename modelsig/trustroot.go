@@ -413,20 +413,3 @@ func (f *tufCacheFetcher) DownloadFile(url string, maxLength int64, _ time.Durat
 	}
 	return data, err
 }
-
-// readBounded reads at most limit bytes of path, failing on larger files.
-func readBounded(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, limit)
-	}
-	return data, nil
-}
