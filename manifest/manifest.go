@@ -11,6 +11,16 @@
 // the expected manifest from a signed payload and calls Build and Compare.
 package manifest
 
+import (
+	"crypto/sha256"
+	"fmt"
+	"hash"
+	"strconv"
+
+	"golang.org/x/crypto/blake2b"
+	"lukechampine.com/blake3"
+)
+
 // HashType names the hash applied to each file or shard. The values are the
 // strings model_signing records as serialization.hash_type.
 type HashType string
@@ -71,12 +81,98 @@ type Manifest struct {
 
 // ParseHashType accepts the hash names used by model_signing ("sha256",
 // "blake2b", and the CLI/config alias "blake2" for blake2b, "blake3").
-func ParseHashType(s string) (HashType, error) { return "", errNotImplemented }
+func ParseHashType(s string) (HashType, error) {
+	switch s {
+	case "sha256":
+		return SHA256, nil
+	case "blake2b", "blake2":
+		return BLAKE2b, nil
+	case "blake3":
+		return BLAKE3, nil
+	}
+	return "", fmt.Errorf("unknown hash %q (valid: sha256, blake2b, blake2, blake3)", s)
+}
+
+// Size returns the digest length in bytes of h, or 0 for an unknown hash.
+// Callers parsing a signed manifest use it to reject digests of the wrong
+// length before comparing anything.
+func (h HashType) Size() int {
+	switch h {
+	case SHA256, BLAKE3:
+		return 32
+	case BLAKE2b:
+		return blake2b.Size
+	}
+	return 0
+}
+
+// newHash returns a fresh hasher for h, or nil for an unknown hash (callers
+// validate h first).
+func newHash(h HashType) hash.Hash {
+	switch h {
+	case SHA256:
+		return sha256.New()
+	case BLAKE2b:
+		d, _ := blake2b.New512(nil) // cannot fail without a key
+		return d
+	case BLAKE3:
+		return blake3.New(32, nil)
+	}
+	return nil
+}
+
+// validate reports whether s describes something Build can produce.
+func (s Serialization) validate() error {
+	if s.HashType.Size() == 0 {
+		return fmt.Errorf("unknown hash type %q (valid: sha256, blake2b, blake3)", s.HashType)
+	}
+	switch s.Method {
+	case Files:
+		if s.ShardSize != 0 {
+			return fmt.Errorf("shard size %d given for the files method (it must be 0)", s.ShardSize)
+		}
+	case Shards:
+		if s.ShardSize <= 0 {
+			return fmt.Errorf("shard size %d: it must be positive", s.ShardSize)
+		}
+	default:
+		return fmt.Errorf("unknown serialization method %q (valid: files, shards)", s.Method)
+	}
+	return nil
+}
+
+// algorithm is the per-resource algorithm string model_signing writes for
+// s: "sha256" for files, "sha256-sharded-<size>" for shards. Compare uses it
+// as part of each resource's identity so that a different method, hash or
+// shard size always counts as a difference, never as a match.
+func (s Serialization) algorithm() string {
+	if s.Method == Shards {
+		return string(s.HashType) + "-sharded-" + strconv.FormatInt(s.ShardSize, 10)
+	}
+	if s.Method != Files {
+		// Keep unknown methods distinct from files so they never compare equal.
+		return string(s.HashType) + "-" + string(s.Method)
+	}
+	return string(s.HashType)
+}
 
 // Name returns the model_signing resource name: Path for a file, and
 // "Path:Start:End" (decimal) for a shard.
-func (r Resource) Name() string { return "" }
+func (r Resource) Name() string {
+	if !r.Shard {
+		return r.Path
+	}
+	return r.Path + ":" + strconv.FormatInt(r.Start, 10) + ":" + strconv.FormatInt(r.End, 10)
+}
 
 // SubjectDigest returns SHA-256 over the concatenated raw digests of the
 // resources, in manifest order: the in-toto subject digest.
-func (m *Manifest) SubjectDigest() [32]byte { return [32]byte{} }
+func (m *Manifest) SubjectDigest() [32]byte {
+	h := sha256.New()
+	for _, r := range m.Resources {
+		h.Write(r.Digest)
+	}
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}

@@ -1,0 +1,304 @@
+#!/usr/bin/env bash
+# bench/throughput.sh — how fast does modelgate verify a big model, compared
+# with the fastest obvious way to hash the same bytes?
+#
+# Part 1 (default): builds the CLI (bench/out/modelgate), creates a synthetic
+# model (default 4 x 1 GiB + 200 x 64 KiB pseudo-random files; reused when
+# already present with the same layout), signs it with a throwaway P-256 key
+# (signature stored outside the model), warms the page cache, then reports
+# the best of RUNS wall times of
+#   (a) the baseline: the files split into $(nproc) groups balanced by size,
+#       one `openssl dgst -sha256` process per group, all running at once;
+#   (b) `modelgate verify key --public-key P --signature S MODEL`;
+# as GB/s (10^9 bytes per second) and their ratio (b/a; 1.00 = as fast),
+# by wall time and by CPU time (user+sys: nearly immune to other load on
+# the host, which makes wall times of a shared machine swing widely).
+#
+# Part 2 (--many): creates a model of MANY_COUNT (default 100000) small files
+# and reports the wall time and maximum RSS of verifying it, via GNU time
+# (/usr/bin/time -v) or, where that is missing, by sampling VmHWM in /proc.
+#
+# --library measures the manifest package instead of the CLI (the hashing
+# path alone, via `go test -bench BuildDir` with MODELGATE_BENCH_DIR); it
+# needs no CLI, key or signature.
+#
+# Usage: bench/throughput.sh [--dir DIR] [--runs N] [--many] [--only-many]
+#                            [--library] [--clean]
+#   --dir DIR     work directory (default /tmp/modelgate-bench, or $BENCH_DIR)
+#   --runs N      timed runs per contestant, best is kept (default 3, or $RUNS)
+#   --many        also run part 2
+#   --only-many   run part 2 only
+#   --library     time manifest.Build (go test -bench) instead of the CLI
+#   --clean       delete the work directory afterwards (default: keep it, so
+#                 the next run reuses the models)
+# Layout knobs (environment): BIG_COUNT=4 BIG_SIZE=1073741824 SMALL_COUNT=200
+# SMALL_SIZE=65536 MANY_COUNT=100000 MANY_SIZE=1024.
+# Needs: go, openssl, GNU coreutils; about BIG_COUNT*BIG_SIZE bytes of disk
+# and as much free RAM for the page cache, or the numbers measure the disk.
+set -euo pipefail
+
+BENCH_DIR=${BENCH_DIR:-/tmp/modelgate-bench}
+RUNS=${RUNS:-3}
+BIG_COUNT=${BIG_COUNT:-4}
+BIG_SIZE=${BIG_SIZE:-1073741824}
+SMALL_COUNT=${SMALL_COUNT:-200}
+SMALL_SIZE=${SMALL_SIZE:-65536}
+MANY_COUNT=${MANY_COUNT:-100000}
+MANY_SIZE=${MANY_SIZE:-1024}
+part1=1 part2=0 library=0 clean=0
+
+die() { echo "throughput.sh: $*" >&2; exit 2; }
+
+while (($#)); do
+	case $1 in
+	--dir) BENCH_DIR=${2:?--dir needs a value}; shift ;;
+	--runs) RUNS=${2:?--runs needs a value}; shift ;;
+	--many) part2=1 ;;
+	--only-many) part1=0 part2=1 ;;
+	--library) library=1 ;;
+	--clean) clean=1 ;;
+	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	*) die "unknown argument '$1' (see --help)" ;;
+	esac
+	shift
+done
+[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "--runs must be a positive integer, got '$RUNS'"
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+out=$repo/bench/out
+mkdir -p "$out" "$BENCH_DIR"
+bin=$out/modelgate
+testbin=$out/manifest.test
+work=$(mktemp -d "$BENCH_DIR/run.XXXXXX")
+cleanup() {
+	rm -rf "$work"
+	if ((clean)); then rm -rf "$BENCH_DIR"; fi
+}
+trap cleanup EXIT
+
+now() { date +%s.%N; }
+# secs START END -> elapsed seconds
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+# gbps BYTES SECONDS -> GB/s
+gbps() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.3f", n / s / 1e9 }'; }
+# min A B -> the smaller number
+min() { awk -v a="$1" -v b="$2" 'BEGIN { print (b == "" || a < b) ? a : b }'; }
+
+# make_file PATH SIZE SEED: SIZE pseudo-random bytes (AES-CTR keystream, far
+# faster than /dev/urandom and incompressible, so no layer can cheat).
+make_file() {
+	{ openssl enc -aes-128-ctr -pbkdf2 -nosalt -pass "pass:$3" </dev/zero 2>/dev/null || true; } |
+		head -c "$2" >"$1.tmp"
+	mv "$1.tmp" "$1"
+}
+
+# make_model DIR: the part 1 model, reused when its layout stamp matches.
+make_model() {
+	local dir=$1 stamp="big=$BIG_COUNT x $BIG_SIZE small=$SMALL_COUNT x $SMALL_SIZE" i
+	if [[ -f $dir.layout && $(<"$dir.layout") == "$stamp" ]]; then
+		echo "reusing model $dir ($stamp)"
+		return
+	fi
+	echo "creating model $dir ($stamp)"
+	rm -rf "$dir" "$dir.layout"
+	mkdir -p "$dir/small"
+	for ((i = 0; i < BIG_COUNT; i++)); do make_file "$dir/big-$i.bin" "$BIG_SIZE" "big$i"; done
+	for ((i = 0; i < SMALL_COUNT; i++)); do make_file "$dir/small/s-$i.bin" "$SMALL_SIZE" "small$i"; done
+	echo "$stamp" >"$dir.layout"
+}
+
+# make_many DIR: MANY_COUNT files of MANY_SIZE bytes in folders of 1000,
+# written with shell builtins only (no process per file).
+make_many() {
+	local dir=$1 stamp="many=$MANY_COUNT x $MANY_SIZE" i d block
+	if [[ -f $dir.layout && $(<"$dir.layout") == "$stamp" ]]; then
+		echo "reusing model $dir ($stamp)"
+		return
+	fi
+	echo "creating model $dir ($stamp)"
+	rm -rf "$dir" "$dir.layout"
+	block=$(head -c "$MANY_SIZE" /dev/zero | tr '\0' 'x')
+	for ((i = 0; i < MANY_COUNT; i++)); do
+		d=$dir/d$((i / 1000))
+		((i % 1000)) || mkdir -p "$d"
+		printf '%d %s' "$i" "${block:0:MANY_SIZE-${#i}-1}" >"$d/f$i"
+	done
+	echo "$stamp" >"$dir.layout"
+}
+
+total_bytes() { find "$1" -type f -printf '%s\n' | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
+
+warm() { find "$1" -type f -print0 | xargs -0 cat >/dev/null; }
+
+ensure_cli() {
+	[[ -n ${cli_built:-} ]] && return
+	echo "building $bin"
+	(cd "$repo" && go build -o "$bin" ./cmd/modelgate) ||
+		die "cannot build ./cmd/modelgate (use --library to measure the manifest package alone)"
+	cli_built=1
+}
+
+ensure_testbin() {
+	[[ -n ${testbin_built:-} ]] && return
+	echo "building $testbin"
+	(cd "$repo" && go test -c -o "$testbin" ./manifest)
+	testbin_built=1
+}
+
+# sign MODEL SIG: signs with a throwaway P-256 key made on first use; sets pub.
+sign() {
+	if [[ -z ${pub:-} ]]; then
+		openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$work/key.pem" 2>/dev/null
+		openssl pkey -in "$work/key.pem" -pubout -out "$work/pub.pem"
+		pub=$work/pub.pem
+	fi
+	echo "signing $1"
+	"$bin" sign key --private-key "$work/key.pem" --signature "$2" "$1" >/dev/null ||
+		die "modelgate sign failed on $1"
+}
+
+# split_groups MODEL N: writes $work/group.0 .. group.N-1, the files of MODEL
+# dealt biggest first to the group with the fewest bytes so far.
+split_groups() {
+	rm -f "$work"/group.*
+	find "$1" -type f -printf '%s\t%p\n' | sort -rn |
+		awk -F'\t' -v n="$2" -v w="$work" '{
+			g = 0
+			for (i = 1; i < n; i++) if (load[i] < load[g]) g = i
+			load[g] += $1
+			print $2 > (w "/group." g)
+		}'
+}
+
+# The timers print "WALL CPU": elapsed seconds, and user+system CPU seconds
+# of everything the contestant ran. CPU time hardly depends on other load on
+# the machine, so its ratio stays meaningful on a busy host; wall time is
+# what a user waits for.
+
+# timed FILE CMD...: runs CMD under bash's `time`; the timings go to FILE,
+# CMD's own stderr to FILE.err.
+timed() {
+	local file=$1 TIMEFORMAT='%R %U %S'
+	shift
+	{ time "$@" 2>"$file.err"; } 2>"$file"
+}
+
+wall_cpu() { awk 'END { printf "%.3f %.3f", $1, $2 + $3 }' "$1"; }
+
+# run_openssl N: the baseline, one `openssl dgst` per group, all at once.
+run_openssl() {
+	local n=$1 i pids=()
+	for ((i = 0; i < n; i++)); do
+		[[ -f $work/group.$i ]] || continue
+		xargs -d '\n' -a "$work/group.$i" openssl dgst -sha256 >/dev/null &
+		pids+=($!)
+	done
+	for i in "${pids[@]}"; do wait "$i" || return 1; done
+}
+
+time_openssl() { # N
+	timed "$work/t" run_openssl "$1" || die "openssl dgst failed: $(cat "$work/t.err")"
+	wall_cpu "$work/t"
+}
+
+time_verify() { # MODEL SIG
+	timed "$work/t" "$bin" verify key --public-key "$pub" --signature "$2" "$1" >/dev/null ||
+		die "modelgate verify failed on $1: $(cat "$work/t.err")"
+	wall_cpu "$work/t"
+}
+
+time_library() { # MODEL BYTES: one timed manifest.Build (after a warm-up one)
+	MODELGATE_BENCH_DIR=$1 "$testbin" -test.run '^$' -test.bench '^BenchmarkBuildDir$' -test.benchtime 1x >"$work/bench.out" ||
+		die "benchmark failed: $(cat "$work/bench.out")"
+	awk -v bytes="$2" '/^BenchmarkBuildDir/ {
+		for (i = 1; i < NF; i++) { if ($(i+1) == "ns/op") ns = $i; if ($(i+1) == "cpu-s/GB") c = $i }
+		printf "%.3f %.3f", ns / 1e9, c * bytes / 1e9; found = 1
+	} END { if (!found) exit 1 }' "$work/bench.out" || die "no benchmark result in $work/bench.out"
+}
+
+part_throughput() {
+	local model=$BENCH_DIR/model sig=$BENCH_DIR/model.sig n bytes r
+	local ow oc mw mc bow="" boc="" bmw="" bmc=""
+	make_model "$model"
+	if ((library)); then ensure_testbin; else ensure_cli && sign "$model" "$sig"; fi
+	n=$(nproc)
+	split_groups "$model" "$n"
+	bytes=$(total_bytes "$model")
+	echo "warming the page cache ($bytes bytes)"
+	warm "$model"
+	echo "load average before timing: $(cut -d' ' -f1-3 /proc/loadavg)"
+	# Alternate the contestants so that background load hits both alike.
+	for ((r = 1; r <= RUNS; r++)); do
+		read -r ow oc <<<"$(time_openssl "$n")"
+		if ((library)); then
+			read -r mw mc <<<"$(time_library "$model" "$bytes")"
+		else
+			read -r mw mc <<<"$(time_verify "$model" "$sig")"
+		fi
+		bow=$(min "$ow" "$bow") boc=$(min "$oc" "$boc") bmw=$(min "$mw" "$bmw") bmc=$(min "$mc" "$bmc")
+		echo "run $r/$RUNS: openssl x$n ${ow}s wall ${oc}s cpu; modelgate ${mw}s wall ${mc}s cpu"
+	done
+	echo "load average after timing:  $(cut -d' ' -f1-3 /proc/loadavg)"
+	local what="modelgate verify key"
+	((library)) && what="manifest.Build files/sha256 via $testbin"
+	echo
+	echo "model:     $model ($bytes bytes: $BIG_COUNT x $BIG_SIZE + $SMALL_COUNT x $SMALL_SIZE)"
+	echo "best of $RUNS  wall       GB/s    cpu        GB per cpu-s"
+	printf 'openssl    %-9s  %-6s  %-9s  %-6s  (%d parallel openssl dgst -sha256, size-balanced)\n' \
+		"${bow}s" "$(gbps "$bytes" "$bow")" "${boc}s" "$(gbps "$bytes" "$boc")" "$n"
+	printf 'modelgate  %-9s  %-6s  %-9s  %-6s  (%s)\n' \
+		"${bmw}s" "$(gbps "$bytes" "$bmw")" "${bmc}s" "$(gbps "$bytes" "$bmc")" "$what"
+	awk -v ow="$bow" -v mw="$bmw" -v oc="$boc" -v mc="$bmc" 'BEGIN {
+		printf "ratio:     wall %.3f, cpu %.3f (modelgate throughput / openssl; 1 = as fast)\n", ow / mw, oc / mc }'
+}
+
+# measure CMD...: runs CMD, prints "WALL_SECONDS MAX_RSS_KB".
+measure() {
+	if [[ -x /usr/bin/time ]] && /usr/bin/time -v true 2>/dev/null; then
+		/usr/bin/time -v -o "$work/time.txt" "$@" >/dev/null || die "$1 failed"
+		awk -F': ' '
+			/Elapsed \(wall clock\)/ { n = split($2, p, ":"); w = 0; for (i = 1; i <= n; i++) w = w * 60 + p[i] }
+			/Maximum resident set size/ { rss = $2 }
+			END { printf "%.2f %d\n", w, rss }' "$work/time.txt"
+		return
+	fi
+	# No GNU time: sample the high-water mark while the command runs.
+	local t0 t1 pid hwm=0 v
+	t0=$(now)
+	"$@" >/dev/null &
+	pid=$!
+	while kill -0 "$pid" 2>/dev/null; do
+		v=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || true)
+		[[ -n $v ]] && ((v > hwm)) && hwm=$v
+		sleep 0.02
+	done
+	wait "$pid" || die "$1 failed"
+	t1=$(now)
+	echo "$(secs "$t0" "$t1") $hwm"
+}
+
+part_many() {
+	local model=$BENCH_DIR/many sig=$BENCH_DIR/many.sig result wall rss
+	make_many "$model"
+	if ((library)); then
+		ensure_testbin
+		warm "$model"
+		result=$(MODELGATE_BENCH_DIR=$model measure "$testbin" -test.run '^$' -test.bench '^BenchmarkBuildDir$' -test.benchtime 1x)
+	else
+		ensure_cli
+		sign "$model" "$sig"
+		warm "$model"
+		result=$(measure "$bin" verify key --public-key "$pub" --signature "$sig" "$model")
+	fi
+	read -r wall rss <<<"$result"
+	echo
+	echo "many files: $model ($MANY_COUNT x $MANY_SIZE bytes)"
+	if ((library)); then
+		echo "manifest.Build (2 passes: warm-up + 1 timed, via $testbin): wall ${wall}s, max RSS ${rss} KiB"
+	else
+		echo "modelgate verify: wall ${wall}s, max RSS ${rss} KiB"
+	fi
+}
+
+if ((part1)); then part_throughput; fi
+if ((part2)); then part_many; fi
