@@ -151,6 +151,7 @@ func (a *app) policyLintCommand() *cobra.Command {
 				fmt.Fprintf(a.stdout, "%s\n", b)
 			} else {
 				fmt.Fprint(a.stdout, r.String())
+				fmt.Fprintf(a.stdout, "%s: %s, %s\n", args[0], plural(len(r.Errors), "error"), plural(len(r.Warnings), "warning"))
 			}
 			if !r.OK() {
 				return denied(fmt.Errorf("%s: %s", args[0], plural(len(r.Errors), "error")))

@@ -327,7 +327,8 @@ func TestPolicyLint(t *testing.T) {
 
 	r := runCLI(t, "policy", "lint", warn).want(t, exitOK).
 		stdoutHas(t, "warning: "+warn+`:2:53: policy.signatures.signers.unused: signer "unused" is not used by any entry`)
-	if strings.Contains(r.stdout, "error") {
+	r.stdoutHas(t, warn+": 0 errors, 1 warning\n")
+	if strings.Contains(r.stdout, "error:") {
 		t.Errorf("errors on a clean policy:\n%s", r.stdout)
 	}
 	rep := oneJSON(t, runCLI(t, "policy", "lint", "--output", "json", warn).want(t, exitOK).stdout)
