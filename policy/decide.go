@@ -45,6 +45,7 @@ type Decision struct {
 	Rule          string // the key of the rule that applied, "" when none
 	Signer        string
 	Method        string // the signer's verification method
+	Signature     string // the signature file read, when verification ran
 	Outcome       Outcome
 	Code          Code // set when Outcome is Denied
 	Reason        string
@@ -81,6 +82,7 @@ type decisionJSON struct {
 	Rule          string   `json:"rule"`
 	Signer        string   `json:"signer"`
 	Method        string   `json:"method"`
+	Signature     string   `json:"signature,omitempty"`
 	Outcome       Outcome  `json:"outcome"`
 	Code          Code     `json:"code,omitempty"`
 	Reason        string   `json:"reason"`
@@ -96,11 +98,11 @@ type decisionJSON struct {
 // MarshalJSON encodes the decision with the field names of the command
 // line's --output json: kind, path, canonical_path, rule, signer, method,
 // outcome, code (denials only), reason, files, bytes, duration_ms, and
-// identity, issuer, fingerprints, warnings when set.
+// signature, identity, issuer, fingerprints, warnings when set.
 func (d Decision) MarshalJSON() ([]byte, error) {
 	return json.Marshal(decisionJSON{
 		Kind: d.Kind, Path: d.Path, CanonicalPath: d.CanonicalPath, Rule: d.Rule,
-		Signer: d.Signer, Method: d.Method, Outcome: d.Outcome, Code: d.Code, Reason: d.Reason,
+		Signer: d.Signer, Method: d.Method, Signature: d.Signature, Outcome: d.Outcome, Code: d.Code, Reason: d.Reason,
 		Files: d.Files, Bytes: d.Bytes, DurationMS: float64(d.Duration.Microseconds()) / 1000,
 		Identity: d.Identity, Issuer: d.Issuer, Fingerprints: d.Fingerprints, Warnings: d.Warnings,
 	})
@@ -146,6 +148,7 @@ func (p *Policy) decide(ctx context.Context, d *Decision) {
 		return
 	}
 	opts := p.verifyOptions(r, t)
+	d.Signature = opts.SignaturePath
 	v, err := p.verifier(ctx, r)
 	if err != nil {
 		d.deny(CodeError, "signer %s: %v", quoteJSON(r.signer.name), err)
@@ -324,8 +327,11 @@ func (p *Policy) logDecision(ctx context.Context, d Decision) {
 		slog.String("rule", d.Rule),
 		slog.String("signer", d.Signer),
 		slog.String("method", d.Method),
-		slog.String("outcome", string(d.Outcome)),
 	}
+	if d.Signature != "" {
+		attrs = append(attrs, slog.String("signature", d.Signature))
+	}
+	attrs = append(attrs, slog.String("outcome", string(d.Outcome)))
 	if d.Code != "" {
 		attrs = append(attrs, slog.String("code", string(d.Code)))
 	}

@@ -303,12 +303,12 @@ func TestDecisionLog(t *testing.T) {
 // TestDecisionJSON checks the stable JSON form of cli.md --output json.
 func TestDecisionJSON(t *testing.T) {
 	dd := Decision{Kind: Model, Path: "m", CanonicalPath: "/m", Rule: "/m/", Signer: "s", Method: "certificate",
-		Outcome: Verified, Reason: "ok", Files: 2, Bytes: 10, Duration: 1500 * 1000, Fingerprints: []string{"AA:BB"}}
+		Signature: "/m/model.sig", Outcome: Verified, Reason: "ok", Files: 2, Bytes: 10, Duration: 1500 * 1000, Fingerprints: []string{"AA:BB"}}
 	b, err := json.Marshal(dd)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"kind":"model","path":"m","canonical_path":"/m","rule":"/m/","signer":"s","method":"certificate","outcome":"verified","reason":"ok","files":2,"bytes":10,"duration_ms":1.5,"fingerprints":["AA:BB"]}`
+	want := `{"kind":"model","path":"m","canonical_path":"/m","rule":"/m/","signer":"s","method":"certificate","signature":"/m/model.sig","outcome":"verified","reason":"ok","files":2,"bytes":10,"duration_ms":1.5,"fingerprints":["AA:BB"]}`
 	if string(b) != want {
 		t.Errorf("got  %s\nwant %s", b, want)
 	}
@@ -317,6 +317,9 @@ func TestDecisionJSON(t *testing.T) {
 		if !strings.Contains(string(b), f) {
 			t.Errorf("denial JSON %s lacks %s", b, f)
 		}
+	}
+	if strings.Contains(string(b), `"signature"`) {
+		t.Errorf("denial before verification names a signature: %s", b)
 	}
 }
 

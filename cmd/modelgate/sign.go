@@ -19,23 +19,16 @@ import (
 
 // hashFlags choose the serialization for sign and digest.
 type hashFlags struct {
-	hash          string
-	shardSize     int64
-	ignorePaths   []string
-	ignoreGit     bool
-	noIgnoreGit   bool
-	allowSymlinks bool
+	walkFlags
+	hash      string
+	shardSize int64
 }
 
 func (f *hashFlags) register(cmd *cobra.Command) {
+	f.walkFlags.register(cmd)
 	fl := cmd.Flags()
 	fl.StringVar(&f.hash, "hash", "sha256", "hash for each file or shard: sha256, blake2b or blake3")
 	fl.Int64Var(&f.shardSize, "shard-size", 0, "hash files in shards of this many bytes (the shards method); 0 hashes whole files")
-	fl.StringArrayVar(&f.ignorePaths, "ignore-paths", nil, "file or folder to leave out (repeatable); relative to the current directory, or to the model when that lies outside it")
-	fl.BoolVar(&f.ignoreGit, "ignore-git-paths", true, "leave out .git, .gitattributes, .github and .gitignore at the model root")
-	fl.BoolVar(&f.noIgnoreGit, "no-ignore-git-paths", false, "same as --ignore-git-paths=false")
-	fl.BoolVar(&f.allowSymlinks, "allow-symlinks", false, "follow symlinks to files (hashed by target content)")
-	_ = fl.MarkHidden("no-ignore-git-paths")
 }
 
 // serialization validates --hash and --shard-size.
@@ -53,8 +46,6 @@ func (f *hashFlags) serialization() (manifest.Serialization, error) {
 	}
 	return s, nil
 }
-
-func (f *hashFlags) ignoreGitPaths() bool { return f.ignoreGit && !f.noIgnoreGit }
 
 func (a *app) signCommand() *cobra.Command {
 	cmd := &cobra.Command{

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -42,29 +41,42 @@ without a policy, with the model_signing CLI's flags.`,
 	return cmd
 }
 
+// walkFlags choose what of a model is hashed; verify, sign and digest share
+// them.
+type walkFlags struct {
+	ignorePaths   []string
+	ignoreGit     bool
+	noIgnoreGit   bool
+	allowSymlinks bool
+}
+
+func (f *walkFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringArrayVar(&f.ignorePaths, "ignore-paths", nil, "file or folder to leave out (repeatable); relative to the current directory, or to the model when that lies outside it")
+	fl.BoolVar(&f.ignoreGit, "ignore-git-paths", true, "leave out .git, .gitattributes, .github and .gitignore at the model root")
+	fl.BoolVar(&f.noIgnoreGit, "no-ignore-git-paths", false, "same as --ignore-git-paths=false")
+	fl.BoolVar(&f.allowSymlinks, "allow-symlinks", false, "follow symlinks to files (hashed by target content)")
+	_ = fl.MarkHidden("no-ignore-git-paths")
+}
+
+func (f *walkFlags) ignoreGitPaths() bool { return f.ignoreGit && !f.noIgnoreGit }
+
 // commonVerifyFlags are the flags every method subcommand shares.
 type commonVerifyFlags struct {
+	walkFlags
 	signature        string
-	ignorePaths      []string
-	ignoreGitPaths   bool
-	noIgnoreGitPaths bool
-	allowSymlinks    bool
 	ignoreUnsigned   bool
 	noIgnoreUnsigned bool
 	output           string
 }
 
 func (f *commonVerifyFlags) register(cmd *cobra.Command) {
+	f.walkFlags.register(cmd)
 	fl := cmd.Flags()
 	fl.StringVar(&f.signature, "signature", "", "signature file (default: model.sig in the model's directory); relative to the current directory")
-	fl.StringArrayVar(&f.ignorePaths, "ignore-paths", nil, "file or folder to leave out (repeatable); relative to the current directory, or to the model when that lies outside it")
-	fl.BoolVar(&f.ignoreGitPaths, "ignore-git-paths", true, "leave out .git, .gitattributes, .github and .gitignore at the model root")
-	fl.BoolVar(&f.noIgnoreGitPaths, "no-ignore-git-paths", false, "same as --ignore-git-paths=false")
-	fl.BoolVar(&f.allowSymlinks, "allow-symlinks", false, "follow symlinks to files (hashed by target content)")
 	fl.BoolVar(&f.ignoreUnsigned, "ignore-unsigned-files", false, "hash only the files the signature lists; extra files on disk are not an error")
 	fl.BoolVar(&f.noIgnoreUnsigned, "no-ignore-unsigned-files", false, "same as --ignore-unsigned-files=false")
 	fl.StringVar(&f.output, "output", "text", "output format: text or json")
-	_ = fl.MarkHidden("no-ignore-git-paths")
 	_ = fl.MarkHidden("no-ignore-unsigned-files")
 }
 
@@ -72,7 +84,7 @@ func (f *commonVerifyFlags) register(cmd *cobra.Command) {
 // modelPath, resolving relative paths against the current directory.
 func (f *commonVerifyFlags) options(modelPath string, a *app) (modelsig.VerifyOptions, error) {
 	opts := modelsig.VerifyOptions{
-		IgnoreGitPaths:      f.ignoreGitPaths && !f.noIgnoreGitPaths,
+		IgnoreGitPaths:      f.ignoreGitPaths(),
 		AllowSymlinks:       f.allowSymlinks,
 		IgnoreUnsignedFiles: f.ignoreUnsigned && !f.noIgnoreUnsigned,
 		Logger:              a.logger,
@@ -240,23 +252,6 @@ func (a *app) loadSigstoreTrust(ctx context.Context, trustConfig string, staging
 	return modelsig.FetchTrustedRoot(ctx, modelsig.TrustRootOptions{Staging: staging, CacheDir: cacheDir, Logger: a.logger})
 }
 
-// methodRecord is the --output json form of a single-model verification.
-type methodRecord struct {
-	Path         string   `json:"path"`
-	Signature    string   `json:"signature,omitempty"`
-	Method       string   `json:"method"`
-	Outcome      string   `json:"outcome"`
-	Code         string   `json:"code,omitempty"` // denials: verification-failed or error, as in policy decisions
-	Reason       string   `json:"reason"`
-	Files        int      `json:"files"`
-	Bytes        int64    `json:"bytes"`
-	DurationMS   int64    `json:"duration_ms"`
-	Identity     string   `json:"identity,omitempty"`
-	Issuer       string   `json:"issuer,omitempty"`
-	Fingerprints []string `json:"fingerprints,omitempty"`
-	Warnings     []string `json:"warnings,omitempty"`
-}
-
 // runMethodVerify verifies one model with v and reports the outcome.
 func (a *app) runMethodVerify(ctx context.Context, modelPath string, f *commonVerifyFlags, v modelsig.Verifier, logFingerprints bool) error {
 	if err := outputFormat(f.output); err != nil {
@@ -272,19 +267,26 @@ func (a *app) runMethodVerify(ctx context.Context, modelPath string, f *commonVe
 	}
 	start := time.Now()
 	res, verr := modelsig.Verify(ctx, absModel, v, opts)
-	rec := methodRecord{Path: modelPath, Method: string(v.Method()), DurationMS: time.Since(start).Milliseconds()}
+	// The JSON record has the same shape as a policy decision, so scripts
+	// read one format whichever way a model was verified.
+	canonical := absModel
+	if c, err := filepath.EvalSymlinks(absModel); err == nil {
+		canonical = c
+	}
+	d := policy.Decision{Kind: policy.Model, Path: modelPath, CanonicalPath: canonical,
+		Method: string(v.Method()), Signature: opts.SignaturePath, Duration: time.Since(start)}
 	if verr != nil {
-		rec.Outcome, rec.Code, rec.Reason = "denied", string(policy.CodeError), verr.Error()
+		d.Outcome, d.Code, d.Reason = policy.Denied, policy.CodeError, verr.Error()
 		var ve *modelsig.VerificationError
 		if errors.As(verr, &ve) {
-			rec.Code = string(policy.CodeVerificationFailed)
+			d.Code = policy.CodeVerificationFailed
 		}
 	} else {
-		rec.Outcome, rec.Reason = "verified", "signature and every file match"
-		rec.Signature = res.SignaturePath
-		rec.Files, rec.Bytes = res.Stats.Files, res.Stats.Bytes
-		rec.Identity, rec.Issuer = res.Signed.Identity, res.Signed.Issuer
-		rec.Fingerprints, rec.Warnings = res.Signed.Fingerprints, res.Signed.Warnings
+		d.Outcome, d.Reason = policy.Verified, "signature and every file match"
+		d.Signature = res.SignaturePath
+		d.Files, d.Bytes = res.Stats.Files, res.Stats.Bytes
+		d.Identity, d.Issuer = res.Signed.Identity, res.Signed.Issuer
+		d.Fingerprints, d.Warnings = res.Signed.Fingerprints, res.Signed.Warnings
 		if logFingerprints {
 			for _, fp := range res.Signed.Fingerprints {
 				a.logger.Info("certificate fingerprint", "stage", "verify", "sha256", fp)
@@ -292,11 +294,11 @@ func (a *app) runMethodVerify(ctx context.Context, modelPath string, f *commonVe
 		}
 	}
 	if f.output == "json" {
-		if err := json.NewEncoder(a.stdout).Encode(rec); err != nil {
-			return failed(fmt.Errorf("write output: %w", err))
+		if err := a.printDecision(d, "json"); err != nil {
+			return err
 		}
 	} else if verr == nil {
-		fmt.Fprintf(a.stdout, "Verification succeeded: %s (%s, %s, %d bytes)\n", modelPath, rec.Method, plural(rec.Files, "file"), rec.Bytes)
+		fmt.Fprintf(a.stdout, "Verification succeeded: %s (%s, %s, %d bytes)\n", modelPath, d.Method, plural(d.Files, "file"), d.Bytes)
 	}
 	if verr != nil {
 		if errors.Is(verr, context.Canceled) {

@@ -128,7 +128,9 @@ func TestVerifyReferenceParity(t *testing.T) {
 			r := runCLI(t, append(args, "--output", "json")...).want(t, exitOK)
 			rec := oneJSON(t, r.stdout)
 			want := map[string]any{
-				"path": c.model, "method": c.method, "outcome": "verified",
+				"kind": "model", "path": c.model, "canonical_path": filepath.Join(ref, c.model),
+				"rule": "", "signer": "", // no policy: the same record shape as a decision
+				"method": c.method, "outcome": "verified",
 				"reason": "signature and every file match", "files": c.files, "bytes": c.bytes,
 				"signature": filepath.Join(ref, c.signature),
 			}
