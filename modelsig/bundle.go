@@ -1,13 +1,12 @@
 package modelsig
 
 import (
-	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
+
+	"github.com/modelgate/modelgate/internal/strictjson"
 )
 
 // MaxBundleSize bounds how much of a signature file is read. A signature
@@ -100,7 +99,7 @@ func ReadBundle(path string) (*Bundle, error) {
 }
 
 func parseBundle(data []byte) (*Bundle, error) {
-	v, err := decodeJSON(data)
+	v, err := parseJSON(data)
 	if err != nil {
 		return nil, err
 	}
@@ -246,98 +245,36 @@ func decodeBase64(s string) ([]byte, error) {
 	return nil, firstErr
 }
 
-// maxJSONDepth bounds nesting. Bundles and statements nest about 6 deep;
-// the bound keeps hostile input from costing stack or time.
-const maxJSONDepth = 64
-
-// decodeJSON parses exactly one JSON value into nil, bool, json.Number,
-// string, []any or map[string]any. Unlike encoding/json.Unmarshal it
-// refuses duplicate object keys (after unescaping): parsers disagree on
-// which duplicate wins, and a signature must mean one thing to every
-// reader. It also refuses trailing data and nesting deeper than
-// maxJSONDepth.
-func decodeJSON(data []byte) (any, error) {
-	if len(bytes.TrimSpace(data)) == 0 {
-		return nil, errors.New("not valid JSON: empty")
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	v, err := decodeValue(dec, 0)
+// parseJSON parses a signature or statement. Repeated object keys
+// (after unescaping) are refused anywhere: parsers disagree on which
+// repeat wins, and a signature must mean one thing to every reader.
+// strictjson also refuses trailing data, invalid UTF-8, unpaired surrogate
+// escapes and deep nesting.
+func parseJSON(data []byte) (*strictjson.Value, error) {
+	v, err := strictjson.Parse(data)
 	if err != nil {
-		return nil, jsonError(dec, err)
+		return nil, jsonError(err)
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, fmt.Errorf("not valid JSON: unexpected data after the top-level value at byte %d", dec.InputOffset())
+	if m := v.RepeatedKey(); m != nil {
+		return nil, fmt.Errorf("not acceptable JSON at byte %d: duplicate object key %q", m.KeyOffset+1, m.Key)
 	}
 	return v, nil
 }
 
-func jsonError(dec *json.Decoder, err error) error {
-	var syn *json.SyntaxError
+// jsonError words a strictjson error; byte numbers count from 1.
+func jsonError(err error) error {
+	var se *strictjson.SyntaxError
 	switch {
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+	case errors.Is(err, strictjson.ErrEmpty):
+		return errors.New("not valid JSON: empty")
+	case errors.Is(err, strictjson.ErrTruncated):
 		return errors.New("not valid JSON: truncated")
-	case errors.As(err, &syn):
-		return fmt.Errorf("not valid JSON at byte %d: %v", syn.Offset, syn)
-	case errors.Is(err, errDuplicateKey), errors.Is(err, errTooDeep):
-		return fmt.Errorf("not acceptable JSON at byte %d: %w", dec.InputOffset(), err)
-	default:
+	case !errors.As(err, &se):
 		return fmt.Errorf("not valid JSON: %w", err)
-	}
-}
-
-var (
-	errDuplicateKey = errors.New("duplicate object key")
-	errTooDeep      = fmt.Errorf("nested deeper than %d levels", maxJSONDepth)
-)
-
-func decodeValue(dec *json.Decoder, depth int) (any, error) {
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, err
-	}
-	d, ok := tok.(json.Delim)
-	if !ok {
-		return tok, nil // nil, bool, json.Number or string
-	}
-	if depth >= maxJSONDepth {
-		return nil, errTooDeep
-	}
-	switch d {
-	case '{':
-		m := map[string]any{}
-		for dec.More() {
-			kt, err := dec.Token()
-			if err != nil {
-				return nil, err
-			}
-			k := kt.(string) // the decoder only yields string keys here
-			if _, dup := m[k]; dup {
-				return nil, fmt.Errorf("%w %q", errDuplicateKey, k)
-			}
-			if m[k], err = decodeValue(dec, depth+1); err != nil {
-				return nil, err
-			}
-		}
-		if _, err := dec.Token(); err != nil { // '}'
-			return nil, err
-		}
-		return m, nil
-	case '[':
-		a := []any{}
-		for dec.More() {
-			v, err := decodeValue(dec, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			a = append(a, v)
-		}
-		if _, err := dec.Token(); err != nil { // ']'
-			return nil, err
-		}
-		return a, nil
-	default: // the decoder reports a stray closing delimiter itself
-		return nil, fmt.Errorf("unexpected %q", rune(d))
+	case errors.Is(err, strictjson.ErrTrailingData):
+		return fmt.Errorf("not valid JSON: unexpected data after the top-level value at byte %d", se.Offset+1)
+	default:
+		return fmt.Errorf("not valid JSON at byte %d: %s", se.Offset+1, se.Msg)
 	}
 }
 
@@ -346,18 +283,17 @@ func decodeValue(dec *json.Decoder, depth int) (any, error) {
 // wrong.
 type jsonObject struct {
 	at string
-	m  map[string]any
+	v  *strictjson.Value
 }
 
-func asObject(v any, at string) (jsonObject, error) {
-	m, ok := v.(map[string]any)
-	if !ok {
+func asObject(v *strictjson.Value, at string) (jsonObject, error) {
+	if v.Kind != strictjson.Object {
 		if at == "" {
 			return jsonObject{}, errors.New("the JSON value is not an object")
 		}
 		return jsonObject{}, fmt.Errorf("%s is not a JSON object", at)
 	}
-	return jsonObject{at: at, m: m}, nil
+	return jsonObject{at: at, v: v}, nil
 }
 
 // field names key inside o for messages; the top level has no prefix.
@@ -370,12 +306,12 @@ func (o jsonObject) field(key string) string {
 
 // get returns the value of key; a JSON null counts as absent, as it does
 // for protobuf JSON.
-func (o jsonObject) get(key string) (any, bool) {
-	v, ok := o.m[key]
-	if !ok || v == nil {
+func (o jsonObject) get(key string) (*strictjson.Value, bool) {
+	m := o.v.Member(key)
+	if m == nil || m.Value.Kind == strictjson.Null {
 		return nil, false
 	}
-	return v, true
+	return m.Value, true
 }
 
 func (o jsonObject) str(key string, required bool) (string, error) {
@@ -386,11 +322,10 @@ func (o jsonObject) str(key string, required bool) (string, error) {
 		}
 		return "", nil
 	}
-	s, ok := v.(string)
-	if !ok {
+	if v.Kind != strictjson.String {
 		return "", fmt.Errorf("%s is not a string", o.field(key))
 	}
-	return s, nil
+	return v.Str, nil
 }
 
 func (o jsonObject) obj(key string) (jsonObject, bool, error) {
@@ -402,7 +337,7 @@ func (o jsonObject) obj(key string) (jsonObject, bool, error) {
 	return obj, err == nil, err
 }
 
-func (o jsonObject) arr(key string, required bool) ([]any, bool, error) {
+func (o jsonObject) arr(key string, required bool) ([]*strictjson.Value, bool, error) {
 	v, ok := o.get(key)
 	if !ok {
 		if required {
@@ -410,11 +345,10 @@ func (o jsonObject) arr(key string, required bool) ([]any, bool, error) {
 		}
 		return nil, false, nil
 	}
-	a, ok := v.([]any)
-	if !ok {
+	if v.Kind != strictjson.Array {
 		return nil, false, fmt.Errorf("%s is not a JSON array", o.field(key))
 	}
-	return a, true, nil
+	return v.Elems, true, nil
 }
 
 func (o jsonObject) boolean(key string) (bool, error) {
@@ -422,11 +356,10 @@ func (o jsonObject) boolean(key string) (bool, error) {
 	if !ok {
 		return false, nil
 	}
-	b, ok := v.(bool)
-	if !ok {
+	if v.Kind != strictjson.Bool {
 		return false, fmt.Errorf("%s is not true or false", o.field(key))
 	}
-	return b, nil
+	return v.Bool, nil
 }
 
 // binary decodes a required, non-empty base64 field.

@@ -15,6 +15,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/modelgate/modelgate/internal/strictjson"
 	"github.com/modelgate/modelgate/manifest"
 )
 
@@ -60,12 +61,12 @@ func parseStatement(payloadType string, payload []byte) (*Statement, error) {
 	if payloadType != PayloadTypeInToto {
 		return nil, fmt.Errorf("payload type %q is not %s", payloadType, PayloadTypeInToto)
 	}
-	// Python refuses invalid UTF-8; encoding/json would quietly replace it
-	// and could then read names nobody signed.
+	// Python refuses invalid UTF-8, and so does parseJSON; checking first
+	// says so in the same words whatever else is wrong.
 	if !utf8.Valid(payload) {
 		return nil, errors.New("not valid UTF-8")
 	}
-	v, err := decodeJSON(payload)
+	v, err := parseJSON(payload)
 	if err != nil {
 		return nil, err
 	}
@@ -178,7 +179,7 @@ func parseCompat(top jsonObject) (*Statement, error) {
 }
 
 // parseSubject returns an in-toto subject's name and raw SHA-256 digest.
-func parseSubject(v any, at string) (string, []byte, error) {
+func parseSubject(v *strictjson.Value, at string) (string, []byte, error) {
 	subj, err := asObject(v, at)
 	if err != nil {
 		return "", nil, err
@@ -243,11 +244,10 @@ func parseSerialization(ser jsonObject) (manifest.Serialization, []string, error
 	}
 	ignore := make([]string, 0, len(list))
 	for i, v := range list {
-		p, ok := v.(string)
-		if !ok {
+		if v.Kind != strictjson.String {
 			return s, nil, fmt.Errorf("%s[%d] is not a string", ser.field("ignore_paths"), i)
 		}
-		ignore = append(ignore, p)
+		ignore = append(ignore, v.Str)
 	}
 	sort.Strings(ignore)
 	return s, ignore, nil
@@ -263,17 +263,17 @@ func parseShardSize(ser jsonObject) (int64, error) {
 	if !ok {
 		return 0, fmt.Errorf("%s is missing for the shards method", ser.field("shard_size"))
 	}
-	n, ok := v.(json.Number)
-	if !ok {
+	if v.Kind != strictjson.Number {
 		return 0, fmt.Errorf("%s is not a number", ser.field("shard_size"))
 	}
-	if i, err := strconv.ParseInt(string(n), 10, 64); err == nil {
+	n := v.Str // the literal as written
+	if i, err := strconv.ParseInt(n, 10, 64); err == nil {
 		if i <= 0 {
 			return 0, fmt.Errorf("%s %s is not positive", ser.field("shard_size"), n)
 		}
 		return i, nil
 	}
-	f, err := strconv.ParseFloat(string(n), 64)
+	f, err := strconv.ParseFloat(n, 64)
 	if err != nil || f != math.Trunc(f) || f <= 0 || f > maxExactFloat {
 		return 0, fmt.Errorf("%s %s is not a positive integer", ser.field("shard_size"), n)
 	}
@@ -281,7 +281,7 @@ func parseShardSize(ser jsonObject) (int64, error) {
 }
 
 // parseResource reads one predicate.resources entry.
-func parseResource(v any, at string, s manifest.Serialization) (manifest.Resource, error) {
+func parseResource(v *strictjson.Value, at string, s manifest.Serialization) (manifest.Resource, error) {
 	var r manifest.Resource
 	obj, err := asObject(v, at)
 	if err != nil {

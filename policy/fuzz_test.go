@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"unicode/utf8"
 
 	"github.com/sigstore/sigstore-go/pkg/root"
 
@@ -113,86 +112,4 @@ func describePolicy(p *Policy) string {
 		}
 	}
 	return b.String()
-}
-
-// FuzzParseJSON: the strict parser accepts only what encoding/json accepts,
-// and accepts all of that except what it refuses on purpose (invalid
-// UTF-8, a byte order mark, unpaired surrogate escapes, deep nesting);
-// its strings decode as encoding/json decodes them.
-func FuzzParseJSON(f *testing.F) {
-	for _, s := range fuzzSeeds {
-		f.Add([]byte(s))
-	}
-	for _, s := range []string{`"\/\b\f\n\r\t\\\"\u0041"`, `-0`, `1.5E-7`, `01`, `1.`, `"a` + "\x01" + `"`, ` {"a" : [ ] } `, `nul`, `"\ud800"`, `"\ud800\u0041"`} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		v, err := parseJSON(data)
-		valid := json.Valid(data)
-		if err == nil {
-			if !valid {
-				t.Fatalf("accepted what encoding/json refuses: %q", data)
-			}
-			var want any
-			if json.Unmarshal(data, &want) == nil && !hasDuplicates(v) {
-				if got := plain(v); !equalJSON(got, want) {
-					t.Fatalf("decoded differently:\n%v\n%v", got, want)
-				}
-			}
-			return
-		}
-		var se *jsonSyntaxError
-		if !errors.As(err, &se) || se.off < 0 || se.off > len(data) {
-			t.Fatalf("bad error %#v", err)
-		}
-		if valid && utf8.Valid(data) && !bytes.HasPrefix(data, []byte("\xef\xbb\xbf")) &&
-			!strings.Contains(se.msg, "surrogate") && !strings.Contains(se.msg, "nesting") {
-			t.Fatalf("refused valid JSON %q: %v", data, err)
-		}
-	})
-}
-
-func hasDuplicates(v *jsonValue) bool {
-	seen := map[string]bool{}
-	for _, m := range v.members {
-		if seen[m.key] || hasDuplicates(m.val) {
-			return true
-		}
-		seen[m.key] = true
-	}
-	for _, e := range v.elems {
-		if hasDuplicates(e) {
-			return true
-		}
-	}
-	return false
-}
-
-// plain converts a parsed value to what encoding/json would produce.
-func plain(v *jsonValue) any {
-	switch v.kind {
-	case jsonObject:
-		m := map[string]any{}
-		for _, mem := range v.members {
-			m[mem.key] = plain(mem.val)
-		}
-		return m
-	case jsonArray:
-		out := []any{}
-		for _, e := range v.elems {
-			out = append(out, plain(e))
-		}
-		return out
-	case jsonString:
-		return v.str
-	case jsonNumber:
-		var n float64
-		if err := json.Unmarshal([]byte(v.str), &n); err != nil {
-			return v.str
-		}
-		return n
-	case jsonBool:
-		return v.b
-	}
-	return nil
 }

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/modelgate/modelgate/internal/strictjson"
 	"github.com/modelgate/modelgate/modelsig"
 )
 
@@ -93,7 +95,7 @@ type section struct {
 type loader struct {
 	file    string
 	data    []byte
-	lines   *lineIndex
+	lines   *strictjson.Lines
 	baseDir string
 
 	errors   []Problem
@@ -110,7 +112,7 @@ func newLoader(file string, data []byte, baseDir string) *loader {
 			baseDir = abs
 		}
 	}
-	return &loader{file: file, data: data, lines: newLineIndex(data), baseDir: baseDir}
+	return &loader{file: file, data: data, lines: strictjson.NewLines(data), baseDir: baseDir}
 }
 
 // maxProblems bounds the errors and the warnings reported for one file;
@@ -118,7 +120,7 @@ func newLoader(file string, data []byte, baseDir string) *loader {
 const maxProblems = 100
 
 func (l *loader) problem(off int, path jsonPath, format string, args ...any) Problem {
-	line, col := l.lines.pos(off)
+	line, col := l.lines.Position(off)
 	return Problem{File: l.file, Line: line, Col: col, Path: string(path), Message: fmt.Sprintf(format, args...)}
 }
 
@@ -150,7 +152,7 @@ func (l *loader) full() bool { return len(l.errors) > maxProblems }
 // at formats an offset as "line L, column C" for messages that point at
 // another place in the file.
 func (l *loader) at(off int) string {
-	line, col := l.lines.pos(off)
+	line, col := l.lines.Position(off)
 	return fmt.Sprintf("line %d, column %d", line, col)
 }
 
@@ -158,11 +160,12 @@ func (l *loader) at(off int) string {
 // that Lint can look at what was understood; callers must check l.errors.
 func (l *loader) load() *Policy {
 	l.p = &Policy{signers: map[string]*signer{}, sections: map[Kind]*section{}}
-	doc, err := parseJSON(l.data)
+	doc, err := strictjson.Parse(l.data)
 	if err != nil {
 		off := 0
-		if se, ok := err.(*jsonSyntaxError); ok {
-			off = se.off
+		var se *strictjson.SyntaxError
+		if errors.As(err, &se) {
+			off = se.Offset
 		}
 		l.errorf(off, "", "invalid JSON: %v", err)
 		return l.p
@@ -185,7 +188,7 @@ func (l *loader) load() *Policy {
 	path := jsonPath("policy.signatures")
 	f := l.fields(sigv, path, []string{"signers", "models", "loras"}, false)
 	if f["signers"] == nil {
-		l.errorf(sigv.off, path, `missing "signers" (use "signers": {} when no entry names a signer)`)
+		l.errorf(sigv.Offset, path, `missing "signers" (use "signers": {} when no entry names a signer)`)
 	} else if sv := l.object(f["signers"], path.key("signers"), ""); sv != nil {
 		l.loadSigners(sv, path.key("signers"))
 	}
@@ -202,36 +205,26 @@ func (l *loader) load() *Policy {
 }
 
 // checkDuplicates reports every repeated key in every object of v.
-func (l *loader) checkDuplicates(v *jsonValue, path jsonPath) {
-	switch v.kind {
-	case jsonObject:
-		first := map[string]int{}
-		for _, m := range v.members {
-			if off, ok := first[m.key]; ok {
-				if l.full() {
-					continue
-				}
-				l.errorf(m.keyOff, path.key(m.key), "duplicate key %s (first at %s): JSON keys must be unique", quoteJSON(m.key), l.at(off))
-				continue
-			}
-			first[m.key] = m.keyOff
-			l.checkDuplicates(m.val, path.key(m.key))
+func (l *loader) checkDuplicates(v *strictjson.Value, path jsonPath) {
+	for _, m := range v.Members {
+		if !m.Repeated {
+			l.checkDuplicates(m.Value, path.key(m.Key))
+		} else if !l.full() {
+			first := v.Member(m.Key)
+			l.errorf(m.KeyOffset, path.key(m.Key), "duplicate key %s (first at %s): JSON keys must be unique", quoteJSON(m.Key), l.at(first.KeyOffset))
 		}
-	case jsonArray:
-		for i, e := range v.elems {
-			l.checkDuplicates(e, path.index(i))
-		}
+	}
+	for i, e := range v.Elems {
+		l.checkDuplicates(e, path.index(i))
 	}
 }
 
 // members returns v's members without repeated keys (first occurrence
 // wins; the repetition itself is reported by checkDuplicates).
-func members(v *jsonValue) []jsonMember {
-	seen := map[string]bool{}
-	out := make([]jsonMember, 0, len(v.members))
-	for _, m := range v.members {
-		if !seen[m.key] {
-			seen[m.key] = true
+func members(v *strictjson.Value) []strictjson.Member {
+	out := make([]strictjson.Member, 0, len(v.Members))
+	for _, m := range v.Members {
+		if !m.Repeated {
 			out = append(out, m)
 		}
 	}
@@ -240,15 +233,15 @@ func members(v *jsonValue) []jsonMember {
 
 // object returns v when it is an object, else reports an error (msg, or a
 // generic one) and returns nil. A nil v (absent key) returns nil silently.
-func (l *loader) object(v *jsonValue, path jsonPath, msg string) *jsonValue {
+func (l *loader) object(v *strictjson.Value, path jsonPath, msg string) *strictjson.Value {
 	if v == nil {
 		return nil
 	}
-	if v.kind != jsonObject {
+	if v.Kind != strictjson.Object {
 		if msg == "" {
-			msg = fmt.Sprintf("must be an object, not %s", v.kind)
+			msg = fmt.Sprintf("must be an object, not %s", v.Kind)
 		}
-		l.errorf(v.off, path, "%s", msg)
+		l.errorf(v.Offset, path, "%s", msg)
 		return nil
 	}
 	return v
@@ -257,11 +250,11 @@ func (l *loader) object(v *jsonValue, path jsonPath, msg string) *jsonValue {
 // fields returns the members of obj whose keys are in allowed, reporting
 // every other key as unknown (with a suggestion) and, when required, every
 // allowed key that is missing.
-func (l *loader) fields(obj *jsonValue, path jsonPath, allowed []string, required bool) map[string]*jsonValue {
-	out := map[string]*jsonValue{}
+func (l *loader) fields(obj *strictjson.Value, path jsonPath, allowed []string, required bool) map[string]*strictjson.Value {
+	out := map[string]*strictjson.Value{}
 	for _, m := range members(obj) {
-		if slices.Contains(allowed, m.key) {
-			out[m.key] = m.val
+		if slices.Contains(allowed, m.Key) {
+			out[m.Key] = m.Value
 			continue
 		}
 		l.unknownKey(m, path, allowed)
@@ -269,54 +262,54 @@ func (l *loader) fields(obj *jsonValue, path jsonPath, allowed []string, require
 	if required {
 		for _, k := range allowed {
 			if out[k] == nil {
-				l.errorf(obj.off, path, "missing %s", quoteJSON(k))
+				l.errorf(obj.Offset, path, "missing %s", quoteJSON(k))
 			}
 		}
 	}
 	return out
 }
 
-func (l *loader) unknownKey(m jsonMember, path jsonPath, allowed []string) {
-	msg := "unknown key " + quoteJSON(m.key)
-	if s := closest(m.key, allowed); s != "" {
+func (l *loader) unknownKey(m strictjson.Member, path jsonPath, allowed []string) {
+	msg := "unknown key " + quoteJSON(m.Key)
+	if s := closest(m.Key, allowed); s != "" {
 		msg += fmt.Sprintf(" (did you mean %s?)", quoteJSON(s))
 	} else if len(allowed) > 0 {
 		msg += " (allowed: " + strings.Join(allowed, ", ") + ")"
 	}
-	l.errorf(m.keyOff, path.key(m.key), "%s", msg)
+	l.errorf(m.KeyOffset, path.key(m.Key), "%s", msg)
 }
 
 // str checks that v is a non-empty string without NUL bytes.
-func (l *loader) str(v *jsonValue, path jsonPath) (string, bool) {
+func (l *loader) str(v *strictjson.Value, path jsonPath) (string, bool) {
 	switch {
-	case v.kind != jsonString:
-		l.errorf(v.off, path, "must be a string, not %s", v.kind)
-	case v.str == "":
-		l.errorf(v.off, path, "must not be empty")
-	case strings.ContainsRune(v.str, 0):
-		l.errorf(v.off, path, "must not contain a NUL character")
+	case v.Kind != strictjson.String:
+		l.errorf(v.Offset, path, "must be a string, not %s", v.Kind)
+	case v.Str == "":
+		l.errorf(v.Offset, path, "must not be empty")
+	case strings.ContainsRune(v.Str, 0):
+		l.errorf(v.Offset, path, "must not contain a NUL character")
 	default:
-		return v.str, true
+		return v.Str, true
 	}
 	return "", false
 }
 
-func (l *loader) boolean(v *jsonValue, path jsonPath) (bool, bool) {
-	if v.kind != jsonBool {
-		l.errorf(v.off, path, "must be true or false, not %s", v.kind)
+func (l *loader) boolean(v *strictjson.Value, path jsonPath) (bool, bool) {
+	if v.Kind != strictjson.Bool {
+		l.errorf(v.Offset, path, "must be true or false, not %s", v.Kind)
 		return false, false
 	}
-	return v.b, true
+	return v.Bool, true
 }
 
 // strList checks that v is a list of non-empty strings.
-func (l *loader) strList(v *jsonValue, path jsonPath) ([]string, bool) {
-	if v.kind != jsonArray {
-		l.errorf(v.off, path, "must be a list of paths, not %s", v.kind)
+func (l *loader) strList(v *strictjson.Value, path jsonPath) ([]string, bool) {
+	if v.Kind != strictjson.Array {
+		l.errorf(v.Offset, path, "must be a list of paths, not %s", v.Kind)
 		return nil, false
 	}
-	out, ok := make([]string, 0, len(v.elems)), true
-	for i, e := range v.elems {
+	out, ok := make([]string, 0, len(v.Elems)), true
+	for i, e := range v.Elems {
 		s, good := l.str(e, path.index(i))
 		out = append(out, s)
 		ok = ok && good
@@ -326,7 +319,7 @@ func (l *loader) strList(v *jsonValue, path jsonPath) ([]string, bool) {
 
 // trustPath resolves a trust-material path: absolute, or relative to the
 // policy file's directory, never to a model.
-func (l *loader) trustPath(v *jsonValue, path jsonPath) (string, bool) {
+func (l *loader) trustPath(v *strictjson.Value, path jsonPath) (string, bool) {
 	s, ok := l.str(v, path)
 	if !ok {
 		return "", false
@@ -335,43 +328,43 @@ func (l *loader) trustPath(v *jsonValue, path jsonPath) (string, bool) {
 		return filepath.Clean(s), true
 	}
 	if l.baseDir == "" {
-		l.errorf(v.off, path, "relative path %s, but the policy has no directory to resolve it against: use an absolute path", quoteJSON(s))
+		l.errorf(v.Offset, path, "relative path %s, but the policy has no directory to resolve it against: use an absolute path", quoteJSON(s))
 		return "", false
 	}
 	return filepath.Join(l.baseDir, s), true
 }
 
 // loadSigners reads policy.signatures.signers.
-func (l *loader) loadSigners(obj *jsonValue, path jsonPath) {
+func (l *loader) loadSigners(obj *strictjson.Value, path jsonPath) {
 	for _, m := range members(obj) {
-		sp := path.key(m.key)
-		if m.key == "" {
-			l.errorf(m.keyOff, sp, "a signer name must not be empty")
+		sp := path.key(m.Key)
+		if m.Key == "" {
+			l.errorf(m.KeyOffset, sp, "a signer name must not be empty")
 			continue
 		}
-		v := l.object(m.val, sp, "")
+		v := l.object(m.Value, sp, "")
 		if v == nil {
 			continue
 		}
 		// A signer with errors is still registered (with an empty method)
 		// so that entries naming it are not also reported as undefined.
-		s := l.loadSigner(m.key, m.keyOff, v, sp)
+		s := l.loadSigner(m.Key, m.KeyOffset, v, sp)
 		l.p.signers[s.name] = s
 		l.signerOrder = append(l.signerOrder, s)
 	}
 }
 
 // loadSigner reads one signer; its method is "" when it has none valid.
-func (l *loader) loadSigner(name string, off int, obj *jsonValue, path jsonPath) *signer {
+func (l *loader) loadSigner(name string, off int, obj *strictjson.Value, path jsonPath) *signer {
 	s := &signer{name: name, off: off, path: path}
-	var mv *jsonValue
+	var mv *strictjson.Value
 	for _, m := range members(obj) {
-		if m.key == "verification_method" {
-			mv = m.val
+		if m.Key == "verification_method" {
+			mv = m.Value
 		}
 	}
 	if mv == nil {
-		l.errorf(obj.off, path, `missing "verification_method" (one of %s)`, strings.Join(methods, ", "))
+		l.errorf(obj.Offset, path, `missing "verification_method" (one of %s)`, strings.Join(methods, ", "))
 		return s
 	}
 	mp := path.key("verification_method")
@@ -384,28 +377,28 @@ func (l *loader) loadSigner(name string, off int, obj *jsonValue, path jsonPath)
 		if c := closest(method, methods); c != "" {
 			msg += fmt.Sprintf("; did you mean %s?", quoteJSON(c))
 		}
-		l.errorf(mv.off, mp, "%s", msg)
+		l.errorf(mv.Offset, mp, "%s", msg)
 		return s
 	}
 	s.method = method
 	allowed := signerKeys[method]
-	f := map[string]*jsonValue{}
+	f := map[string]*strictjson.Value{}
 	for _, m := range members(obj) {
 		switch {
-		case m.key == "verification_method":
-		case slices.Contains(allowed, m.key):
-			f[m.key] = m.val
-		case methodOf(m.key) != "":
-			l.errorf(m.keyOff, path.key(m.key), "%s does not apply to verification_method %s (it is a %s option)%s",
-				quoteJSON(m.key), quoteJSON(method), methodOf(m.key), allowedNote(method))
+		case m.Key == "verification_method":
+		case slices.Contains(allowed, m.Key):
+			f[m.Key] = m.Value
+		case methodOf(m.Key) != "":
+			l.errorf(m.KeyOffset, path.key(m.Key), "%s does not apply to verification_method %s (it is a %s option)%s",
+				quoteJSON(m.Key), quoteJSON(method), methodOf(m.Key), allowedNote(method))
 		default:
 			l.unknownKey(m, path, append([]string{"verification_method"}, allowed...))
 		}
 	}
 	before := len(l.errors)
-	require := func(key string) *jsonValue {
+	require := func(key string) *strictjson.Value {
 		if f[key] == nil {
-			l.errorf(obj.off, path, "a %s signer needs %s", method, quoteJSON(key))
+			l.errorf(obj.Offset, path, "a %s signer needs %s", method, quoteJSON(key))
 		}
 		return f[key]
 	}
@@ -423,17 +416,17 @@ func (l *loader) loadSigner(name string, off int, obj *jsonValue, path jsonPath)
 		if v := f["trust_config"]; v != nil {
 			s.trustConfig, _ = l.trustPath(v, path.key("trust_config"))
 			if s.useStaging {
-				l.errorf(f["use_staging"].off, path.key("use_staging"), `use_staging has no effect when trust_config is given (trust_config replaces the production and staging roots); remove one`)
+				l.errorf(f["use_staging"].Offset, path.key("use_staging"), `use_staging has no effect when trust_config is given (trust_config replaces the production and staging roots); remove one`)
 			}
 		}
 	case methodCertificate:
 		if v := require("certificate_chain"); v != nil {
-			if v.kind == jsonString {
-				l.errorf(v.off, path.key("certificate_chain"), "must be a list of PEM files, e.g. [%s]", quoteJSON(v.str))
-			} else if v.kind != jsonArray || len(v.elems) == 0 {
-				l.errorf(v.off, path.key("certificate_chain"), "must be a non-empty list of PEM files")
+			if v.Kind == strictjson.String {
+				l.errorf(v.Offset, path.key("certificate_chain"), "must be a list of PEM files, e.g. [%s]", quoteJSON(v.Str))
+			} else if v.Kind != strictjson.Array || len(v.Elems) == 0 {
+				l.errorf(v.Offset, path.key("certificate_chain"), "must be a non-empty list of PEM files")
 			} else {
-				for i, e := range v.elems {
+				for i, e := range v.Elems {
 					abs, _ := l.trustPath(e, path.key("certificate_chain").index(i))
 					s.certChain = append(s.certChain, abs)
 				}
@@ -472,13 +465,13 @@ func allowedNote(method string) string {
 
 // loadTrust reads the signer's trust material and builds its verifier.
 // Errors name the signer and the file.
-func (l *loader) loadTrust(s *signer, f map[string]*jsonValue) {
-	fail := func(v *jsonValue, key jsonPath, file string, err error) {
+func (l *loader) loadTrust(s *signer, f map[string]*strictjson.Value) {
+	fail := func(v *strictjson.Value, key jsonPath, file string, err error) {
 		msg := err.Error()
 		if !strings.Contains(msg, file) {
 			msg = file + ": " + msg
 		}
-		l.errorf(v.off, s.path+key, "signer %s: %s", quoteJSON(s.name), msg)
+		l.errorf(v.Offset, s.path+key, "signer %s: %s", quoteJSON(s.name), msg)
 	}
 	switch s.method {
 	case methodKey:
@@ -494,10 +487,10 @@ func (l *loader) loadTrust(s *signer, f map[string]*jsonValue) {
 		ok := true
 		for i, file := range s.certChain {
 			key := jsonPath(fmt.Sprintf(".certificate_chain[%d]", i))
-			l.checkTrustFile(s, f["certificate_chain"].elems[i], key, file)
+			l.checkTrustFile(s, f["certificate_chain"].Elems[i], key, file)
 			certs, err := modelsig.LoadCertificates(file)
 			if err != nil {
-				fail(f["certificate_chain"].elems[i], key, file, err)
+				fail(f["certificate_chain"].Elems[i], key, file, err)
 				ok = false
 				continue
 			}
@@ -508,7 +501,7 @@ func (l *loader) loadTrust(s *signer, f map[string]*jsonValue) {
 		}
 		v, err := modelsig.NewCertificateVerifier(all)
 		if err != nil {
-			l.errorf(f["certificate_chain"].off, s.path+".certificate_chain", "signer %s: %v", quoteJSON(s.name), err)
+			l.errorf(f["certificate_chain"].Offset, s.path+".certificate_chain", "signer %s: %v", quoteJSON(s.name), err)
 			return
 		}
 		s.verifier = v
@@ -524,7 +517,7 @@ func (l *loader) loadTrust(s *signer, f map[string]*jsonValue) {
 		}
 		v, err := modelsig.NewSigstoreVerifier(tm, s.identity, s.issuer)
 		if err != nil {
-			l.errorf(f["trust_config"].off, s.path+".trust_config", "signer %s: %v", quoteJSON(s.name), err)
+			l.errorf(f["trust_config"].Offset, s.path+".trust_config", "signer %s: %v", quoteJSON(s.name), err)
 			return
 		}
 		s.verifier = v
@@ -533,46 +526,46 @@ func (l *loader) loadTrust(s *signer, f map[string]*jsonValue) {
 
 // checkTrustFile warns (for Lint) when a trust file can be replaced by
 // users other than its owner: whoever can write it chooses whom to trust.
-func (l *loader) checkTrustFile(s *signer, v *jsonValue, key jsonPath, file string) {
+func (l *loader) checkTrustFile(s *signer, v *strictjson.Value, key jsonPath, file string) {
 	fi, err := os.Stat(file)
 	if err != nil {
 		return // reported by the loader
 	}
 	if fi.Mode().Perm()&0o022 != 0 {
-		l.warnf(v.off, s.path+key, "trust file %s is writable by group or others (mode %v): anyone who can write it chooses whom this signer trusts", file, fi.Mode().Perm())
+		l.warnf(v.Offset, s.path+key, "trust file %s is writable by group or others (mode %v): anyone who can write it chooses whom this signer trusts", file, fi.Mode().Perm())
 	}
 }
 
 // loadSection reads a models or loras object.
-func (l *loader) loadSection(obj *jsonValue, path jsonPath) *section {
-	sec := &section{off: obj.off, path: path, declared: len(members(obj))}
+func (l *loader) loadSection(obj *strictjson.Value, path jsonPath) *section {
+	sec := &section{off: obj.Offset, path: path, declared: len(members(obj))}
 	canon := map[string]*rule{}
 	for _, m := range members(obj) {
-		rp := path.key(m.key)
-		r := &rule{key: m.key, off: m.keyOff, path: rp}
+		rp := path.key(m.Key)
+		r := &rule{key: m.Key, off: m.KeyOffset, path: rp}
 		ok := true
 		switch {
-		case strings.HasPrefix(m.key, regexPrefix):
-			r.pattern = strings.TrimPrefix(m.key, regexPrefix)
+		case strings.HasPrefix(m.Key, regexPrefix):
+			r.pattern = strings.TrimPrefix(m.Key, regexPrefix)
 			re, err := compilePattern(r.pattern)
 			if err != nil {
-				l.errorf(m.keyOff, rp, "bad regex rule %s: %v", quoteJSON(m.key), err)
+				l.errorf(m.KeyOffset, rp, "bad regex rule %s: %v", quoteJSON(m.Key), err)
 				ok = false
 			}
 			r.re = re
-		case filepath.IsAbs(m.key) && !strings.ContainsRune(m.key, 0):
-			r.exact = m.key
-			c := canonicalKey(m.key)
+		case filepath.IsAbs(m.Key) && !strings.ContainsRune(m.Key, 0):
+			r.exact = m.Key
+			c := canonicalKey(m.Key)
 			if prev := canon[c]; prev != nil && !l.full() {
-				l.errorf(m.keyOff, rp, "%s names the same place as %s (%s): both are %s", quoteJSON(m.key), quoteJSON(prev.key), l.at(prev.off), c)
+				l.errorf(m.KeyOffset, rp, "%s names the same place as %s (%s): both are %s", quoteJSON(m.Key), quoteJSON(prev.key), l.at(prev.off), c)
 				ok = false
 			}
 			canon[c] = r
 		default:
-			l.errorf(m.keyOff, rp, "key %s is neither an absolute path nor %s: exact rules must be absolute paths (relative paths would depend on the server's working directory)", quoteJSON(m.key), quoteJSON(regexPrefix+"PATTERN"))
+			l.errorf(m.KeyOffset, rp, "key %s is neither an absolute path nor %s: exact rules must be absolute paths (relative paths would depend on the server's working directory)", quoteJSON(m.Key), quoteJSON(regexPrefix+"PATTERN"))
 			ok = false
 		}
-		if v := l.object(m.val, rp, fmt.Sprintf(`an entry must be an object such as {"signer": "NAME"}, not %s`, m.val.kind)); v != nil {
+		if v := l.object(m.Value, rp, fmt.Sprintf(`an entry must be an object such as {"signer": "NAME"}, not %s`, m.Value.Kind)); v != nil {
 			ok = l.loadEntry(r, v, rp) && ok
 		} else {
 			ok = false
@@ -591,12 +584,12 @@ func (l *loader) loadSection(obj *jsonValue, path jsonPath) *section {
 }
 
 // loadEntry reads one entry's options into r.
-func (l *loader) loadEntry(r *rule, obj *jsonValue, path jsonPath) bool {
+func (l *loader) loadEntry(r *rule, obj *strictjson.Value, path jsonPath) bool {
 	f := l.fields(obj, path, entryKeys, false)
 	before := len(l.errors)
 	sv := f["signer"]
 	if sv == nil {
-		l.errorf(obj.off, path, `missing "signer"`)
+		l.errorf(obj.Offset, path, `missing "signer"`)
 		return false
 	}
 	name, ok := l.str(sv, path.key("signer"))
@@ -613,24 +606,24 @@ func (l *loader) loadEntry(r *rule, obj *jsonValue, path jsonPath) bool {
 		}
 	}
 	if f["ignore_path"] != nil && f["ignore_paths"] != nil {
-		l.errorf(f["ignore_path"].off, path.key("ignore_path"), `give either "ignore_paths" or its alias "ignore_path", not both`)
+		l.errorf(f["ignore_path"].Offset, path.key("ignore_path"), `give either "ignore_paths" or its alias "ignore_path", not both`)
 	}
 	r.ignoreGitPaths = true
 	for _, m := range members(obj) {
-		v, op := f[m.key], path.key(m.key)
-		if v == nil || m.key == "signer" {
+		v, op := f[m.Key], path.key(m.Key)
+		if v == nil || m.Key == "signer" {
 			continue
 		}
-		if r.signer != nil && !optionApplies(r.signer, m.key) {
-			l.errorf(m.keyOff, op, "%s", optionMisfit(r.signer, m.key))
+		if r.signer != nil && !optionApplies(r.signer, m.Key) {
+			l.errorf(m.KeyOffset, op, "%s", optionMisfit(r.signer, m.Key))
 			continue
 		}
-		switch m.key {
+		switch m.Key {
 		case "signature":
 			r.signature, _ = l.str(v, op)
 		case "ignore_paths", "ignore_path":
-			if v.kind == jsonString {
-				l.errorf(v.off, op, "must be a list of paths, e.g. [%s]", quoteJSON(v.str))
+			if v.Kind == strictjson.String {
+				l.errorf(v.Offset, op, "must be a list of paths, e.g. [%s]", quoteJSON(v.Str))
 			} else {
 				r.ignorePaths, _ = l.strList(v, op)
 			}
@@ -653,7 +646,7 @@ func (l *loader) loadEntry(r *rule, obj *jsonValue, path jsonPath) bool {
 	return len(l.errors) == before && r.signer != nil
 }
 
-func (l *loader) undefinedSigner(v *jsonValue, path jsonPath, name string) {
+func (l *loader) undefinedSigner(v *strictjson.Value, path jsonPath, name string) {
 	names := make([]string, len(l.signerOrder))
 	for i, s := range l.signerOrder {
 		names[i] = s.name
@@ -667,7 +660,7 @@ func (l *loader) undefinedSigner(v *jsonValue, path jsonPath, name string) {
 	default:
 		msg += " (defined: " + strings.Join(names, ", ") + ")"
 	}
-	l.errorf(v.off, path, "%s", msg)
+	l.errorf(v.Offset, path, "%s", msg)
 }
 
 // optionApplies reports whether an entry option makes sense for a signer.
