@@ -12,14 +12,7 @@ import (
 //
 // with lengths as ASCII decimal byte counts.
 func pae(payloadType string, payload []byte) []byte {
-	out := make([]byte, 0, len(payloadType)+len(payload)+32)
-	out = append(out, "DSSEv1 "...)
-	out = strconv.AppendInt(out, int64(len(payloadType)), 10)
-	out = append(out, ' ')
-	out = append(out, payloadType...)
-	out = append(out, ' ')
-	out = strconv.AppendInt(out, int64(len(payload)), 10)
-	out = append(out, ' ')
+	out := paeHeader(make([]byte, 0, len(payloadType)+len(payload)+32), "DSSEv1", payloadType, len(payload))
 	return append(out, payload...)
 }
 
@@ -28,15 +21,20 @@ func pae(payloadType string, payload []byte) []byte {
 // instead of the raw bytes (the length stays the raw length). Signatures
 // from v0.2 only verify over this.
 func paeCompat(payloadType string, payload []byte) []byte {
-	out := make([]byte, 0, len(payloadType)+2*len(payload)+32)
-	out = append(out, "DSSEV1 "...)
+	out := paeHeader(make([]byte, 0, len(payloadType)+2*len(payload)+32), "DSSEV1", payloadType, len(payload))
+	return appendPyRepr(out, payload)
+}
+
+// paeHeader appends `magic SP len(type) SP type SP len(payload) SP`.
+func paeHeader(out []byte, magic, payloadType string, payloadLen int) []byte {
+	out = append(out, magic...)
+	out = append(out, ' ')
 	out = strconv.AppendInt(out, int64(len(payloadType)), 10)
 	out = append(out, ' ')
 	out = append(out, payloadType...)
 	out = append(out, ' ')
-	out = strconv.AppendInt(out, int64(len(payload)), 10)
-	out = append(out, ' ')
-	return appendPyRepr(out, payload)
+	out = strconv.AppendInt(out, int64(payloadLen), 10)
+	return append(out, ' ')
 }
 
 // appendPyRepr appends Python's repr(b) for a bytes object b: b'...' (or
