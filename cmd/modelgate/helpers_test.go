@@ -62,23 +62,24 @@ func (r result) want(t *testing.T, code int) result {
 // stderrHas fails the test unless stderr contains every one of subs.
 func (r result) stderrHas(t *testing.T, subs ...string) result {
 	t.Helper()
-	for _, s := range subs {
-		if !strings.Contains(r.stderr, s) {
-			t.Errorf("modelgate %s: stderr lacks %q:\n%s", strings.Join(r.args, " "), s, r.stderr)
-		}
-	}
+	r.has(t, "stderr", r.stderr, subs)
 	return r
 }
 
 // stdoutHas fails the test unless stdout contains every one of subs.
 func (r result) stdoutHas(t *testing.T, subs ...string) result {
 	t.Helper()
+	r.has(t, "stdout", r.stdout, subs)
+	return r
+}
+
+func (r result) has(t *testing.T, stream, text string, subs []string) {
+	t.Helper()
 	for _, s := range subs {
-		if !strings.Contains(r.stdout, s) {
-			t.Errorf("modelgate %s: stdout lacks %q:\n%s", strings.Join(r.args, " "), s, r.stdout)
+		if !strings.Contains(text, s) {
+			t.Errorf("modelgate %s: %s lacks %q:\n%s", strings.Join(r.args, " "), stream, s, text)
 		}
 	}
-	return r
 }
 
 // jsonLines decodes every non-empty line of s as a JSON object.
