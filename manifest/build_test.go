@@ -15,6 +15,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -396,60 +397,46 @@ func TestBuildIgnorePaths(t *testing.T) {
 	}
 }
 
-// TestBuildIgnoreThroughSymlink resolves symlinks in ignore paths to where
-// they point inside the model, and applies ".." after a link to the link's
-// target, as Python's Path.resolve does.
-func TestBuildIgnoreThroughSymlink(t *testing.T) {
-	dir := tree(t, map[string]string{"real/w": "w", "real/v": "v", "real/u": "u", "real/deep/z": "z", "keep": "k"})
-	symlink(t, "real/deep", filepath.Join(dir, "inlink")) // a directory link: skipped by the walk
-	elsewhere := t.TempDir()
-	symlink(t, filepath.Join(dir, "real"), filepath.Join(elsewhere, "alias"))
-	m := mustBuild(t, dir, Options{
-		Serialization: Serialization{Method: Files, HashType: SHA256, AllowSymlinks: true},
-		IgnorePaths: []string{
-			filepath.Join(elsewhere, "alias", "w"),           // a link outside the model into it
-			filepath.Join(elsewhere, "alias") + "/../real/v", // ".." applies to the link's target
-			"inlink/../u", // relative: "u" if ".." were lexical
-			"inlink/z",
-		},
-	})
-	if got, want := names(m), []string{"keep"}; !reflect.DeepEqual(got, want) {
-		t.Errorf("names %q, want %q", got, want)
-	}
-	if want := []string{"real/deep/z", "real/u", "real/v", "real/w"}; !reflect.DeepEqual(m.IgnorePaths, want) {
-		t.Errorf("IgnorePaths %q, want %q", m.IgnorePaths, want)
-	}
-}
-
-// TestBuildIgnoreSymlinkByName ignores a symlink named in an ignore path
-// and, as model_signing's CLI does by resolving it, its target too.
-func TestBuildIgnoreSymlinkByName(t *testing.T) {
-	dir := tree(t, map[string]string{"target": "t", "keep": "k", "sub/x": "x"})
+// TestBuildIgnoreIsLexical: ignore paths are names inside the model. A
+// symlink inside the model is never resolved, so ".." after a link is
+// lexical and naming a link (or a path through one) ignores that name
+// only, never what it points at; symlinks outside the model (a symlinked
+// model root, an alias of it) are followed up to the root.
+func TestBuildIgnoreIsLexical(t *testing.T) {
+	dir := tree(t, map[string]string{"real/w": "w", "real/v": "v", "u": "u", "real/deep/z": "z", "keep": "k", "target": "t"})
+	symlink(t, "real/deep", filepath.Join(dir, "inlink"))
 	symlink(t, "target", filepath.Join(dir, "link"))
-	symlink(t, "sub", filepath.Join(dir, "dirlink"))
 	symlink(t, ".", filepath.Join(dir, "self"))
+	elsewhere := t.TempDir()
+	symlink(t, dir, filepath.Join(elsewhere, "rootalias"))
+	symlink(t, filepath.Join(dir, "real"), filepath.Join(elsewhere, "intoreal"))
+	allow := Serialization{Method: Files, HashType: SHA256, AllowSymlinks: true}
+	all := []string{"keep", "link", "real/deep/z", "real/v", "real/w", "target", "u"}
 	tests := []struct {
-		ignore      string
+		name        string
+		ignore      []string
 		want        []string
 		wantIgnored []string
 	}{
-		{"link", []string{"keep", "sub/x"}, []string{"link", "target"}},
-		{"dirlink", []string{"keep", "target"}, []string{"dirlink", "sub"}},
-		{"self", []string{"keep", "sub/x", "target"}, []string{"self"}}, // its target is the root: only the link
+		{"link name only, never its target", []string{"link"}, []string{"keep", "real/deep/z", "real/v", "real/w", "target", "u"}, []string{"link"}},
+		{"dotdot after a link is lexical", []string{"inlink/../u"}, []string{"keep", "link", "real/deep/z", "real/v", "real/w", "target"}, []string{"u"}},
+		{"path through a directory link names the link's subtree", []string{"inlink/z", "self/keep"}, all, []string{"inlink/z", "self/keep"}},
+		{"absolute through an alias of the root", []string{filepath.Join(elsewhere, "rootalias", "keep")}, []string{"link", "real/deep/z", "real/v", "real/w", "target", "u"}, []string{"keep"}},
+		{"absolute alias then dotdot", []string{filepath.Join(elsewhere, "rootalias") + "/real/../u"}, []string{"keep", "link", "real/deep/z", "real/v", "real/w", "target"}, []string{"u"}},
+		{"outside link into the model resolves through the root", []string{filepath.Join(elsewhere, "intoreal", "w")}, []string{"keep", "link", "real/deep/z", "real/v", "target", "u"}, []string{"real/w"}},
+		{"absolute naming the root is dropped", []string{filepath.Join(elsewhere, "rootalias"), filepath.Join(dir, "self") + "/.."}, all, []string{}},
 	}
 	for _, tt := range tests {
-		s := Serialization{Method: Files, HashType: SHA256, AllowSymlinks: true}
-		m := mustBuild(t, dir, Options{Serialization: s, IgnorePaths: []string{tt.ignore}})
-		got := names(m)
-		if tt.ignore != "link" { // link is hashed: drop it from the comparison
-			got = slices.DeleteFunc(got, func(n string) bool { return n == "link" })
-		}
-		if !reflect.DeepEqual(got, tt.want) {
-			t.Errorf("ignore %q: names %q, want %q", tt.ignore, got, tt.want)
-		}
-		if !reflect.DeepEqual(m.IgnorePaths, tt.wantIgnored) {
-			t.Errorf("ignore %q: IgnorePaths %q, want %q", tt.ignore, m.IgnorePaths, tt.wantIgnored)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			m := mustBuild(t, dir, Options{Serialization: allow, IgnorePaths: append(tt.ignore, "self", "inlink")})
+			if got := names(m); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("names %q, want %q", got, tt.want)
+			}
+			wantIgnored := slices.Sorted(slices.Values(append(tt.wantIgnored, "self", "inlink")))
+			if !reflect.DeepEqual(m.IgnorePaths, wantIgnored) {
+				t.Errorf("IgnorePaths %q, want %q", m.IgnorePaths, wantIgnored)
+			}
+		})
 	}
 }
 
@@ -478,10 +465,16 @@ func TestBuildSymlinks(t *testing.T) {
 			want:  []string{"lnk", "real", "sub/inner"},
 		},
 		{
-			name:  "dir link skipped, not descended",
-			link:  func(t *testing.T, dir string) { symlink(t, "sub", filepath.Join(dir, "dirlink")) },
-			allow: true,
-			want:  []string{"real", "sub/inner"},
+			name:    "dir link refused when signing",
+			link:    func(t *testing.T, dir string) { symlink(t, "sub", filepath.Join(dir, "dirlink")) },
+			allow:   true,
+			wantErr: []string{`dirlink" is a symlink to a directory (-> "sub")`, "--ignore-paths"},
+		},
+		{
+			name:    "link loop",
+			link:    func(t *testing.T, dir string) { symlink(t, "loop", filepath.Join(dir, "loop")) },
+			allow:   true,
+			wantErr: []string{`loop" is a symlink loop`},
 		},
 		{
 			name:    "dir link refused without allow",
@@ -620,9 +613,15 @@ func TestBuildOnly(t *testing.T) {
 		{name: "directory", only: []string{"sub"}, wantErr: []string{`sub" is a directory`}},
 		{name: "root", only: []string{"."}, wantErr: []string{"is a directory"}},
 		{
-			name:  "symlinked dir component not followed",
+			name:  "listed file under a symlinked dir is followed",
 			setup: func(t *testing.T, dir string) { symlink(t, "sub", filepath.Join(dir, "sublink")) },
-			only:  []string{"sublink/b"}, allow: true, want: []string{},
+			only:  []string{"sublink/b"}, allow: true, want: []string{"sublink/b"},
+		},
+		{
+			name:    "listed file under a symlinked dir, symlinks not allowed",
+			setup:   func(t *testing.T, dir string) { symlink(t, "sub", filepath.Join(dir, "sublink")) },
+			only:    []string{"sublink/b"},
+			wantErr: []string{`sublink" is a symlink`},
 		},
 		{
 			name:    "listed file symlink refused",
@@ -697,18 +696,21 @@ func TestBuildCancelled(t *testing.T) {
 		t.Fatalf("Build with a cancelled context: %v, want context.Canceled", err)
 	}
 	// Cancellation is seen between chunks of one file, too.
-	f, err := os.Open(filepath.Join(dir, "b"))
+	tr, err := Walk(context.Background(), dir, Options{Serialization: filesSHA})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	n, err := hashToEOF(ctx, newHash(SHA256), f, make([]byte, chunkSize))
-	if !errors.Is(err, context.Canceled) || n != 0 {
-		t.Errorf("hashToEOF with a cancelled context: %d bytes, %v", n, err)
-	}
-	n, err = hashRange(ctx, newHash(SHA256), f, 0, 10, make([]byte, chunkSize))
-	if !errors.Is(err, context.Canceled) || n != 0 {
-		t.Errorf("hashRange with a cancelled context: %d bytes, %v", n, err)
+	var stop atomic.Bool
+	stop.Store(true)
+	w := &hasher{loc: tr.loc, opts: &tr.opts, stop: &stop, ctx: ctx, h: newHash(SHA256), buf: make([]byte, chunkSize)}
+	for i := range tr.files {
+		if tr.files[i].name != "b" {
+			continue
+		}
+		n, err := w.item(&work{file: &tr.files[i], end: tr.files[i].info.size}, nil)
+		if !errors.Is(err, context.Canceled) || n != 0 {
+			t.Errorf("hashing a file with a cancelled context: %d bytes, %v", n, err)
+		}
 	}
 }
 
@@ -742,14 +744,14 @@ func TestBuildFileChanged(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := tree(t, map[string]string{"f": f00})
-			loc, files, _, err := list(dir, Options{Serialization: tt.s})
+			tr, err := list(dir, Options{Serialization: tt.s})
 			if err != nil {
 				t.Fatal(err)
 			}
 			tt.change(t, filepath.Join(dir, "f"))
 			done := make(chan error, 1)
 			go func() {
-				_, _, err := hashAll(context.Background(), loc, plan(files, tt.s), tt.s, 2)
+				_, _, err := tr.Hash(context.Background())
 				done <- err
 			}()
 			select {
@@ -769,14 +771,23 @@ func TestBuildFileChanged(t *testing.T) {
 // of the file is an error, not a digest of fewer bytes.
 func TestHashRangeShortRead(t *testing.T) {
 	dir := tree(t, map[string]string{"f": f00})
-	f, err := os.Open(filepath.Join(dir, "f"))
+	f, err := openFile(filepath.Join(dir, "f"), true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	n, err := hashRange(context.Background(), newHash(SHA256), f, 16, 30, make([]byte, 4))
+	defer f.close()
+	var stop atomic.Bool
+	w := &hasher{opts: &Options{Serialization: shards8}, stop: &stop, ctx: context.Background(), h: newHash(SHA256), buf: make([]byte, 4)}
+	n, err := w.hashRange(f, 16, 30, false)
 	if !errors.Is(err, ErrChanged) || n != 7 {
 		t.Errorf("hashRange past EOF: %d bytes, %v; want 7 bytes and ErrChanged", n, err)
+	}
+	// A file longer than listed is noticed by the read that asks for one
+	// byte more than remains.
+	w.h.Reset()
+	n, err = w.hashRange(f, 0, 20, true)
+	if !errors.Is(err, ErrChanged) || !strings.Contains(err.Error(), "larger than") {
+		t.Errorf("hashRange of a grown file: %d bytes, %v; want ErrChanged", n, err)
 	}
 }
 
@@ -895,7 +906,7 @@ func TestBuildSharedVector(t *testing.T) {
 }
 
 func TestPlan(t *testing.T) {
-	files := []fileEntry{{name: "a", size: 23}, {name: "empty", size: 0}, {name: "b", size: 8}, {name: "huge", size: math.MaxInt64}}
+	files := []fileEntry{{name: "a", info: fileInfo{size: 23}}, {name: "empty"}, {name: "b", info: fileInfo{size: 8}}, {name: "huge", info: fileInfo{size: math.MaxInt64}}}
 	type item struct {
 		name       string
 		start, end int64

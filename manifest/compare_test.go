@@ -99,7 +99,7 @@ func TestCompare(t *testing.T) {
 			name:     "shard size differs, same names",
 			expected: &Manifest{Serialization: shards8, Resources: []Resource{shard("f", 0, 5, 1)}},
 			actual:   &Manifest{Serialization: Serialization{Method: Shards, HashType: SHA256, ShardSize: 10}, Resources: []Resource{shard("f", 0, 5, 1)}},
-			want: &MismatchError{Changed: []Change{{Name: "f:0:5",
+			want: &MismatchError{Shards: true, Changed: []Change{{Name: "f:0:5",
 				Expected: "sha256-sharded-8:" + hexOf(1), Actual: "sha256-sharded-10:" + hexOf(1)}}},
 		},
 		{
@@ -107,17 +107,20 @@ func TestCompare(t *testing.T) {
 			name:     "method differs, names coincide",
 			expected: files(res("f:0:5", 1)),
 			actual:   &Manifest{Serialization: shards8, Resources: []Resource{shard("f", 0, 5, 1)}},
-			want:     &MismatchError{Changed: []Change{{Name: "f:0:5", Expected: "sha256:" + hexOf(1), Actual: "sha256-sharded-8:" + hexOf(1)}}},
+			want:     &MismatchError{Shards: true, Changed: []Change{{Name: "f:0:5", Expected: "sha256:" + hexOf(1), Actual: "sha256-sharded-8:" + hexOf(1)}}},
 		},
 		{
 			name:     "shards",
 			expected: &Manifest{Serialization: shards8, Resources: []Resource{shard("f", 0, 8, 1), shard("f", 8, 16, 2), shard("f", 16, 23, 3)}},
 			actual:   &Manifest{Serialization: shards8, Resources: []Resource{shard("f", 16, 20, 3), shard("f", 0, 8, 1), shard("f", 8, 16, 4)}},
 			want: &MismatchError{
+				Shards:  true,
 				Extra:   []string{"f:16:20"},
 				Missing: []string{"f:16:23"},
 				Changed: []Change{{Name: "f:8:16", Expected: "sha256-sharded-8:" + hexOf(2), Actual: "sha256-sharded-8:" + hexOf(4)}},
 			},
+			wantText: `model does not match its signature: 1 extra shard ("f:16:20"), 1 missing shard ("f:16:23"), 1 changed shard ("f:8:16": expected sha256-sharded-8:` +
+				hexOf(2) + `, got sha256-sharded-8:` + hexOf(4) + `)`,
 		},
 	}
 	for _, tt := range tests {

@@ -2,22 +2,13 @@
 
 package manifest
 
-import (
-	"os"
+import "golang.org/x/sys/unix"
 
-	"golang.org/x/sys/unix"
-)
-
-// adviseSequential tells the kernel that bytes [off, off+n) of f are about
-// to be read front to back. Linux then doubles its readahead window, which
-// helps models that are not yet in the page cache. It is only advice, so
-// errors are ignored.
-func adviseSequential(f *os.File, off, n int64) {
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return
-	}
-	_ = rc.Control(func(fd uintptr) {
-		_ = unix.Fadvise(int(fd), off, n, unix.FADV_SEQUENTIAL)
-	})
+// adviseSequential tells the kernel that bytes [off, off+n) are about to
+// be read front to back; Linux then doubles its readahead window, which
+// helps big files that are not yet in the page cache. Only advice: errors
+// are ignored. Callers skip it for small files, where it is a wasted
+// system call.
+func (f rawFile) adviseSequential(off, n int64) {
+	_ = unix.Fadvise(f.fd, off, n, unix.FADV_SEQUENTIAL)
 }

@@ -1,8 +1,6 @@
-//go:build !linux
+//go:build unix && !linux
 
 package manifest
 
-import "os"
-
 // adviseSequential is a no-op where posix_fadvise is not used.
-func adviseSequential(*os.File, int64, int64) {}
+func (f rawFile) adviseSequential(off, n int64) {}

@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
+	"hash"
 	"sort"
 	"sync"
 	"sync/atomic"
-	"syscall"
 )
 
 // chunkSize is the read size; the digest does not depend on it. Reads this
@@ -20,8 +18,22 @@ import (
 // reuses one buffer, so memory is chunkSize per worker whatever the model.
 const chunkSize = 256 << 10
 
+// adviseMin is the smallest read for which readahead advice is worth its
+// system call: below it the kernel's default window already covers the
+// whole read.
+const adviseMin = 4 << 20
+
+// Batching: small files are handed to workers in runs of up to batchFiles
+// files or batchBytes bytes, so that workers do not contend on the shared
+// counter once per 1 KiB file.
+const (
+	batchFiles = 64
+	batchBytes = 1 << 20
+)
+
 // ErrChanged is wrapped by the error Build returns when a file's size
-// changed between the walk and the end of hashing it.
+// changed between the walk and the end of hashing it, or when the file
+// opened for hashing is not the one the walk saw.
 var ErrChanged = errors.New("file changed while it was being hashed")
 
 // work is one unit for the worker pool: a whole file (files method) or one
@@ -38,12 +50,13 @@ func plan(files []fileEntry, s Serialization) []work {
 	items := make([]work, 0, len(files))
 	for i := range files {
 		f := &files[i]
+		size := f.info.size
 		if s.Method != Shards {
-			items = append(items, work{file: f, end: f.size})
+			items = append(items, work{file: f, end: size})
 			continue
 		}
-		for start, end := int64(0), int64(0); start < f.size; start = end {
-			end = start + min(s.ShardSize, f.size-start) // no overflow, whatever the shard size
+		for start, end := int64(0), int64(0); start < size; start = end {
+			end = start + min(s.ShardSize, size-start) // no overflow, whatever the shard size
 			items = append(items, work{file: f, start: start, end: end, shard: true})
 		}
 	}
@@ -53,42 +66,85 @@ func plan(files []fileEntry, s Serialization) []work {
 	return items
 }
 
-// hashAll hashes every item with at most workers goroutines and returns the
-// digests in item order and the bytes read. The first error cancels the
-// rest; a cancelled ctx stops every worker between chunks.
-func hashAll(ctx context.Context, loc location, items []work, s Serialization, workers int) ([][]byte, int64, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+// batches groups consecutive items into runs for the workers: big items
+// alone, small ones together (see batchFiles). It returns the end index
+// of each run.
+func batches(items []work) []int {
+	var ends []int
+	var bytes int64
+	n := 0
+	for i, it := range items {
+		bytes += it.end - it.start
+		n++
+		if n >= batchFiles || bytes >= batchBytes {
+			ends = append(ends, i+1)
+			bytes, n = 0, 0
+		}
+	}
+	if n > 0 {
+		ends = append(ends, len(items))
+	}
+	return ends
+}
 
+// hasher is one worker's state: a reusable hash, read buffer and the
+// digests arena.
+type hasher struct {
+	loc      location
+	opts     *Options
+	stop     *atomic.Bool
+	ctx      context.Context
+	h        hash.Hash
+	buf      []byte
+	progress Progress
+}
+
+// hashAll hashes every item with at most workers goroutines and returns the
+// digests in item order and the bytes read. The first error stops the
+// rest; a cancelled ctx stops every worker between chunks.
+func hashAll(ctx context.Context, loc location, items []work, opts Options, workers int) ([][]byte, int64, error) {
+	var stop atomic.Bool
+	stopWatch := context.AfterFunc(ctx, func() { stop.Store(true) })
+	defer stopWatch()
+
+	size := opts.HashType.Size()
+	arena := make([]byte, len(items)*size)
 	digests := make([][]byte, len(items))
+	runs := batches(items)
 	var (
-		next     atomic.Int64 // index of the next item to take
+		next     atomic.Int64 // index of the next run to take
 		total    atomic.Int64
 		errOnce  sync.Once
 		firstErr error
 		wg       sync.WaitGroup
 	)
 	fail := func(err error) {
-		errOnce.Do(func() { firstErr = err; cancel() })
+		errOnce.Do(func() { firstErr = err; stop.Store(true) })
 	}
-	workers = max(1, min(workers, len(items)))
+	workers = max(1, min(workers, len(runs)))
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			buf := make([]byte, chunkSize)
-			for ctx.Err() == nil {
-				i := int(next.Add(1) - 1)
-				if i >= len(items) {
+			w := &hasher{loc: loc, opts: &opts, stop: &stop, ctx: ctx, h: newHash(opts.HashType), buf: make([]byte, chunkSize), progress: opts.Progress}
+			for !stop.Load() {
+				r := int(next.Add(1) - 1)
+				if r >= len(runs) {
 					return
 				}
-				d, n, err := hashItem(ctx, loc, &items[i], s, buf)
-				total.Add(n)
-				if err != nil {
-					fail(err)
-					return
+				first := 0
+				if r > 0 {
+					first = runs[r-1]
 				}
-				digests[i] = d
+				for i := first; i < runs[r]; i++ {
+					n, err := w.item(&items[i], arena[i*size:i*size:(i+1)*size])
+					total.Add(n)
+					if err != nil {
+						fail(err)
+						return
+					}
+					digests[i] = arena[i*size : (i+1)*size]
+				}
 			}
 		}()
 	}
@@ -99,122 +155,121 @@ func hashAll(ctx context.Context, loc location, items []work, s Serialization, w
 	return digests, total.Load(), firstErr
 }
 
-// hashItem hashes one work item, reading into buf.
-func hashItem(ctx context.Context, loc location, it *work, s Serialization, buf []byte) ([]byte, int64, error) {
-	f, err := openRegular(loc, it.file, s.AllowSymlinks)
+// item hashes one work item, appending the digest to out (which has room
+// for it).
+func (w *hasher) item(it *work, out []byte) (int64, error) {
+	f, err := w.open(it.file)
 	if err != nil {
-		return nil, 0, err
+		return 0, err
 	}
-	defer f.Close()
-	adviseSequential(f, it.start, it.end-it.start)
-	h := newHash(s.HashType)
+	defer f.close()
+	if it.end-it.start >= adviseMin {
+		f.adviseSequential(it.start, it.end-it.start)
+	}
+	w.h.Reset()
 	var n int64
 	if it.shard {
-		n, err = hashRange(ctx, h, f, it.start, it.end, buf)
+		n, err = w.hashRange(f, it.start, it.end, it.end == it.file.info.size)
 	} else {
-		n, err = hashToEOF(ctx, h, f, buf)
-	}
-	if err == nil && !it.shard && n != it.file.size {
-		err = fmt.Errorf("%w: %d bytes read, %d expected", ErrChanged, n, it.file.size)
-	}
-	if err == nil {
-		err = checkSize(f, it.file.size)
+		n, err = w.hashRange(f, 0, it.file.info.size, true)
 	}
 	if err != nil {
-		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-			return nil, n, err
+		if errors.Is(err, errStopped) {
+			if err := w.ctx.Err(); err != nil {
+				return n, err
+			}
+			return n, err // another worker failed; its error is reported
 		}
-		return nil, n, fmt.Errorf("hash %q: %w", loc.display(it.file.name), unwrapPath(err))
+		return n, fmt.Errorf("hash %q: %w", w.loc.display(it.file.name), unwrapPath(err))
 	}
-	return h.Sum(nil), n, nil
+	w.h.Sum(out)
+	return n, nil
 }
 
-// openRegular opens a walked file for reading and makes sure that what was
-// opened is a regular file of the walked size. Without allowed symlinks it
-// refuses to follow one (O_NOFOLLOW), so a file swapped for a link after
-// the walk is not followed (with symlinks allowed, the walk would have
-// followed it too); O_NONBLOCK keeps a file swapped for a FIFO from
-// blocking the open, and the fstat check then refuses it before any read.
-func openRegular(loc location, fe *fileEntry, allowSymlinks bool) (*os.File, error) {
-	shown := loc.display(fe.name)
-	flags := os.O_RDONLY | syscall.O_NONBLOCK | syscall.O_CLOEXEC
-	if !allowSymlinks {
-		flags |= openNoFollow
-	}
-	f, err := os.OpenFile(loc.path(fe.name), flags, 0)
+// open opens a walked file and makes sure that what was opened is the
+// very regular file the walk saw, at the walked size: one open and one
+// fstat, the least the kernel allows. A name that was no symlink in the
+// walk is opened with O_NOFOLLOW, so a file swapped for a link afterwards
+// is refused; a file swapped for a FIFO does not block the open
+// (O_NONBLOCK) and the fstat refuses it before any read; any other swap
+// shows as another device/inode.
+func (w *hasher) open(fe *fileEntry) (rawFile, error) {
+	shown := w.loc.display(fe.name)
+	f, err := openFile(w.loc.path(fe.name), !fe.link)
 	if err != nil {
-		if errors.Is(err, syscall.ELOOP) {
-			return nil, fmt.Errorf("%q %s", shown, errSymlink)
+		if isLoop(err) && !fe.link {
+			if w.opts.AllowSymlinks || w.opts.LinkRoot != "" {
+				return f, fmt.Errorf("hash %q: %w: it is now a symlink", shown, ErrChanged)
+			}
+			return f, fmt.Errorf("%q %s", shown, errSymlink)
 		}
-		return nil, fmt.Errorf("open %q: %w", shown, unwrapPath(err))
+		return f, fmt.Errorf("open %q: %w", shown, unwrapPath(err))
 	}
-	fi, err := f.Stat()
+	fi, err := f.stat()
+	switch {
+	case err != nil:
+		err = fmt.Errorf("stat %q: %w", shown, unwrapPath(err))
+	case fi.mode != 0:
+		err = fmt.Errorf("%q is not a regular file (%s)", shown, kind(fi.mode))
+	case !fi.sameFile(fe.info):
+		err = fmt.Errorf("hash %q: %w: it is not the file the walk saw", shown, ErrChanged)
+	case fi.size != fe.info.size:
+		err = fmt.Errorf("hash %q: %w: size %d, %d when listed", shown, ErrChanged, fi.size, fe.info.size)
+	}
 	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("stat %q: %w", shown, unwrapPath(err))
-	}
-	if !fi.Mode().IsRegular() {
-		f.Close()
-		return nil, fmt.Errorf("%q is not a regular file (%s)", shown, kind(fi.Mode()))
-	}
-	if fi.Size() != fe.size {
-		f.Close()
-		return nil, fmt.Errorf("hash %q: %w: size %d, %d when listed", shown, ErrChanged, fi.Size(), fe.size)
+		f.close()
+		return f, err
 	}
 	return f, nil
 }
 
-// checkSize verifies after hashing that the open file still has its walked
-// size, so a file that grew or shrank behind a shard is noticed.
-func checkSize(f *os.File, want int64) error {
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if fi.Size() != want {
-		return fmt.Errorf("%w: size %d after hashing, %d when listed", ErrChanged, fi.Size(), want)
-	}
-	return nil
-}
+// errStopped ends a read loop when the work was cancelled or another
+// worker failed.
+var errStopped = errors.New("stopped")
 
-// hashToEOF feeds the whole file to h.
-func hashToEOF(ctx context.Context, h io.Writer, f *os.File, buf []byte) (int64, error) {
+// hashRange feeds bytes [start, end) of f to the worker's hash. When atEnd
+// (end is the walked size of the file), the last read asks for one byte
+// more than remains, so a file that grew is noticed without another
+// system call, and a short read that reaches end is taken as the end of
+// the file. Reading fewer bytes than the range holds is an ErrChanged
+// error. A whole small file thus costs exactly one read. Reads are
+// positioned (pread), so shards and whole files share one loop.
+func (w *hasher) hashRange(f rawFile, start, end int64, atEnd bool) (int64, error) {
 	var total int64
-	for {
-		if err := ctx.Err(); err != nil {
-			return total, err
+	for off := start; ; {
+		if w.stop.Load() {
+			return total, errStopped
 		}
-		n, err := f.Read(buf)
-		h.Write(buf[:n])
-		total += int64(n)
-		if err == io.EOF {
+		remaining := end - off
+		want := int64(len(w.buf))
+		if remaining < want {
+			want = remaining
+			if atEnd {
+				want++
+			}
+		}
+		if want == 0 {
 			return total, nil
 		}
-		if err != nil {
+		n, err := f.pread(w.buf[:want], off)
+		switch {
+		case err != nil:
 			return total, err
+		case int64(n) > remaining:
+			return total, fmt.Errorf("%w: larger than the %d bytes listed", ErrChanged, end)
+		case n == 0 && remaining == 0:
+			return total, nil
+		case n == 0:
+			return total, fmt.Errorf("%w: ended at byte %d, %d expected", ErrChanged, off, end)
 		}
-	}
-}
-
-// hashRange feeds bytes [start, end) of f to h; the file ending early is an
-// ErrChanged error.
-func hashRange(ctx context.Context, h io.Writer, f *os.File, start, end int64, buf []byte) (int64, error) {
-	var total int64
-	for off := start; off < end; {
-		if err := ctx.Err(); err != nil {
-			return total, err
-		}
-		b := buf[:min(int64(len(buf)), end-off)]
-		n, err := f.ReadAt(b, off)
-		h.Write(b[:n])
+		w.h.Write(w.buf[:n])
 		total += int64(n)
 		off += int64(n)
-		if err == io.EOF && off < end {
-			return total, fmt.Errorf("%w: ended at byte %d, shard ends at %d", ErrChanged, off, end)
+		if w.progress != nil {
+			w.progress.Hashed(int64(n))
 		}
-		if err != nil && err != io.EOF {
-			return total, err
+		if off == end && (!atEnd || int64(n) < want) {
+			return total, nil
 		}
 	}
-	return total, nil
 }

@@ -2,8 +2,8 @@ package manifest
 
 import (
 	"errors"
-	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -13,43 +13,32 @@ import (
 // leaves out itself and everything under it.
 type ignoreSet map[string]struct{}
 
-// resolveIgnorePaths turns Options.IgnorePaths into model-relative paths
-// (format spec §5.2): each entry is joined to root when relative, resolved
-// like realpath(3) without requiring it to exist, and made relative to the
-// resolved model root. Entries outside the model are dropped, and so is an
-// entry naming the root itself (it would silently ignore the whole model).
-// With git set, GitPaths are added whether or not they exist.
+// resolveIgnorePaths turns Options.IgnorePaths into model-relative names.
 //
-// When the last component of an entry is a symlink, both the link itself
-// and its resolved target are ignored: model_signing's CLI resolves the
-// whole path (so it ignores the target, and modelgate must accept what it
-// accepts), while a user naming a link means the link.
-func resolveIgnorePaths(root string, paths []string, git bool) (ignoreSet, error) {
+// An ignore path is a NAME inside the model, never what a name inside the
+// model points at: a writer of the model folder controls every symlink
+// in it, and resolving one would let a link take its target out of
+// verification (issue 7.1). So:
+//   - a relative entry is cleaned lexically ("a/../b" is "b");
+//   - an absolute entry is cleaned, then made relative to the model root
+//     as given (so a path through a symlinked model root works) or to the
+//     resolved root; failing both, symlinks in it are resolved only up to
+//     the point where it reaches the model root (resolveToRoot);
+//   - an entry outside the model, or naming the root itself (which would
+//     leave nothing to verify), is dropped.
+//
+// Dropping can only make more be hashed, which can only make verification
+// fail, never pass. With git set, GitPaths are added whether or not they
+// exist.
+func resolveIgnorePaths(given, root string, paths []string, git bool) (ignoreSet, error) {
 	set := ignoreSet{}
-	add := func(p string) {
-		rel, err := filepath.Rel(root, p)
-		if err != nil || rel == "." || !filepath.IsLocal(rel) {
-			return // the root itself, or outside the model
-		}
-		set[filepath.ToSlash(rel)] = struct{}{}
-	}
 	for _, p := range paths {
-		if !filepath.IsAbs(p) {
-			// Not filepath.Join: it would apply ".." lexically, before
-			// realpath can resolve the symlink in front of it.
-			p = root + string(filepath.Separator) + p
-		}
-		resolved, err := realpath(p)
+		rel, ok, err := modelName(given, root, p)
 		if err != nil {
-			return nil, fmt.Errorf("ignore path %q: %w", p, err)
+			return nil, err
 		}
-		add(resolved)
-		if dir, base := splitLast(p); base != "" {
-			parent, err := realpath(dir)
-			if err != nil {
-				return nil, fmt.Errorf("ignore path %q: %w", p, err)
-			}
-			add(filepath.Join(parent, base))
+		if ok {
+			set[rel] = struct{}{}
 		}
 	}
 	if git {
@@ -60,16 +49,86 @@ func resolveIgnorePaths(root string, paths []string, git bool) (ignoreSet, error
 	return set, nil
 }
 
-// splitLast splits the absolute path p into its parent and last component,
-// ignoring trailing separators; base is "" when the last component is "."
-// or "..", which only make sense resolved.
-func splitLast(p string) (dir, base string) {
-	p = strings.TrimRight(p, string(filepath.Separator))
-	dir, base = filepath.Split(p)
-	if base == "." || base == ".." {
-		return "", ""
+// modelName returns the slash-separated model-relative name of p (see
+// resolveIgnorePaths); ok is false when p names nothing strictly inside the
+// model.
+func modelName(given, root, p string) (rel string, ok bool, err error) {
+	if !filepath.IsAbs(p) {
+		return local(filepath.Clean(p))
 	}
-	return dir, base
+	p = filepath.Clean(p)
+	for _, r := range []string{given, root} {
+		if r == "" {
+			continue
+		}
+		if rel, err := filepath.Rel(r, p); err == nil && filepath.IsLocal(rel) {
+			return local(rel)
+		}
+	}
+	rest, found, err := resolveToRoot(p, root)
+	if err != nil || !found {
+		return "", false, err
+	}
+	return local(rest)
+}
+
+// local converts a cleaned relative OS path to a model name, rejecting
+// the root itself and anything that leaves the model.
+func local(rel string) (string, bool, error) {
+	if rel == "." || rel == "" || !filepath.IsLocal(rel) {
+		return "", false, nil
+	}
+	return filepath.ToSlash(rel), true, nil
+}
+
+// maxLinks bounds symlink expansions in resolveToRoot, like the kernel's
+// ELOOP.
+const maxLinks = 255
+
+// resolveToRoot resolves the absolute path p component by component, like
+// realpath(3) without requiring it to exist, but only OUTSIDE the model:
+// the moment the resolved prefix is the model root, the rest of the path
+// is taken lexically and returned (found is true). Symlinks inside the
+// model are therefore never read. When the resolution never passes
+// through the root (it stays outside, or enters the model some other
+// way), found is false and the entry is dropped.
+func resolveToRoot(p, root string) (rest string, found bool, err error) {
+	parts := strings.Split(filepath.ToSlash(p), "/")
+	resolved := "/"
+	links := 0
+	for len(parts) > 0 {
+		if resolved == root {
+			return filepath.Clean(filepath.FromSlash(path.Join(parts...))), true, nil
+		}
+		c := parts[0]
+		parts = parts[1:]
+		switch c {
+		case "", ".":
+			continue
+		case "..":
+			resolved = filepath.Dir(resolved)
+			continue
+		}
+		next := filepath.Join(resolved, c)
+		fi, err := os.Lstat(next)
+		if err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			resolved = next // missing components cannot be links
+			continue
+		}
+		if links++; links > maxLinks {
+			return "", false, errors.New("ignore path " + p + ": too many levels of symbolic links")
+		}
+		target, err := os.Readlink(next)
+		if err != nil {
+			resolved = next
+			continue
+		}
+		if filepath.IsAbs(target) {
+			resolved = "/"
+		}
+		parts = append(strings.Split(filepath.ToSlash(target), "/"), parts...)
+	}
+	return "", false, nil
 }
 
 // sorted returns the paths of s in byte order.
@@ -98,50 +157,4 @@ func (s ignoreSet) ignores(rel string) bool {
 	}
 	_, ok := s[rel]
 	return ok
-}
-
-// maxLinks bounds symlink expansions in realpath, like the kernel's ELOOP.
-const maxLinks = 255
-
-// realpath resolves symlinks and ".." in the absolute path p component by
-// component, as Python's Path.resolve(strict=False) does: ".." applies to
-// the path resolved so far (so "link/.." is the parent of the link's
-// target), and once a component does not exist the rest is taken lexically.
-func realpath(p string) (string, error) {
-	rest := strings.Split(filepath.ToSlash(p), "/")
-	resolved := "/"
-	links := 0
-	for len(rest) > 0 {
-		c := rest[0]
-		rest = rest[1:]
-		switch c {
-		case "", ".":
-			continue
-		case "..":
-			resolved = filepath.Dir(resolved)
-			continue
-		}
-		next := filepath.Join(resolved, c)
-		fi, err := os.Lstat(next)
-		if err != nil || fi.Mode()&os.ModeSymlink == 0 {
-			// Missing or unreadable components cannot be links: keep going
-			// lexically, like Python does for any OSError.
-			resolved = next
-			continue
-		}
-		links++
-		if links > maxLinks {
-			return "", errors.New("too many levels of symbolic links")
-		}
-		target, err := os.Readlink(next)
-		if err != nil {
-			resolved = next
-			continue
-		}
-		if filepath.IsAbs(target) {
-			resolved = "/"
-		}
-		rest = append(strings.Split(filepath.ToSlash(target), "/"), rest...)
-	}
-	return resolved, nil
 }

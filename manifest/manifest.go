@@ -17,8 +17,8 @@ import (
 	"hash"
 	"strconv"
 
+	"github.com/zeebo/blake3"
 	"golang.org/x/crypto/blake2b"
-	"lukechampine.com/blake3"
 )
 
 // HashType names the hash applied to each file or shard. The values are the
@@ -77,6 +77,11 @@ type Manifest struct {
 	// what Build left out, and what a signer records in
 	// serialization.ignore_paths. Sorted; informational when verifying.
 	IgnorePaths []string
+
+	// extraDirs are directory symlinks (and directories under followed
+	// ones) that the walk did not descend because the expected manifest
+	// lists nothing under them; Compare reports them as extra entries.
+	extraDirs []string
 }
 
 // ParseHashType accepts the hash names used by model_signing ("sha256",
@@ -116,7 +121,7 @@ func newHash(h HashType) hash.Hash {
 		d, _ := blake2b.New512(nil) // cannot fail without a key
 		return d
 	case BLAKE3:
-		return blake3.New(32, nil)
+		return blake3.New() // 32-byte output
 	}
 	return nil
 }

@@ -15,8 +15,9 @@ import (
 // paths are derived from a location when needed), so a listing of many
 // small files stays small.
 type fileEntry struct {
-	name string // resource path: slash-separated, model-relative ("." for a single-file model)
-	size int64  // size seen by the walk; hashing checks the file still has it
+	name string   // resource path: slash-separated, model-relative ("." for a single-file model)
+	info fileInfo // what the walk saw: the hasher checks it opens this very file, of this size
+	link bool     // reached through a symlink in the last component: open follows it
 }
 
 // location says where a model's files are.
@@ -26,7 +27,12 @@ type location struct {
 }
 
 // path returns the path to open for the resource name.
-func (l location) path(name string) string { return filepath.Join(l.root, filepath.FromSlash(name)) }
+func (l location) path(name string) string {
+	if name == "." {
+		return l.root
+	}
+	return l.root + string(filepath.Separator) + filepath.FromSlash(name)
+}
 
 // display returns the path to name in messages.
 func (l location) display(name string) string {
@@ -37,70 +43,200 @@ func (l location) display(name string) string {
 // allowed; the CLI flag is named so the user knows the way out.
 const errSymlink = "is a symlink; symlinks are not allowed (use --allow-symlinks)"
 
-// walk lists the files of the model directory at loc as format spec §4.1
-// says: recursively, dot-files included, never descending into symlinked
-// directories, skipping ignored paths before looking at them, and failing
-// on anything that is neither a regular file nor a directory.
-func walk(loc location, ignore ignoreSet, allowSymlinks bool) ([]fileEntry, error) {
-	var files []fileEntry
-	err := filepath.WalkDir(loc.root, func(p string, d fs.DirEntry, err error) error {
-		rel := loc.rel(p)
+// Bounds on following symlinked directories (allowed symlinks whose name
+// the signature lists files under). A cycle is refused outright; these
+// catch long chains and absurdly deep trees.
+const (
+	maxFollowedLinks = 40   // nested followed directory links on one path
+	maxDepth         = 1024 // directory levels below the model root
+)
+
+// walker lists a model directory as format spec §4.1 says: recursively,
+// dot-files included, skipping ignored names before looking at them, and
+// failing on anything that is neither a regular file nor a directory.
+// Symlinks follow the rules of Options (see Options.AllowSymlinks,
+// Options.LinkRoot and Options.Expected).
+type walker struct {
+	loc      location
+	ignore   ignoreSet
+	allow    bool   // symlinks to files (and listed directories) allowed
+	linkRoot string // resolved Options.LinkRoot, or ""
+	expected *expectedNames
+
+	files     []fileEntry
+	extraDirs []string   // directory links (and directories under them) nothing is expected under
+	stack     []fileInfo // directories on the current path, for cycle detection
+	followed  int        // directory links followed on the current path
+}
+
+// walk lists the model directory at loc.
+func (w *walker) walk() error {
+	d, err := openRootDir(w.loc.root)
+	if err != nil {
+		return fmt.Errorf("read %q: %w", w.loc.shown, unwrapPath(err))
+	}
+	defer d.close()
+	fi, err := d.stat()
+	if err != nil {
+		return fmt.Errorf("stat %q: %w", w.loc.shown, unwrapPath(err))
+	}
+	w.stack = append(w.stack, fi)
+	return w.dir(d, ".")
+}
+
+// dir lists the directory d, whose resource name is rel.
+func (w *walker) dir(d dirHandle, rel string) error {
+	names, err := d.names()
+	if err != nil {
+		return fmt.Errorf("read %q: %w", w.loc.display(rel), unwrapPath(err))
+	}
+	for _, name := range names {
+		child := name
+		if rel != "." {
+			child = rel + "/" + name
+		}
+		if w.ignore.ignores(child) {
+			continue // before any look at it: an ignored name may be anything
+		}
+		fi, err := d.statIn(name, false)
 		if err != nil {
-			return fmt.Errorf("read %q: %w", loc.display(rel), unwrapPath(err))
-		}
-		if rel == "." {
-			return nil
-		}
-		if ignore.ignores(rel) {
-			if d.IsDir() {
-				return filepath.SkipDir
+			if errors.Is(err, fs.ErrNotExist) {
+				continue // gone since the listing: as if it never was
 			}
-			return nil
+			return fmt.Errorf("stat %q: %w", w.loc.display(child), unwrapPath(err))
 		}
-		f, err := classify(loc, rel, d.Type(), allowSymlinks)
-		if err != nil || f == nil {
+		switch {
+		case fi.mode == 0:
+			w.files = append(w.files, fileEntry{name: child, info: fi})
+		case fi.mode.IsDir():
+			if w.followed > 0 && !w.expected.dirs(child) {
+				// Under a followed link, a directory the signature lists
+				// nothing under is reported, not walked: a link must not
+				// turn into a walk of some big tree elsewhere.
+				w.extraDirs = append(w.extraDirs, child)
+				continue
+			}
+			if err := w.descend(d, name, child, fi, false); err != nil {
+				return err
+			}
+		case fi.mode&fs.ModeSymlink != 0:
+			if err := w.symlink(d, name, child); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("%q is not a regular file or directory (%s)", w.loc.display(child), kind(fi.mode))
+		}
+	}
+	return nil
+}
+
+// descend walks the subdirectory name of d (resource name child), whose
+// stat is fi; link says it is reached through a symlink.
+func (w *walker) descend(d dirHandle, name, child string, fi fileInfo, link bool) error {
+	if len(w.stack) > maxDepth {
+		return fmt.Errorf("%q: more than %d directory levels", w.loc.display(child), maxDepth)
+	}
+	for _, up := range w.stack {
+		if (fi.dev != 0 || fi.ino != 0) && fi.sameFile(up) {
+			return fmt.Errorf("%q is a symlink to a directory that contains it (a cycle)", w.loc.display(child))
+		}
+	}
+	sub, err := openDirIn(d, name, link)
+	if err != nil {
+		if isLoop(err) {
+			return fmt.Errorf("%q changed to a symlink during the walk", w.loc.display(child))
+		}
+		return fmt.Errorf("read %q: %w", w.loc.display(child), unwrapPath(err))
+	}
+	defer sub.close()
+	if got, err := sub.stat(); err != nil || !got.sameFile(fi) {
+		return fmt.Errorf("%q changed during the walk", w.loc.display(child))
+	}
+	w.stack = append(w.stack, fi)
+	if link {
+		w.followed++
+	}
+	err = w.dir(sub, child)
+	w.stack = w.stack[:len(w.stack)-1]
+	if link {
+		w.followed--
+	}
+	return err
+}
+
+// symlink applies the symlink rules to the link name in d (resource name
+// child).
+func (w *walker) symlink(d dirHandle, name, child string) error {
+	shown := w.loc.display(child)
+	if w.linkRoot != "" {
+		fi, err := w.confinedLink(child)
+		if err != nil {
 			return err
 		}
-		files = append(files, *f)
+		w.files = append(w.files, fileEntry{name: child, info: fi, link: true})
 		return nil
-	})
-	return files, err
-}
-
-// rel returns the resource name of p, a path WalkDir produced under root.
-func (l location) rel(p string) string {
-	sub := strings.TrimPrefix(p[len(l.root):], string(filepath.Separator))
-	if sub == "" {
-		return "."
 	}
-	return filepath.ToSlash(sub)
-}
-
-// classify applies the per-candidate rules of format spec §4.1 steps 2-4 to
-// the resource rel whose lstat type is typ. It returns nil for things that
-// produce no resource: directories, and symlinks to directories.
-func classify(loc location, rel string, typ fs.FileMode, allowSymlinks bool) (*fileEntry, error) {
-	link := typ&fs.ModeSymlink != 0 // a link to a regular file is hashed by its target's content
-	if link && !allowSymlinks {
-		return nil, fmt.Errorf("%q %s", loc.display(rel), errSymlink)
+	if !w.allow {
+		return fmt.Errorf("%q %s", shown, errSymlink)
 	}
-	if typ.IsDir() {
-		return nil, nil
-	}
-	fi, err := os.Stat(loc.path(rel)) // follows a link: its target decides
-	if err != nil {
-		if link {
-			return nil, fmt.Errorf("%q is a broken symlink: %w", loc.display(rel), unwrapPath(err))
-		}
-		return nil, fmt.Errorf("stat %q: %w", loc.display(rel), unwrapPath(err))
-	}
+	fi, err := d.statIn(name, true)
 	switch {
-	case fi.IsDir():
-		return nil, nil // a symlink to a directory: skipped, never descended
-	case !fi.Mode().IsRegular():
-		return nil, fmt.Errorf("%q is not a regular file or directory (%s)", loc.display(rel), kind(fi.Mode()))
+	case isLoop(err):
+		return fmt.Errorf("%q is a symlink loop (%s)", shown, linkTarget(w.loc.path(child)))
+	case err != nil:
+		return fmt.Errorf("%q is a broken symlink (%s): %w", shown, linkTarget(w.loc.path(child)), unwrapPath(err))
+	case fi.mode == 0:
+		w.files = append(w.files, fileEntry{name: child, info: fi, link: true})
+		return nil
+	case !fi.mode.IsDir():
+		return fmt.Errorf("%q is not a regular file or directory (%s, through a symlink)", shown, kind(fi.mode))
 	}
-	return &fileEntry{name: rel, size: fi.Size()}, nil
+	// A symlink to a directory: followed only where the signature lists
+	// files under its name, so that those files are verified; anything
+	// else is an extra entry (verifying) or an error (signing, where no
+	// signature says what it should hold).
+	switch {
+	case w.expected == nil:
+		return fmt.Errorf("%q is a symlink to a directory (%s); directory symlinks are not signed: replace it with the directory, or leave it out with --ignore-paths", shown, linkTarget(w.loc.path(child)))
+	case !w.expected.dirs(child):
+		w.extraDirs = append(w.extraDirs, child)
+		return nil
+	case w.followed >= maxFollowedLinks:
+		return fmt.Errorf("%q: more than %d nested directory symlinks", shown, maxFollowedLinks)
+	}
+	return w.descend(d, name, child, fi, true)
+}
+
+// confinedLink resolves the symlink at the resource name child for
+// Options.LinkRoot: every hop is followed, and the end must be a regular
+// file strictly inside the link root.
+func (w *walker) confinedLink(child string) (fileInfo, error) {
+	p := w.loc.path(child)
+	shown := w.loc.display(child)
+	resolved, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		return fileInfo{}, fmt.Errorf("%q is a symlink (%s) that does not resolve: %w", shown, linkTarget(p), unwrapPath(err))
+	}
+	if rel, err := filepath.Rel(w.linkRoot, resolved); err != nil || rel == "." || !filepath.IsLocal(rel) {
+		return fileInfo{}, fmt.Errorf("%q is a symlink (%s) to %q, which is outside %q", shown, linkTarget(p), resolved, w.linkRoot)
+	}
+	fi, err := lstatPath(resolved)
+	if err != nil {
+		return fileInfo{}, fmt.Errorf("%q is a symlink (%s) to %q: %w", shown, linkTarget(p), resolved, unwrapPath(err))
+	}
+	if fi.mode != 0 {
+		return fileInfo{}, fmt.Errorf("%q is a symlink (%s) to %q, which is not a regular file (%s)", shown, linkTarget(p), resolved, kind(fi.mode))
+	}
+	return fi, nil
+}
+
+// linkTarget describes where the symlink at p points, for messages.
+func linkTarget(p string) string {
+	t, err := os.Readlink(p)
+	if err != nil {
+		return "unreadable target"
+	}
+	return fmt.Sprintf("-> %q", t)
 }
 
 // kind names a file type for error messages.
@@ -116,47 +252,82 @@ func kind(m fs.FileMode) string {
 		return "a device"
 	case m.IsDir():
 		return "a directory"
+	case m&fs.ModeSymlink != 0:
+		return "a symlink"
 	}
 	return "mode " + m.String()
 }
 
 // listOnly resolves the model-relative paths only (Options.Only) in the
 // model directory at loc. Each must be clean and local. A path that does
-// not exist, or that can only be reached through a symlink or a
-// non-directory, yields no entry: the walk would never have produced it,
-// so Compare reports it as missing. A listed directory, or a link to one,
-// is an error, as is a listed symlink when symlinks are not allowed.
-func listOnly(loc location, only []string, ignore ignoreSet, allowSymlinks bool) ([]fileEntry, error) {
-	var files []fileEntry
+// not exist yields no entry, so Compare reports it as missing. A listed
+// directory is an error, as is a symlink anywhere on a listed path where
+// the symlink rules refuse it; a listed path under an allowed directory
+// symlink is followed (the signature lists it, see Options.Expected).
+func (w *walker) listOnly(only []string) error {
 	seen := make(map[string]bool, len(only))
 	for _, rel := range only {
 		if err := checkOnlyPath(rel); err != nil {
-			return nil, err
+			return err
 		}
-		if seen[rel] || ignore.ignores(rel) {
+		if seen[rel] || w.ignore.ignores(rel) {
 			continue
 		}
 		seen[rel] = true
-		fi, ok, err := lstatNoLinks(loc, rel)
-		if err != nil {
-			return nil, err
+		if err := w.listOne(rel); err != nil {
+			return err
 		}
-		if !ok {
-			continue
-		}
-		if fi.IsDir() {
-			return nil, fmt.Errorf("%q is a directory, not a file", loc.display(rel))
-		}
-		f, err := classify(loc, rel, fi.Mode().Type(), allowSymlinks)
-		if err != nil {
-			return nil, err
-		}
-		if f == nil {
-			return nil, fmt.Errorf("%q is a symlink to a directory, not a file", loc.display(rel))
-		}
-		files = append(files, *f)
 	}
-	return files, nil
+	return nil
+}
+
+// listOne adds the listed file rel, looking at each component on the way.
+func (w *walker) listOne(rel string) error {
+	parts := strings.Split(rel, "/")
+	links := 0
+	for i := range parts {
+		sub := strings.Join(parts[:i+1], "/")
+		last := i == len(parts)-1
+		fi, err := lstatPath(w.loc.path(sub))
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+			return nil // missing: Compare says so
+		}
+		if err != nil {
+			return fmt.Errorf("stat %q: %w", w.loc.display(sub), unwrapPath(err))
+		}
+		link := fi.mode&fs.ModeSymlink != 0
+		if link {
+			if w.linkRoot != "" {
+				if fi, err = w.confinedLink(sub); err != nil {
+					return err
+				}
+			} else {
+				if !w.allow {
+					return fmt.Errorf("%q %s", w.loc.display(sub), errSymlink)
+				}
+				if links++; links > maxFollowedLinks {
+					return fmt.Errorf("%q: more than %d nested directory symlinks", w.loc.display(sub), maxFollowedLinks)
+				}
+				if fi, err = statPath(w.loc.path(sub)); err != nil {
+					return fmt.Errorf("%q is a broken symlink (%s): %w", w.loc.display(sub), linkTarget(w.loc.path(sub)), unwrapPath(err))
+				}
+			}
+		}
+		switch {
+		case !last && fi.mode.IsDir():
+			continue
+		case !last:
+			return nil // a file in the middle: the path cannot exist
+		case fi.mode.IsDir() && link:
+			return fmt.Errorf("%q is a symlink to a directory, not a file", w.loc.display(sub))
+		case fi.mode.IsDir():
+			return fmt.Errorf("%q is a directory, not a file", w.loc.display(sub))
+		case fi.mode != 0:
+			return fmt.Errorf("%q is not a regular file (%s)", w.loc.display(sub), kind(fi.mode))
+		}
+		w.files = append(w.files, fileEntry{name: rel, info: fi, link: links > 0 || link})
+	}
+	return nil
 }
 
 // checkOnlyPath rejects a listed path that is not a clean, relative,
@@ -169,26 +340,6 @@ func checkOnlyPath(rel string) error {
 	return nil
 }
 
-// lstatNoLinks lstats the resource rel, descending only through real
-// directories. ok is false when the path does not exist that way.
-func lstatNoLinks(loc location, rel string) (fi fs.FileInfo, ok bool, err error) {
-	parts := strings.Split(rel, "/")
-	for i := range parts {
-		sub := strings.Join(parts[:i+1], "/")
-		fi, err = os.Lstat(loc.path(sub))
-		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, errNotDir) {
-			return nil, false, nil
-		}
-		if err != nil {
-			return nil, false, fmt.Errorf("stat %q: %w", loc.display(sub), unwrapPath(err))
-		}
-		if i < len(parts)-1 && !fi.IsDir() {
-			return nil, false, nil // a file or a link in the middle: not reachable by the walk
-		}
-	}
-	return fi, true, nil
-}
-
 // unwrapPath strips the *fs.PathError wrapper, whose message repeats the
 // (unquoted) path we already name, quoted, in our own message.
 func unwrapPath(err error) error {
@@ -199,4 +350,35 @@ func unwrapPath(err error) error {
 	return err
 }
 
-var errNotDir = syscall.ENOTDIR
+// expectedNames answers, for the manifest a model is verified against,
+// whether it lists any file under a directory name.
+type expectedNames struct {
+	m     *Manifest
+	under map[string]struct{} // built on first use
+}
+
+func newExpectedNames(m *Manifest) *expectedNames {
+	if m == nil {
+		return nil
+	}
+	return &expectedNames{m: m}
+}
+
+// dirs reports whether the manifest lists a file strictly under dir.
+func (e *expectedNames) dirs(dir string) bool {
+	if e == nil {
+		return false
+	}
+	if e.under == nil {
+		e.under = map[string]struct{}{}
+		for _, r := range e.m.Resources {
+			for i := 0; i < len(r.Path); i++ {
+				if r.Path[i] == '/' {
+					e.under[r.Path[:i]] = struct{}{}
+				}
+			}
+		}
+	}
+	_, ok := e.under[dir]
+	return ok
+}

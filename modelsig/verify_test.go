@@ -423,7 +423,7 @@ func TestVerifyPythonShardForm(t *testing.T) {
 	}
 	flipByte(t, filepath.Join(model, "w.bin"), 9)
 	_, err = Verify(ctx, model, sc.verifier, VerifyOptions{})
-	wantVerificationError(t, err, model, `1 changed ("w.bin:8:10"`)
+	wantVerificationError(t, err, model, `1 changed shard ("w.bin:8:10"`)
 }
 
 // TestVerifyRecordedAllowSymlinks: a signer that allowed symlinks recorded

@@ -111,7 +111,7 @@ func TestSignKeyRoundTrip(t *testing.T) {
 
 			flipByte(t, filepath.Join(model, "weights", "part-2.bin"), 60)
 			runCLI(t, "verify", "key", "--public-key", pub, model).want(t, exitDenied).
-				stderrHas(t, `changed ("weights/part-2.bin`)
+				stderrHas(t, `1 changed`, `("weights/part-2.bin`)
 		})
 	}
 }
@@ -412,5 +412,5 @@ func TestIgnoreUnsignedFiles(t *testing.T) {
 	runCLI(t, append(args, sharded)...).want(t, exitDenied).stderrHas(t, "extra.bin")
 	runCLI(t, append(args, "--ignore-unsigned-files", sharded)...).want(t, exitOK)
 	mustRemove(t, filepath.Join(sharded, "config.json"))
-	runCLI(t, append(args, "--ignore-unsigned-files", sharded)...).want(t, exitDenied).stderrHas(t, `1 missing ("config.json`)
+	runCLI(t, append(args, "--ignore-unsigned-files", sharded)...).want(t, exitDenied).stderrHas(t, `1 missing shard ("config.json`)
 }
