@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -102,6 +101,9 @@ type SignOptions struct {
 	// manifest.DefaultShardSize.
 	Serialization manifest.Serialization
 	Workers       int
+	// Progress, when set, hears how many files and bytes will be hashed
+	// and how many have been; see manifest.Progress.
+	Progress manifest.Progress
 }
 
 // SignResult describes a written signature.
@@ -117,9 +119,18 @@ type SignResult struct {
 // The signature file is left out of the model (and recorded in
 // ignore_paths) when it lies inside it. Before anything is written the new
 // signature is parsed back and checked with s's public key, so a faulty
-// signer cannot leave a signature that does not verify; the file is
-// written through a temporary file and a rename, so a failure leaves
-// either the old file or none, never a partial one.
+// signer cannot leave a signature that does not verify.
+//
+// Concurrency and crashes: signs of one model folder are serialized with
+// an advisory lock on the folder (flock; it creates nothing), so no sign
+// walks another's output, and the signature is written so that no reader
+// ever sees a partial file and a killed sign leaves nothing behind (see
+// writeSignature). Before any file is hashed, the resources the walk found
+// are counted against what a signature can hold (MaxBundleSize), so an
+// impossible signature (say, a tiny shard size) fails at once with the
+// shard size that would work. Directory symlinks are refused (see
+// manifest.Options.Expected): a signature must never be one its own
+// verification rejects.
 func Sign(ctx context.Context, modelPath string, s Signer, opts SignOptions) (*SignResult, error) {
 	if s == nil {
 		return nil, errors.New("sign: no signer")
@@ -145,12 +156,27 @@ func Sign(ctx context.Context, modelPath string, s Signer, opts SignOptions) (*S
 	if ser.Method == manifest.Shards && ser.ShardSize == 0 {
 		ser.ShardSize = manifest.DefaultShardSize
 	}
-	m, stats, err := manifest.Build(ctx, modelPath, manifest.Options{
+	// One sign at a time per model folder: a concurrent sign must not
+	// walk this one's signature (or its temporary file) into its manifest.
+	unlock, err := lockModel(ctx, lockDir(modelPath, single))
+	if err != nil {
+		return nil, fmt.Errorf("sign %s: %w", modelPath, err)
+	}
+	defer unlock()
+	tree, err := manifest.Walk(ctx, modelPath, manifest.Options{
 		Serialization:  ser,
 		IgnorePaths:    append(append([]string(nil), opts.IgnorePaths...), sigPath),
 		IgnoreGitPaths: opts.IgnoreGitPaths,
+		Progress:       opts.Progress,
 		Workers:        opts.Workers,
 	})
+	if err != nil {
+		return nil, err
+	}
+	if err := checkCapacity(modelPath, tree, ser); err != nil {
+		return nil, err
+	}
+	m, stats, err := tree.Hash(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +205,7 @@ func Sign(ctx context.Context, modelPath string, s Signer, opts SignOptions) (*S
 	if err := checkOwnBundle(sigPath, data, s); err != nil {
 		return nil, fmt.Errorf("sign %s: the new signature failed its self-check, nothing written: %w", modelPath, err)
 	}
-	if err := writeFileAtomic(sigPath, data); err != nil {
+	if err := writeSignature(sigPath, filepath.Dir(lockDir(modelPath, single)), data); err != nil {
 		return nil, err
 	}
 	return &SignResult{SignaturePath: sigPath, Manifest: m, Stats: stats}, nil
@@ -287,53 +313,6 @@ func checkOwnBundle(name string, data []byte, s Signer) error {
 		return errors.New("the bundle does not carry the signer's key hint")
 	case len(certs) > 0 && (b.Material != MaterialCertificateChain || !bytes.Equal(b.Certificates[0], certs[0].Raw)):
 		return errors.New("the bundle does not carry the signing certificate")
-	}
-	return nil
-}
-
-// writeFileAtomic writes data to path through a temporary file in the same
-// directory, synced and then renamed over path. On any error the temporary
-// file is removed, so no partial signature is ever left behind.
-func writeFileAtomic(path string, data []byte) (err error) {
-	fail := func(err error) error {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err // the path it names is the temporary file's
-		}
-		return fmt.Errorf("write signature %s: %w", path, err)
-	}
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fail(err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		return fail(err)
-	}
-	if err := f.Chmod(0o644); err != nil { // a signature is public
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		return fail(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fail(err)
-	}
-	// Make the rename durable; not every platform can sync a directory,
-	// and the file itself is already complete, so this is best effort.
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
 	}
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/modelgate/modelgate/internal/testpki"
@@ -586,12 +587,21 @@ func TestSignErrors(t *testing.T) {
 		defer func(old int64) { bundleSizeLimit = old }(bundleSizeLimit)
 		bundleSizeLimit = 16 << 20
 		model := testpki.Model(t, map[string]string{"w": strings.Repeat("x", 100_000)})
-		_, err := Sign(ctx, model, s, SignOptions{Serialization: manifest.Serialization{Method: manifest.Shards, HashType: manifest.BLAKE2b, ShardSize: 1}})
-		if err == nil || !strings.Contains(err.Error(), "more than the 16777216 bytes verifiers read (100000 resources; use a larger shard size)") {
+		var p countingProgress
+		_, err := Sign(ctx, model, s, SignOptions{Progress: &p, Serialization: manifest.Serialization{Method: manifest.Shards, HashType: manifest.BLAKE2b, ShardSize: 1}})
+		if err == nil || !strings.Contains(err.Error(), "100000 shards would make a signature of at least ") ||
+			!strings.Contains(err.Error(), "more than the 16777216 bytes a verifier reads; a shard size of at least 4 would work (1 is given)") {
 			t.Errorf("error %v", err)
+		}
+		if p.hashed.Load() != 0 || p.files != 1 {
+			t.Errorf("refused after hashing %d bytes (planned %d files), want before any", p.hashed.Load(), p.files)
 		}
 		if got := listing(model); !reflect.DeepEqual(got, []string{"w"}) {
 			t.Errorf("left %q", got)
+		}
+		// The suggested shard size does fit.
+		if _, err := Sign(ctx, model, s, SignOptions{Serialization: manifest.Serialization{Method: manifest.Shards, HashType: manifest.BLAKE2b, ShardSize: 4}}); err != nil {
+			t.Errorf("sign with the suggested shard size: %v", err)
 		}
 	})
 	t.Run("name with a control character", func(t *testing.T) {
@@ -622,3 +632,17 @@ func TestSignErrors(t *testing.T) {
 		}
 	})
 }
+
+// countingProgress records Progress calls.
+type countingProgress struct {
+	files   int
+	bytes   int64
+	planned int
+	hashed  atomic.Int64
+}
+
+func (p *countingProgress) Planned(files int, bytes int64) {
+	p.files, p.bytes = files, bytes
+	p.planned++
+}
+func (p *countingProgress) Hashed(n int64) { p.hashed.Add(n) }

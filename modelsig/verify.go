@@ -33,6 +33,13 @@ type VerifyOptions struct {
 	// IgnoreUnsignedFiles hashes only the files the signature lists.
 	IgnoreUnsignedFiles bool
 	Workers             int
+	// LinkRoot confines symlinks to regular files inside this folder (a
+	// Hugging Face cache's blobs/), whatever allow_symlinks says; see
+	// manifest.Options.LinkRoot.
+	LinkRoot string
+	// Progress, when set, hears how many files and bytes will be hashed
+	// and how many have been; see manifest.Progress.
+	Progress manifest.Progress
 	// Logger receives warnings (such as an old bundle without a key hint);
 	// nil means slog.Default().
 	Logger *slog.Logger
@@ -103,11 +110,16 @@ func Verify(ctx context.Context, modelPath string, v Verifier, opts VerifyOption
 		if expected, err = singleFileManifest(expected, filepath.Base(modelPath)); err != nil {
 			return nil, &VerificationError{Path: sigPath, Err: err}
 		}
+	} else if err := folderAgainstFileSignature(modelPath, st); err != nil {
+		return nil, &VerificationError{Path: modelPath, Err: err}
 	}
 	mopts := manifest.Options{
 		Serialization:  expected.Serialization,
 		IgnorePaths:    append(append(append([]string(nil), opts.IgnorePaths...), sigPath), recordedIgnores(expected.IgnorePaths)...),
 		IgnoreGitPaths: opts.IgnoreGitPaths,
+		Expected:       expected,
+		LinkRoot:       opts.LinkRoot,
+		Progress:       opts.Progress,
 		Workers:        opts.Workers,
 	}
 	mopts.AllowSymlinks = opts.AllowSymlinks || expected.Serialization.AllowSymlinks
@@ -119,7 +131,16 @@ func Verify(ctx context.Context, modelPath string, v Verifier, opts VerifyOption
 		}
 		mopts.Only = filePaths(expected)
 	}
-	actual, stats, err := manifest.Build(ctx, modelPath, mopts)
+	tree, err := manifest.Walk(ctx, modelPath, mopts)
+	if err != nil {
+		return nil, err
+	}
+	// Names first: a model with extra or missing files fails at the cost
+	// of the walk, before a single byte is hashed.
+	if err := tree.CheckNames(expected); err != nil {
+		return nil, &VerificationError{Path: modelPath, Err: err}
+	}
+	actual, stats, err := tree.Hash(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +200,7 @@ func singleFileManifest(m *manifest.Manifest, base string) (*manifest.Manifest, 
 	case len(paths) == 0:
 		return m, nil
 	case len(paths) > 1:
-		return nil, fmt.Errorf("the model is the single file %q, but the signature lists %d files", base, len(paths))
+		return nil, fmt.Errorf("the model is the single file %q, but the signature lists %d files (it is for a folder: pass the folder that holds them)", base, len(paths))
 	case paths[0] != "." && paths[0] != base:
 		return nil, fmt.Errorf("the model is the single file %q, but the signature is for the file %q", base, paths[0])
 	}
@@ -189,6 +210,23 @@ func singleFileManifest(m *manifest.Manifest, base string) (*manifest.Manifest, 
 		out.Resources[i].Path = "."
 	}
 	return &out, nil
+}
+
+// folderAgainstFileSignature refuses, with a hint, a folder checked
+// against the signature of a single file (one resource named "."): a
+// folder's walk never yields ".", so it could only fail, less clearly.
+func folderAgainstFileSignature(modelPath string, st *Statement) error {
+	paths := filePaths(st.Manifest)
+	if len(paths) != 1 || paths[0] != "." {
+		return nil
+	}
+	hint := "pass the signed file itself as the model"
+	if name := st.SubjectName; name != "" && filepath.IsLocal(name) {
+		if fi, err := os.Stat(filepath.Join(modelPath, name)); err == nil && fi.Mode().IsRegular() {
+			hint = fmt.Sprintf("pass the file itself as the model, e.g. %q", filepath.Join(modelPath, name))
+		}
+	}
+	return fmt.Errorf("the signature is for a single file (%q), but the model is a folder: %s", st.SubjectName, hint)
 }
 
 // filePaths returns the distinct file paths of m's resources in order
