@@ -701,8 +701,7 @@ func TestBuildCancelled(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stop atomic.Bool
-	stop.Store(true)
-	w := &hasher{loc: tr.loc, opts: &tr.opts, stop: &stop, ctx: ctx, h: newHash(SHA256), buf: make([]byte, chunkSize)}
+	w := &hasher{loc: tr.loc, opts: &tr.opts, stop: &stop, ctx: ctx, done: ctx.Done(), h: newHash(SHA256), buf: make([]byte, chunkSize)}
 	for i := range tr.files {
 		if tr.files[i].name != "b" {
 			continue

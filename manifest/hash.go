@@ -92,8 +92,9 @@ func batches(items []work) []int {
 type hasher struct {
 	loc      location
 	opts     *Options
-	stop     *atomic.Bool
+	stop     *atomic.Bool // another worker failed
 	ctx      context.Context
+	done     <-chan struct{} // ctx.Done(), checked between chunks
 	h        hash.Hash
 	buf      []byte
 	progress Progress
@@ -104,8 +105,6 @@ type hasher struct {
 // rest; a cancelled ctx stops every worker between chunks.
 func hashAll(ctx context.Context, loc location, items []work, opts Options, workers int) ([][]byte, int64, error) {
 	var stop atomic.Bool
-	stopWatch := context.AfterFunc(ctx, func() { stop.Store(true) })
-	defer stopWatch()
 
 	size := opts.HashType.Size()
 	arena := make([]byte, len(items)*size)
@@ -126,8 +125,8 @@ func hashAll(ctx context.Context, loc location, items []work, opts Options, work
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w := &hasher{loc: loc, opts: &opts, stop: &stop, ctx: ctx, h: newHash(opts.HashType), buf: make([]byte, chunkSize), progress: opts.Progress}
-			for !stop.Load() {
+			w := &hasher{loc: loc, opts: &opts, stop: &stop, ctx: ctx, done: ctx.Done(), h: newHash(opts.HashType), buf: make([]byte, chunkSize), progress: opts.Progress}
+			for !w.stopped() {
 				r := int(next.Add(1) - 1)
 				if r >= len(runs) {
 					return
@@ -223,6 +222,21 @@ func (w *hasher) open(fe *fileEntry) (rawFile, error) {
 	return f, nil
 }
 
+// stopped reports whether the work was cancelled or another worker
+// failed. The context is checked directly rather than through a flag set by
+// context.AfterFunc, whose goroutine may run only after many more chunks.
+func (w *hasher) stopped() bool {
+	if w.stop.Load() {
+		return true
+	}
+	select {
+	case <-w.done:
+		return true
+	default:
+		return false
+	}
+}
+
 // errStopped ends a read loop when the work was cancelled or another
 // worker failed.
 var errStopped = errors.New("stopped")
@@ -237,7 +251,7 @@ var errStopped = errors.New("stopped")
 func (w *hasher) hashRange(f rawFile, start, end int64, atEnd bool) (int64, error) {
 	var total int64
 	for off := start; ; {
-		if w.stop.Load() {
+		if w.stopped() {
 			return total, errStopped
 		}
 		remaining := end - off
