@@ -23,12 +23,14 @@
 # needs no CLI, key or signature.
 #
 # Usage: bench/throughput.sh [--dir DIR] [--runs N] [--many] [--only-many]
-#                            [--library] [--clean]
+#                            [--library] [--hash H] [--clean]
 #   --dir DIR     work directory (default /tmp/modelgate-bench, or $BENCH_DIR)
 #   --runs N      timed runs per contestant, best is kept (default 3, or $RUNS)
 #   --many        also run part 2
 #   --only-many   run part 2 only
 #   --library     time manifest.Build (go test -bench) instead of the CLI
+#   --hash H      sign and verify with hash H (sha256, blake2b, blake3; default
+#                 sha256, or $HASH); openssl's baseline stays sha256
 #   --clean       delete the work directory afterwards (default: keep it, so
 #                 the next run reuses the models)
 # Layout knobs (environment): BIG_COUNT=4 BIG_SIZE=1073741824 SMALL_COUNT=200
@@ -45,6 +47,7 @@ SMALL_COUNT=${SMALL_COUNT:-200}
 SMALL_SIZE=${SMALL_SIZE:-65536}
 MANY_COUNT=${MANY_COUNT:-100000}
 MANY_SIZE=${MANY_SIZE:-1024}
+HASH=${HASH:-sha256}
 part1=1 part2=0 library=0 clean=0
 
 die() { echo "throughput.sh: $*" >&2; exit 2; }
@@ -56,6 +59,7 @@ while (($#)); do
 	--many) part2=1 ;;
 	--only-many) part1=0 part2=1 ;;
 	--library) library=1 ;;
+	--hash) HASH=${2:?--hash needs a value}; shift ;;
 	--clean) clean=1 ;;
 	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown argument '$1' (see --help)" ;;
@@ -152,8 +156,8 @@ sign() {
 		openssl pkey -in "$work/key.pem" -pubout -out "$work/pub.pem"
 		pub=$work/pub.pem
 	fi
-	echo "signing $1"
-	"$bin" sign key --private-key "$work/key.pem" --signature "$2" "$1" >/dev/null ||
+	echo "signing $1 ($HASH)"
+	"$bin" sign key --private-key "$work/key.pem" --hash "$HASH" --signature "$2" "$1" >/dev/null ||
 		die "modelgate sign failed on $1"
 }
 
@@ -208,7 +212,7 @@ time_verify() { # MODEL SIG
 }
 
 time_library() { # MODEL BYTES: one timed manifest.Build (after a warm-up one)
-	MODELGATE_BENCH_DIR=$1 "$testbin" -test.run '^$' -test.bench '^BenchmarkBuildDir$' -test.benchtime 1x >"$work/bench.out" ||
+	MODELGATE_BENCH_DIR=$1 MODELGATE_BENCH_HASH=$HASH "$testbin" -test.run '^$' -test.bench '^BenchmarkBuildDir$' -test.benchtime 1x >"$work/bench.out" ||
 		die "benchmark failed: $(cat "$work/bench.out")"
 	awk -v bytes="$2" '/^BenchmarkBuildDir/ {
 		for (i = 1; i < NF; i++) { if ($(i+1) == "ns/op") ns = $i; if ($(i+1) == "cpu-s/GB") c = $i }
@@ -239,8 +243,8 @@ part_throughput() {
 		echo "run $r/$RUNS: openssl x$n ${ow}s wall ${oc}s cpu; modelgate ${mw}s wall ${mc}s cpu"
 	done
 	echo "load average after timing:  $(cut -d' ' -f1-3 /proc/loadavg)"
-	local what="modelgate verify key"
-	((library)) && what="manifest.Build files/sha256 via $testbin"
+	local what="modelgate verify key, $HASH"
+	((library)) && what="manifest.Build files/$HASH via $testbin"
 	echo
 	echo "model:     $model ($bytes bytes: $BIG_COUNT x $BIG_SIZE + $SMALL_COUNT x $SMALL_SIZE)"
 	echo "best of $RUNS  wall       GB/s    cpu        GB per cpu-s"
@@ -252,14 +256,17 @@ part_throughput() {
 		printf "ratio:     wall %.3f, cpu %.3f (modelgate throughput / openssl; 1 = as fast)\n", ow / mw, oc / mc }'
 }
 
-# measure CMD...: runs CMD, prints "WALL_SECONDS MAX_RSS_KB".
+# measure CMD...: runs CMD, prints "WALL_SECONDS MAX_RSS_KB CPU_SECONDS"
+# (CPU is user+system, "?" when unknown).
 measure() {
 	if [[ -x /usr/bin/time ]] && /usr/bin/time -v true 2>/dev/null; then
 		/usr/bin/time -v -o "$work/time.txt" "$@" >/dev/null || die "$1 failed"
 		awk -F': ' '
 			/Elapsed \(wall clock\)/ { n = split($2, p, ":"); w = 0; for (i = 1; i <= n; i++) w = w * 60 + p[i] }
+			/User time/ { c += $2 }
+			/System time/ { c += $2 }
 			/Maximum resident set size/ { rss = $2 }
-			END { printf "%.2f %d\n", w, rss }' "$work/time.txt"
+			END { printf "%.2f %d %.2f\n", w, rss, c }' "$work/time.txt"
 		return
 	fi
 	# No GNU time: sample the high-water mark while the command runs.
@@ -274,11 +281,11 @@ measure() {
 	done
 	wait "$pid" || die "$1 failed"
 	t1=$(now)
-	echo "$(secs "$t0" "$t1") $hwm"
+	echo "$(secs "$t0" "$t1") $hwm ?"
 }
 
 part_many() {
-	local model=$BENCH_DIR/many sig=$BENCH_DIR/many.sig result wall rss
+	local model=$BENCH_DIR/many sig=$BENCH_DIR/many.sig result wall rss cpu
 	make_many "$model"
 	if ((library)); then
 		ensure_testbin
@@ -290,13 +297,13 @@ part_many() {
 		warm "$model"
 		result=$(measure "$bin" verify key --public-key "$pub" --signature "$sig" "$model")
 	fi
-	read -r wall rss <<<"$result"
+	read -r wall rss cpu <<<"$result"
 	echo
 	echo "many files: $model ($MANY_COUNT x $MANY_SIZE bytes)"
 	if ((library)); then
-		echo "manifest.Build (2 passes: warm-up + 1 timed, via $testbin): wall ${wall}s, max RSS ${rss} KiB"
+		echo "manifest.Build (2 passes: warm-up + 1 timed, via $testbin): wall ${wall}s, cpu ${cpu}s, max RSS ${rss} KiB"
 	else
-		echo "modelgate verify: wall ${wall}s, max RSS ${rss} KiB"
+		echo "modelgate verify: wall ${wall}s, cpu ${cpu}s, max RSS ${rss} KiB"
 	fi
 }
 
