@@ -99,7 +99,7 @@ type Tree struct {
 // Walk lists modelPath (a directory or a single file) as Build does,
 // without hashing anything. modelPath itself may be a symlink: the user
 // named it, so it is followed. It stops early, returning ctx.Err(), when
-// ctx is cancelled before the walk starts.
+// ctx is cancelled (checked before each directory).
 func Walk(ctx context.Context, modelPath string, opts Options) (*Tree, error) {
 	if err := opts.Serialization.validate(); err != nil {
 		return nil, err
@@ -110,7 +110,7 @@ func Walk(ctx context.Context, modelPath string, opts Options) (*Tree, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	t, err := list(modelPath, opts)
+	t, err := list(ctx, modelPath, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -274,7 +274,7 @@ func (t *Tree) countHashed() int {
 }
 
 // list resolves modelPath and walks it.
-func list(modelPath string, opts Options) (*Tree, error) {
+func list(ctx context.Context, modelPath string, opts Options) (*Tree, error) {
 	if modelPath == "" {
 		return nil, fmt.Errorf("model path is empty")
 	}
@@ -302,7 +302,7 @@ func list(modelPath string, opts Options) (*Tree, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &walker{loc: t.loc, ignore: ignore, allow: opts.AllowSymlinks, expected: newExpectedNames(opts.Expected)}
+	w := &walker{ctx: ctx, loc: t.loc, ignore: ignore, allow: opts.AllowSymlinks, expected: newExpectedNames(opts.Expected)}
 	if opts.LinkRoot != "" {
 		if w.linkRoot, err = filepath.EvalSymlinks(opts.LinkRoot); err != nil {
 			return nil, fmt.Errorf("link root %q: %w", opts.LinkRoot, unwrapPath(err))

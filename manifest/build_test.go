@@ -743,7 +743,7 @@ func TestBuildFileChanged(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := tree(t, map[string]string{"f": f00})
-			tr, err := list(dir, Options{Serialization: tt.s})
+			tr, err := list(context.Background(), dir, Options{Serialization: tt.s})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -249,3 +249,17 @@ func TestMismatchNames(t *testing.T) {
 }
 
 type atomicInt = atomic.Int64
+
+// TestWalkCancelled: a cancelled walk stops at the next directory.
+func TestWalkCancelled(t *testing.T) {
+	dir := tree(t, map[string]string{"a/b/c": "c", "d/e": "e"})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Walk(ctx, dir, Options{Serialization: filesSHA}); !errors.Is(err, context.Canceled) {
+		t.Errorf("Walk = %v, want context.Canceled", err)
+	}
+	w := &walker{ctx: ctx, loc: location{root: dir, shown: dir}}
+	if err := w.walk(); !errors.Is(err, context.Canceled) || len(w.files) != 0 {
+		t.Errorf("walker = %v with %d files, want context.Canceled before listing", err, len(w.files))
+	}
+}

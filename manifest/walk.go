@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -57,6 +58,7 @@ const (
 // Symlinks follow the rules of Options (see Options.AllowSymlinks,
 // Options.LinkRoot and Options.Expected).
 type walker struct {
+	ctx      context.Context // checked once per directory and listed file
 	loc      location
 	ignore   ignoreSet
 	allow    bool   // symlinks to files (and listed directories) allowed
@@ -86,6 +88,9 @@ func (w *walker) walk() error {
 
 // dir lists the directory d, whose resource name is rel.
 func (w *walker) dir(d dirHandle, rel string) error {
+	if err := w.ctx.Err(); err != nil {
+		return err
+	}
 	names, err := d.names()
 	if err != nil {
 		return fmt.Errorf("read %q: %w", w.loc.display(rel), unwrapPath(err))
@@ -268,6 +273,9 @@ func (w *walker) listOnly(only []string) error {
 	seen := make(map[string]bool, len(only))
 	for _, rel := range only {
 		if err := checkOnlyPath(rel); err != nil {
+			return err
+		}
+		if err := w.ctx.Err(); err != nil {
 			return err
 		}
 		if seen[rel] || w.ignore.ignores(rel) {
