@@ -216,9 +216,14 @@ func singleFileManifest(m *manifest.Manifest, base string) (*manifest.Manifest, 
 // against the signature of a single file (one resource named "."): a
 // folder's walk never yields ".", so it could only fail, less clearly.
 func folderAgainstFileSignature(modelPath string, st *Statement) error {
-	paths := filePaths(st.Manifest)
-	if len(paths) != 1 || paths[0] != "." {
+	rs := st.Manifest.Resources
+	if len(rs) == 0 {
 		return nil
+	}
+	for _, r := range rs {
+		if r.Path != "." {
+			return nil // the first resource decides for a folder's signature
+		}
 	}
 	hint := "pass the signed file itself as the model"
 	if name := st.SubjectName; name != "" && filepath.IsLocal(name) {
