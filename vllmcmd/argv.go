@@ -134,33 +134,40 @@ func moveModel(args []token) ([]token, error) {
 	return append(out, args[rest:]...), nil
 }
 
+// configRead is the --config file vLLM will read.
+type configRead struct {
+	path string // absolute
+	data []byte // exactly what was read
+	argv int    // index of FILE in the user's argv
+}
+
 // insertConfig expands `--config FILE` as
 // FlexibleArgumentParser._pull_args_from_config does: the file's
 // arguments go right after the subcommand and MODEL, so that everything
 // on the command line comes later and wins.
-func insertConfig(form Form, args []token, opt *Options) ([]token, string, error) {
+func insertConfig(form Form, args []token, opt *Options) ([]token, *configRead, error) {
 	index := -1
 	for i, t := range args {
 		if strings.HasPrefix(t.s, "--config=") {
-			return nil, "", refuse(t.s, "write --config FILE (with a space)",
+			return nil, nil, refuse(t.s, "write --config FILE (with a space)",
 				"vLLM ignores --config=FILE without a word (it only expands --config FILE)")
 		}
 		if t.s == "--config" {
 			if index >= 0 {
-				return nil, "", refuse("--config", "merge the files into one", "given twice (vLLM asserts a single config file)")
+				return nil, nil, refuse("--config", "merge the files into one", "given twice (vLLM asserts a single config file)")
 			}
 			index = i
 		}
 	}
 	if index < 0 {
-		return args, "", nil
+		return args, nil, nil
 	}
 	if index == len(args)-1 {
-		return nil, "", refuse("--config", "write --config FILE.yaml", "no file given")
+		return nil, nil, refuse("--config", "write --config FILE.yaml", "no file given")
 	}
 	file := args[index+1].s
 	if ext := file[strings.LastIndex(file, ".")+1:]; ext != "yaml" && ext != "yml" {
-		return nil, "", refuse("--config", "name a .yaml or .yml file", "%q: vLLM reads only .yaml and .yml files", file)
+		return nil, nil, refuse("--config", "name a .yaml or .yml file", "%q: vLLM reads only .yaml and .yml files", file)
 	}
 	path := file
 	if !filepath.IsAbs(path) {
@@ -168,15 +175,15 @@ func insertConfig(form Form, args []token, opt *Options) ([]token, string, error
 	}
 	data, err := readBounded(opt.FS, path, maxConfigBytes)
 	if err != nil {
-		return nil, "", refuse("--config", "name a readable YAML file", "%q: %s", file, statReason(err))
+		return nil, nil, refuse("--config", "name a readable YAML file", "%q: %s", file, statReason(err))
 	}
 	cfg, err := configArgs(data, file, form)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, err
 	}
 	for _, t := range cfg {
 		if t.s == "--config" {
-			return nil, "", refuse("--config", "merge the files into one", "%q names another config file, which vLLM ignores", file)
+			return nil, nil, refuse("--config", "merge the files into one", "%q names another config file, which vLLM ignores", file)
 		}
 	}
 	var out []token
@@ -190,7 +197,7 @@ func insertConfig(form Form, args []token, opt *Options) ([]token, string, error
 			modelInConfig = modelInConfig || t.s == "--model"
 		}
 		if !modelInCLI && !modelInConfig {
-			return nil, "", refuse("MODEL", "name the model right after serve or as model: in the file",
+			return nil, nil, refuse("MODEL", "name the model right after serve or as model: in the file",
 				"no model given (vLLM refuses --config without one)")
 		}
 		n := 1
@@ -201,7 +208,7 @@ func insertConfig(form Form, args []token, opt *Options) ([]token, string, error
 	default: // api_server with a positional first: refused later anyway
 		out = append(append(append(out, args[0]), cfg...), args[1:index]...)
 	}
-	return append(out, args[index+2:]...), path, nil
+	return append(out, args[index+2:]...), &configRead{path: path, data: data, argv: args[index+1].argv}, nil
 }
 
 // normalize applies FlexibleArgumentParser's rewriting: "_" becomes "-"
@@ -442,29 +449,29 @@ func parseArgs(form Form, args []token) (*parsed, error) {
 
 // preprocess runs vLLM's own rewriting of the arguments, in vLLM's order,
 // and then the argparse pass.
-func preprocess(form Form, args []token, opt *Options) (*parsed, string, error) {
+func preprocess(form Form, args []token, opt *Options) (*parsed, *configRead, error) {
 	var err error
 	if form == Serve {
 		if args, err = moveModel(args); err != nil {
-			return nil, "", err
+			return nil, nil, err
 		}
 		if err = servedNameCheck(args); err != nil {
-			return nil, "", err
+			return nil, nil, err
 		}
 	}
-	args, configFile, err := insertConfig(form, args, opt)
+	args, config, err := insertConfig(form, args, opt)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, err
 	}
 	args = normalize(args)
 	if args, err = mergeDotted(args); err != nil {
-		return nil, "", err
+		return nil, nil, err
 	}
 	if form == Serve {
 		args = args[1:] // "serve"
 	}
 	p, err := parseArgs(form, args)
-	return p, configFile, err
+	return p, config, err
 }
 
 // servedNameCheck mirrors a ValueError vLLM raises before parsing: MODEL

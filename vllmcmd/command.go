@@ -25,8 +25,12 @@ type Command struct {
 	Form Form
 	// Argv is a copy of the command line as given.
 	Argv []string
-	// ConfigFile is the --config file vLLM will read (absolute path), or "".
+	// ConfigFile is the --config file vLLM will read (absolute path), or
+	// "". ConfigData is what modelgate read from it: vLLM reads the file
+	// again later, so give it a private copy of ConfigData
+	// (RewriteOptions.ConfigCopy) to read exactly what was decided.
 	ConfigFile string
+	ConfigData []byte
 	// Model is MODEL as vLLM will read it, before resolution: the
 	// positional argument, --model, the config file's model: or
 	// DefaultModel.
@@ -61,6 +65,7 @@ type Command struct {
 
 	removable  []int // argv indices of the user's --host, --port, --uds
 	configUDS  bool  // --uds comes from the config file
+	configArg  int   // argv index of the --config file's name, or -1
 	speculator *specConfig
 }
 
@@ -89,11 +94,14 @@ func Parse(argv []string, opt Options) (*Command, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, configFile, err := preprocess(form, args, &opt)
+	p, config, err := preprocess(form, args, &opt)
 	if err != nil {
 		return nil, err
 	}
-	c := &Command{Form: form, Argv: append([]string(nil), argv...), ConfigFile: configFile}
+	c := &Command{Form: form, Argv: append([]string(nil), argv...), configArg: -1}
+	if config != nil {
+		c.ConfigFile, c.ConfigData, c.configArg = config.path, config.data, config.argv
+	}
 	v := collect(p.occs)
 	if err := c.readSettings(v); err != nil {
 		return nil, err

@@ -10,7 +10,7 @@
 //	cmd, err := vllmcmd.Parse(argv, vllmcmd.Options{Dir: wd, Home: home})
 //	// decide and verify every cmd.Artifacts[i] ...
 //	env, err := vllmcmd.HardenEnv(os.Environ(), vllmcmd.EnvOptions{...})
-//	args, err := cmd.Rewrite(vllmcmd.Pins{Revision: commit}, nil)
+//	args, err := cmd.Rewrite(vllmcmd.RewriteOptions{Pins: vllmcmd.Pins{Revision: commit}})
 //	syscall.Exec(path, args, env.Environ)
 //
 // vLLM's command line is lenient: argparse accepts abbreviations, its

@@ -54,7 +54,7 @@ func FuzzParse(f *testing.F) {
 		if len(c.Artifacts) == 0 || c.Artifacts[0].Source[:5] != "MODEL" {
 			t.Fatalf("no MODEL artifact: %+v", c.Artifacts)
 		}
-		same, err := c.Rewrite(Pins{}, nil)
+		same, err := c.Rewrite(RewriteOptions{})
 		if err != nil || !reflect.DeepEqual(same, argv) {
 			t.Fatalf("Rewrite without pins: %q %v", same, err)
 		}
@@ -62,7 +62,7 @@ func FuzzParse(f *testing.F) {
 		if c.speculator != nil {
 			pins.SpeculativeRevision = commitB
 		}
-		pinned, err := c.Rewrite(pins, &Listen{Host: "127.0.0.1", Port: 1234})
+		pinned, err := c.Rewrite(RewriteOptions{Pins: pins, Listen: &Listen{Host: "127.0.0.1", Port: 1234}})
 		checkRefusal(t, err)
 		if err != nil {
 			return
@@ -148,7 +148,7 @@ func FuzzSpeculative(f *testing.F) {
 		if err != nil || c.speculator == nil {
 			return
 		}
-		pinned, err := c.Rewrite(Pins{SpeculativeRevision: commitA}, nil)
+		pinned, err := c.Rewrite(RewriteOptions{Pins: Pins{SpeculativeRevision: commitA}})
 		if err != nil {
 			t.Fatal(err)
 		}

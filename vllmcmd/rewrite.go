@@ -3,6 +3,7 @@ package vllmcmd
 import (
 	"bytes"
 	"encoding/json"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -25,6 +26,19 @@ type Pins struct {
 	SpeculativeRevision string
 }
 
+// RewriteOptions are the changes Rewrite makes to the user's argv.
+type RewriteOptions struct {
+	Pins Pins
+	// Listen, when set, replaces where vLLM listens (modelgate exec
+	// --listen).
+	Listen *Listen
+	// ConfigCopy, when set, replaces the --config file's name: an
+	// absolute .yaml path of a file holding exactly Command.ConfigData
+	// that only modelgate can write, so that vLLM cannot read a file
+	// changed after modelgate read it.
+	ConfigCopy string
+}
+
 // Listen is where vLLM listens behind the gate: Host and Port, or UDS.
 type Listen struct {
 	Host string
@@ -36,9 +50,11 @@ var commitRE = regexp.MustCompile(`^[0-9a-f]{40}$`)
 
 // Rewrite returns the argv vLLM is executed with: the user's, byte for
 // byte, with the pins appended (a later flag wins in argparse, and the
-// command line wins over --config) and, for listen, the user's --host,
-// --port and --uds removed and listen's appended.
-func (c *Command) Rewrite(pins Pins, listen *Listen) ([]string, error) {
+// command line wins over --config), the --config file's name replaced by
+// ConfigCopy and, for Listen, the user's --host, --port and --uds
+// removed and Listen's appended.
+func (c *Command) Rewrite(o RewriteOptions) ([]string, error) {
+	pins, listen := o.Pins, o.Listen
 	for _, p := range []struct{ name, value string }{
 		{"Pins.Revision", pins.Revision}, {"Pins.TokenizerRevision", pins.TokenizerRevision},
 		{"Pins.SpeculativeRevision", pins.SpeculativeRevision},
@@ -82,13 +98,35 @@ func (c *Command) Rewrite(pins Pins, listen *Listen) ([]string, error) {
 		}
 		tail = append(tail, flags...)
 	}
+	if o.ConfigCopy != "" {
+		if err := c.checkConfigCopy(o.ConfigCopy); err != nil {
+			return nil, err
+		}
+	}
 	out := make([]string, 0, len(c.Argv)+len(tail))
 	for i, a := range c.Argv {
-		if !drop[i] {
+		switch {
+		case drop[i]:
+		case i == c.configArg && o.ConfigCopy != "":
+			out = append(out, o.ConfigCopy)
+		default:
 			out = append(out, a)
 		}
 	}
 	return append(out, tail...), nil
+}
+
+// checkConfigCopy makes sure vLLM will read the copy as it read the file.
+func (c *Command) checkConfigCopy(p string) error {
+	switch {
+	case c.ConfigFile == "":
+		return refuse("ConfigCopy", "copy only a --config file", "the command line has no --config")
+	case !filepath.IsAbs(p):
+		return refuse("ConfigCopy", "give an absolute path", "%q is not absolute", p)
+	case !strings.HasSuffix(p, ".yaml") && !strings.HasSuffix(p, ".yml"):
+		return refuse("ConfigCopy", "end the name in .yaml", "%q: vLLM reads only .yaml and .yml files", p)
+	}
+	return nil
 }
 
 func (l *Listen) flags() ([]string, error) {

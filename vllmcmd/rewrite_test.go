@@ -39,7 +39,7 @@ func TestRewrite(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := mustParse(t, fsys, tc.argv)
-			got, err := c.Rewrite(tc.pins, tc.listen)
+			got, err := c.Rewrite(RewriteOptions{Pins: tc.pins, Listen: tc.listen})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -59,7 +59,7 @@ func TestRewrite(t *testing.T) {
 	t.Run("speculative revision", func(t *testing.T) {
 		argv := serve("org/m", "--speculative-config", `{"model":"org/d","num_speculative_tokens":3,"revision":"main","x":{"y":[1.50,null,"<é>"]}}`)
 		c := mustParse(t, fsys, argv)
-		got, err := c.Rewrite(Pins{SpeculativeRevision: commitB}, nil)
+		got, err := c.Rewrite(RewriteOptions{Pins: Pins{SpeculativeRevision: commitB}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -76,7 +76,7 @@ func TestRewrite(t *testing.T) {
 	t.Run("speculative revision added, code_revision follows", func(t *testing.T) {
 		fsys.write("/work/s.yaml", "speculative-config:\n  method: mtp\n  revision: r\n  code_revision: r\n")
 		c := mustParse(t, fsys, serve("org/m", "--config", "s.yaml"))
-		got, err := c.Rewrite(Pins{SpeculativeRevision: commitA}, nil)
+		got, err := c.Rewrite(RewriteOptions{Pins: Pins{SpeculativeRevision: commitA}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -84,7 +84,7 @@ func TestRewrite(t *testing.T) {
 			t.Fatalf("%s", last)
 		}
 		c = mustParse(t, fsys, serve("org/m", "--speculative-config", `{"method": "mtp"}`))
-		got, _ = c.Rewrite(Pins{SpeculativeRevision: commitA}, nil)
+		got, _ = c.Rewrite(RewriteOptions{Pins: Pins{SpeculativeRevision: commitA}})
 		if last := got[len(got)-1]; last != `{"method":"mtp","revision":"`+commitA+`"}` {
 			t.Fatalf("%s", last)
 		}
@@ -108,14 +108,36 @@ func TestRewrite(t *testing.T) {
 	} {
 		t.Run("refuse "+tc.name, func(t *testing.T) {
 			c := mustParse(t, fsys, tc.argv)
-			if _, err := c.Rewrite(tc.pins, tc.listen); err == nil || !strings.Contains(err.Error(), tc.want) {
+			if _, err := c.Rewrite(RewriteOptions{Pins: tc.pins, Listen: tc.listen}); err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("%v, want %q", err, tc.want)
 			}
 		})
 	}
+	t.Run("config copy", func(t *testing.T) {
+		argv := serve("org/m", "--config", "c.yaml", "--port", "1")
+		c := mustParse(t, fsys, argv)
+		if string(c.ConfigData) != "host: 0.0.0.0\nport: 9000\n" {
+			t.Fatalf("ConfigData %q", c.ConfigData)
+		}
+		got, err := c.Rewrite(RewriteOptions{ConfigCopy: "/run/mg/config.yaml", Pins: Pins{Revision: commitA}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := serve("org/m", "--config", "/run/mg/config.yaml", "--port", "1", "--revision", commitA); !reflect.DeepEqual(got, want) {
+			t.Fatalf("\n got %q\nwant %q", got, want)
+		}
+		for _, bad := range []string{"relative.yaml", "/run/mg/config.json", "/run/mg/config"} {
+			if _, err := c.Rewrite(RewriteOptions{ConfigCopy: bad}); err == nil {
+				t.Errorf("ConfigCopy %q accepted", bad)
+			}
+		}
+		if _, err := mustParse(t, fsys, serve("org/m")).Rewrite(RewriteOptions{ConfigCopy: "/run/c.yaml"}); err == nil {
+			t.Error("ConfigCopy without --config accepted")
+		}
+	})
 	// A socket in the config is fine when vLLM listens on a socket anyway.
 	c := mustParse(t, fsys, serve("org/m", "--config", "u.yaml"))
-	if got, err := c.Rewrite(Pins{}, &Listen{UDS: "/run/s"}); err != nil || got[len(got)-1] != "/run/s" {
+	if got, err := c.Rewrite(RewriteOptions{Pins: Pins{}, Listen: &Listen{UDS: "/run/s"}}); err != nil || got[len(got)-1] != "/run/s" {
 		t.Fatalf("%q %v", got, err)
 	}
 }
