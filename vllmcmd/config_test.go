@@ -175,6 +175,8 @@ func TestConfigRefused(t *testing.T) {
 		{"recursive alias", "x: &a [*a]\n", "deeper"},
 		{"huge int", "x: " + strings.Repeat("9", 5000) + "\n", "Python"},
 		{"bad binary int", "x: 0b_\n", "Python"},
+		{"huge hex int", "x: 0x" + strings.Repeat("f", 100000) + "\n", "Python"},
+		{"long sexagesimal", "x: 1" + strings.Repeat(":00", 100000) + "\n", "Python"},
 		{"BOM", "\ufeffport: 1\n", "byte order mark"},
 		{"NUL", "port: \"1\x00\"\n", "U+0000"},
 		{"NEL", "port: 1\u0085\n", "U+0085"},

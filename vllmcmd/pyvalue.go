@@ -102,6 +102,10 @@ func resolvePlain(s string) (*pyValue, error) {
 // text (sys.int_info.default_max_str_digits): str() of a longer int raises.
 const pyMaxDigits = 4300
 
+// maxSexagesimalParts bounds base-60 numbers (1:30:00): each part
+// multiplies a growing big number, and real ones have three.
+const maxSexagesimalParts = 16
+
 // pyIntText converts a scalar matched by pyIntRE as construct_yaml_int does,
 // returning the decimal text of the result.
 func pyIntText(s string) (string, error) {
@@ -124,6 +128,10 @@ func pyIntText(s string) (string, error) {
 	case strings.Contains(v, ":"):
 		base := big.NewInt(1)
 		parts := strings.Split(v, ":")
+		if len(parts) > maxSexagesimalParts {
+			ok = false
+			break
+		}
 		for i := len(parts) - 1; i >= 0; i-- {
 			d, err := strconv.ParseInt(parts[i], 10, 64)
 			if err != nil {
@@ -140,8 +148,8 @@ func pyIntText(s string) (string, error) {
 			_, ok = n.SetString(v, 10)
 		}
 	}
-	if !ok {
-		return "", errUnsupportedScalar{fmt.Sprintf("%q, which YAML reads as a number Python cannot convert", s)}
+	if !ok || n.BitLen() > pyMaxDigits*10/3+10 { // surely more than pyMaxDigits digits
+		return "", errUnsupportedScalar{fmt.Sprintf("%q, which YAML reads as a number Python cannot convert", abbreviate(s))}
 	}
 	if neg {
 		n.Neg(n)
