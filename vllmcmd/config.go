@@ -66,7 +66,7 @@ func configArgs(data []byte, file string, form Form) ([]token, error) {
 		if err != nil {
 			return nil, err
 		}
-		from := fmt.Sprintf("%s key %q", file, key)
+		from := fmt.Sprintf("%s key %q", showPath(file), key)
 		tok := func(s string) token { return token{s: s, argv: -1, from: from} }
 		switch val.kind {
 		case pyBool:
@@ -98,7 +98,7 @@ func configArgs(data []byte, file string, form Form) ([]token, error) {
 // parseYAML checks the text and parses its single document.
 func parseYAML(data []byte, file string) (root *yaml.Node, err error) {
 	where := func(format string, args ...any) error {
-		return refuse("--config", "fix the file", "%s: "+format, append([]any{file}, args...)...)
+		return refuse("--config", "fix the file", "%s: "+format, append([]any{showPath(file)}, args...)...)
 	}
 	if !utf8.Valid(data) {
 		return nil, where("not UTF-8 text")
@@ -143,7 +143,7 @@ type yamlConverter struct {
 }
 
 func (c *yamlConverter) refuse(n *yaml.Node, msg string) error {
-	return refuse("--config", "fix the file", "%s:%d:%d: %s", c.file, n.Line, n.Column, msg)
+	return refuse("--config", "fix the file", "%s:%d:%d: %s", showPath(c.file), n.Line, n.Column, msg)
 }
 
 // key reads a mapping key, which must be a string: vLLM builds "--" + key,

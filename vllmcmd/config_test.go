@@ -79,6 +79,21 @@ alias: *a
 	}
 }
 
+// TestConfigQuotedScalars: quoted and block scalars are strings; the
+// check for a "!" tag in front of them must not trip over their syntax.
+func TestConfigQuotedScalars(t *testing.T) {
+	const doc = "chat-template: |\n  {% if x %}!\n  {% endif %}\nlist: [\"a!\", 'b', c]\n\"port\": '1'\nx: {éé: \"y\", 😀: &a 'z', w: *a}\n"
+	got, err := configArgs([]byte(doc), "c.yaml", Serve)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"--chat-template", "{% if x %}!\n{% endif %}\n", "--list", "a!", "b", "c", "--port", "1",
+		"--x", `{"\u00e9\u00e9": "y", "\ud83d\ude00": "z", "w": "z"}`}
+	if g := tokenTexts(got); !reflect.DeepEqual(g, want) {
+		t.Fatalf("\n got %q\nwant %q", g, want)
+	}
+}
+
 // TestConfigPrecedence: the command line beats the file, whatever the
 // order on the command line.
 func TestConfigPrecedence(t *testing.T) {
@@ -169,6 +184,7 @@ func TestConfigRefused(t *testing.T) {
 		{"bang tag on quoted", "trust-remote-code: ! \"yes\"\n", "tag"},
 		{"bang tag after anchor", "tokenizer: &t ! 'x'\n", "tag"},
 		{"tagged mapping", "x: !!map {a: 1}\n", "tag"},
+		{"bang tag after wide characters", "x: {é😀é: ! \"yes\"}\n", "tag"},
 		{"list of mappings", "lora-modules: [{name: a, path: /a}]\n", "repr"},
 		{"list of lists", "x: [[a]]\n", "repr"},
 		{"nested config", "config: other.yaml\n", "another config"},
@@ -288,5 +304,19 @@ func TestPyJSON(t *testing.T) {
 	want := `{"s": "a\"\\\n\r\t\b\f\u0001\u007f\u00e9\ud83d\ude00/<", "f": -Infinity, "n": NaN, "l": [-3, false, null]}`
 	if got := pyJSON(v); got != want {
 		t.Fatalf("\n got %s\nwant %s", got, want)
+	}
+}
+
+// TestConfigMessages: a refusal names the file (quoted when odd) and the
+// line, once.
+func TestConfigMessages(t *testing.T) {
+	fsys := newFS("/work/m/").write("/work/a b\n.yaml", "port: [\n").write("/work/c.yaml", "port: 1\nx: 2024-01-01\n")
+	for argv, want := range map[string]string{
+		"a b\n.yaml": `--config: "a b\n.yaml": yaml: line 1: did not find expected node content; fix the file`,
+		"c.yaml":     `--config: c.yaml:2:4: "2024-01-01", which YAML reads as a date is not supported; quote the value if it is text; fix the file`,
+	} {
+		if re := refusal(t, fsys, serve("m", "--config", argv)); re.Error() != want {
+			t.Errorf("\n got %q\nwant %q", re.Error(), want)
+		}
 	}
 }

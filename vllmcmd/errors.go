@@ -39,6 +39,17 @@ func showName(s string) string {
 	return strconv.Quote(s)
 }
 
+// plainPath is a file name that can be printed as is.
+var plainPath = regexp.MustCompile(`^[A-Za-z0-9_./+@~-]{1,200}$`)
+
+// showPath prints a file name from the command line, quoted unless plain.
+func showPath(s string) string {
+	if plainPath.MatchString(s) {
+		return s
+	}
+	return strconv.Quote(s)
+}
+
 func refuse(flag, hint, format string, args ...any) error {
 	return &RefusedError{Flag: flag, Reason: fmt.Sprintf(format, args...), Hint: hint}
 }
