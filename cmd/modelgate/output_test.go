@@ -182,3 +182,35 @@ func TestShortDigests(t *testing.T) {
 		}
 	}
 }
+
+// FuzzTerminalSafe: whatever a name holds, oneLine gives one valid UTF-8
+// line with nothing a terminal acts on, terminalSafe keeps exactly the
+// newlines, and jsonSafe keeps the JSON value while escaping the rest.
+func FuzzTerminalSafe(f *testing.F) {
+	for _, s := range []string{"plain", hostile, "a\r\nb\tc\x7f", "\u202e\u2066\u200b\ufeff", "\xff\xfe\xc0\x80", "é\x9b模型"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		one := oneLine(s)
+		if !utf8.ValidString(one) || strings.ContainsFunc(one, dangerous) {
+			t.Fatalf("oneLine(%q) = %q", s, one)
+		}
+		multi := terminalSafe(s)
+		if !utf8.ValidString(multi) || strings.ContainsFunc(multi, func(r rune) bool { return r != '\n' && dangerous(r) }) ||
+			strings.Count(multi, "\n") != strings.Count(s, "\n") {
+			t.Fatalf("terminalSafe(%q) = %q", s, multi)
+		}
+		raw, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		safe := jsonSafe(raw)
+		var want, got string
+		if err := json.Unmarshal(raw, &want); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(safe, &got); err != nil || got != want || strings.ContainsFunc(string(safe), dangerous) {
+			t.Fatalf("jsonSafe(%s) = %s: %q, %v", raw, safe, got, err)
+		}
+	})
+}
