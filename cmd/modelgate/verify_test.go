@@ -122,7 +122,7 @@ func TestVerifyReferenceParity(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			args := append(slices.Clone(c.args), c.model)
 			runCLI(t, args...).want(t, exitOK).stdoutHas(t,
-				fmt.Sprintf("Verification succeeded: %s (%s, %d file", c.model, c.method, c.files),
+				fmt.Sprintf("Verification succeeded: %q (%s, %d file", c.model, c.method, c.files),
 				fmt.Sprintf(", %d bytes)", c.bytes))
 
 			r := runCLI(t, append(args, "--output", "json")...).want(t, exitOK)
@@ -154,7 +154,7 @@ func TestVerifyInModelDir(t *testing.T) {
 	keyPub := refPath(t, "keys/certificate/signing-key-pub.pem")
 	t.Chdir(refPath(t, "v1.1.0-elliptic-key"))
 	runCLI(t, "verify", "key", "--public-key", keyPub, "--signature", "model.sig", "--ignore-paths", "ignore-me", ".").
-		want(t, exitOK).stdoutHas(t, "Verification succeeded: . (key, 2 files, 17 bytes)")
+		want(t, exitOK).stdoutHas(t, `Verification succeeded: "." (key, 2 files, 17 bytes)`)
 }
 
 // TestVerifyUnrecordedIgnoreRequired: v1.0.1 signatures do not record
@@ -328,7 +328,7 @@ func TestVerifyFailsClosed(t *testing.T) {
 		}, []string{"nope.sig: no such file or directory"}, "error"},
 		{"missing-model", func(*testing.T) []string {
 			return keyArgs(filepath.Join(t.TempDir(), "nothing-here"))
-		}, []string{"nothing-here"}, "error"},
+		}, []string{`nothing-here" does not exist`}, "not-found"},
 		{"ignore-unsigned-missing-file", func(t *testing.T) []string {
 			m := copyRef(t, "v1.1.0-elliptic-key")
 			mustRemove(t, filepath.Join(m, "signme-2"))
