@@ -363,7 +363,7 @@ func TestPolicyLint(t *testing.T) {
 	}
 
 	runCLI(t, "policy", "lint", filepath.Join(dir, "nope.json")).want(t, exitError).
-		stderrHas(t, "modelgate: read policy: open "+filepath.Join(dir, "nope.json")+": no such file or directory")
+		stderrHas(t, fmt.Sprintf("modelgate: read policy %q: no such file or directory", filepath.Join(dir, "nope.json")))
 	runCLI(t, "policy", "lint", dir).want(t, exitError).stderrHas(t, "modelgate: ", "is a directory")
 	runCLI(t, "policy", "lint").want(t, exitError).stderrHas(t, "expected one POLICY file, got 0 argument(s)")
 	runCLI(t, "policy", "lint", "--output", "yaml", warn).want(t, exitError).stderrHas(t, `--output "yaml"`)
@@ -399,15 +399,16 @@ func TestPolicyExplain(t *testing.T) {
 		}, nil)
 
 	r := runCLI(t, "policy", "explain", policyPath, "--model", model).want(t, exitOK)
+	// Values that came from outside (paths, keys, names) are quoted.
 	for _, line := range []string{
 		"kind:             model",
-		"path:             " + model,
-		"canonical path:   " + model,
+		"path:             " + strconv.Quote(model),
+		"canonical path:   " + strconv.Quote(model),
 		"action:           verify",
-		`rule:             regex:.*/gran(ite)?`,
-		"signer:           ibm-sigstore",
+		`rule:             "regex:.*/gran(ite)?"`,
+		`signer:           "ibm-sigstore"`,
 		"method:           sigstore",
-		"signature:        " + filepath.Join(model, "model.sig"),
+		"signature:        " + strconv.Quote(filepath.Join(model, "model.sig")),
 	} {
 		r.stdoutHas(t, line+"\n")
 	}
