@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/modelgate/modelgate/internal/safefile"
 )
 
 // ParseCertificatesPEM returns every PEM CERTIFICATE in data; none is an
@@ -44,13 +46,13 @@ func ParseCertificatesPEM(data []byte) ([]*x509.Certificate, error) {
 func LoadCertificates(paths ...string) ([]*x509.Certificate, error) {
 	var all []*x509.Certificate
 	for _, p := range paths {
-		data, err := readBounded(p, maxKeyFileSize)
+		data, err := safefile.ReadFile(p, maxKeyFileSize)
 		if err != nil {
 			return nil, fmt.Errorf("read certificates: %w", err)
 		}
 		certs, err := ParseCertificatesPEM(data)
 		if err != nil {
-			return nil, fmt.Errorf("certificate file %s: %w", p, err)
+			return nil, fmt.Errorf("certificate file %q: %w", p, err)
 		}
 		all = append(all, certs...)
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -203,13 +204,13 @@ func TestLoadCertificates(t *testing.T) {
 
 	empty := filepath.Join(dir, "empty.pem")
 	testpki.WriteFile(t, empty, []byte("nothing here"))
-	if _, err := LoadCertificates(chain, empty); err == nil || err.Error() != "certificate file "+empty+": no PEM CERTIFICATE found" {
+	if _, err := LoadCertificates(chain, empty); err == nil || err.Error() != "certificate file "+strconv.Quote(empty)+": no PEM CERTIFICATE found" {
 		t.Errorf("file without certificates: %v", err)
 	}
 	bad := filepath.Join(dir, "bad.pem")
 	testpki.WriteFile(t, bad, append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: root.Cert.Raw}),
 		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte("junk")})...))
-	if _, err := LoadCertificates(bad); err == nil || !strings.HasPrefix(err.Error(), "certificate file "+bad+": certificate 2: ") {
+	if _, err := LoadCertificates(bad); err == nil || !strings.HasPrefix(err.Error(), "certificate file "+strconv.Quote(bad)+": certificate 2: ") {
 		t.Errorf("bad certificate: %v", err)
 	}
 	missing := filepath.Join(dir, "missing.pem")

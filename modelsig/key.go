@@ -15,6 +15,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/modelgate/modelgate/internal/safefile"
 )
 
 // maxKeyFileSize bounds key and certificate files; real ones are a few KiB.
@@ -58,13 +60,13 @@ func ParsePublicKeyPEM(data []byte) (*ecdsa.PublicKey, error) {
 
 // LoadPublicKey reads and parses a PEM public key file.
 func LoadPublicKey(path string) (*ecdsa.PublicKey, error) {
-	data, err := readBounded(path, maxKeyFileSize)
+	data, err := safefile.ReadFile(path, maxKeyFileSize)
 	if err != nil {
 		return nil, fmt.Errorf("read public key: %w", err)
 	}
 	pub, err := ParsePublicKeyPEM(data)
 	if err != nil {
-		return nil, fmt.Errorf("public key %s: %w", path, err)
+		return nil, fmt.Errorf("public key %q: %w", path, err)
 	}
 	return pub, nil
 }

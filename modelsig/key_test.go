@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -83,12 +84,12 @@ func TestLoadPublicKeyReference(t *testing.T) {
 func TestLoadPublicKeyErrors(t *testing.T) {
 	dir := t.TempDir()
 	missing := filepath.Join(dir, "missing.pem")
-	if _, err := LoadPublicKey(missing); err == nil || !strings.HasPrefix(err.Error(), "read public key: open "+missing) {
+	if _, err := LoadPublicKey(missing); err == nil || !strings.HasPrefix(err.Error(), "read public key: open "+strconv.Quote(missing)+": no such file") {
 		t.Errorf("missing file: %v", err)
 	}
 	bad := filepath.Join(dir, "bad.pem")
 	testpki.WriteFile(t, bad, []byte("hello"))
-	if _, err := LoadPublicKey(bad); err == nil || err.Error() != "public key "+bad+": no PEM PUBLIC KEY block found" {
+	if _, err := LoadPublicKey(bad); err == nil || err.Error() != "public key "+strconv.Quote(bad)+": no PEM PUBLIC KEY block found" {
 		t.Errorf("bad file: %v", err)
 	}
 	big := filepath.Join(dir, "big.pem")

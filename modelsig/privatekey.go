@@ -8,6 +8,8 @@ import (
 	"fmt"
 
 	"github.com/youmark/pkcs8"
+
+	"github.com/modelgate/modelgate/internal/safefile"
 )
 
 // errWrongPassword is the one answer for a key that does not decrypt: a
@@ -23,13 +25,13 @@ var errWrongPassword = errors.New("wrong password or corrupt key")
 // (certtool dumps, "EC PARAMETERS") are skipped. A password given for an
 // unencrypted key is not needed and is ignored.
 func LoadPrivateKey(path string, password []byte) (*ecdsa.PrivateKey, error) {
-	data, err := readBounded(path, maxKeyFileSize)
+	data, err := safefile.ReadFile(path, maxKeyFileSize)
 	if err != nil {
 		return nil, fmt.Errorf("read private key: %w", err)
 	}
 	priv, err := parsePrivateKeyPEM(data, password)
 	if err != nil {
-		return nil, fmt.Errorf("private key %s: %w", path, err)
+		return nil, fmt.Errorf("private key %q: %w", path, err)
 	}
 	return priv, nil
 }

@@ -17,6 +17,7 @@ import (
 	"reflect"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -92,7 +93,7 @@ func TestLoadPrivateKey(t *testing.T) {
 				}
 				return
 			}
-			if err == nil || !strings.HasPrefix(err.Error(), "private key "+tc.path+": ") || !strings.Contains(err.Error(), tc.want) {
+			if err == nil || !strings.HasPrefix(err.Error(), "private key "+strconv.Quote(tc.path)+": ") || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %v, want it to name the file and contain %q", err, tc.want)
 			}
 		})
@@ -108,7 +109,7 @@ func TestLoadPrivateKey(t *testing.T) {
 	})
 	t.Run("missing file", func(t *testing.T) {
 		p := filepath.Join(dir, "missing.pem")
-		if _, err := LoadPrivateKey(p, nil); err == nil || !strings.HasPrefix(err.Error(), "read private key: open "+p) {
+		if _, err := LoadPrivateKey(p, nil); err == nil || !strings.HasPrefix(err.Error(), "read private key: open "+strconv.Quote(p)) {
 			t.Errorf("error %v", err)
 		}
 	})

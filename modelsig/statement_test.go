@@ -294,7 +294,7 @@ func rejectCases(t testing.TB) []stmtCase {
 		{"newline", named("a\nb"), "contains a control character"},
 		{"DEL", named("a\x7f"), "contains a control character"},
 		{"C1 control", named("a\u0085"), "contains a control character"},
-		{"unpaired surrogate", []byte(strings.Replace(string(named("PLACEHOLDER")), "PLACEHOLDER", `\ud800`, 1)), "is not valid UTF-8"},
+		{"unpaired surrogate", []byte(strings.Replace(string(named("PLACEHOLDER")), "PLACEHOLDER", `\ud800`, 1)), "invalid surrogate pair"},
 		{"duplicate names", named("a", "b", "a"), `resource "a" is listed more than once`},
 		{"dot with other files", named(".", "a"), `resource "." (a single-file model) is listed together with other resources`},
 		{"two dots", named(".", "."), `resource "." is listed more than once`},

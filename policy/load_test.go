@@ -130,13 +130,13 @@ func TestLoadErrors(t *testing.T) {
 		{"verbose flag", sig(skip, `{"regex:(?x)/m/ a": {"signer": "s"}}`), []string{`RE2 syntax`}},
 		{"unbalanced group cannot escape the anchors", sig(skip, `{"regex:/a)|(/b": {"signer": "s"}}`), []string{`unexpected )`}},
 		{"missing key file", sig(`{"k": {"verification_method": "key", "public_key": "keys/missing.pem"}}`, `{}`),
-			[]string{`policy.signatures.signers.k.public_key: signer "k": && ` + d + "/keys/missing.pem&&no such file"}},
+			[]string{`policy.signatures.signers.k.public_key: signer "k": &&` + d + "/keys/missing.pem&&no such file"}},
 		{"non-EC key", sig(`{"k": {"verification_method": "key", "public_key": "keys/rsa.pem"}}`, `{}`),
-			[]string{`signer "k": && ` + d + "/keys/rsa.pem&&elliptic"}},
+			[]string{`signer "k": &&` + d + "/keys/rsa.pem&&elliptic"}},
 		{"PEM without certificates", sig(`{"c": {"verification_method": "certificate", "certificate_chain": ["keys/ca.pem", "keys/empty.pem"]}}`, `{}`),
-			[]string{`policy.signatures.signers.c.certificate_chain[1]: signer "c": && ` + d + "/keys/empty.pem&&no PEM CERTIFICATE"}},
+			[]string{`policy.signatures.signers.c.certificate_chain[1]: signer "c": &&` + d + "/keys/empty.pem&&no PEM CERTIFICATE"}},
 		{"missing trust_config", sig(`{"s": {"verification_method": "sigstore", "identity": "a", "identity_provider": "b", "trust_config": "nope.json"}}`, `{}`),
-			[]string{`signers.s.trust_config: signer "s": && ` + d + "/nope.json"}},
+			[]string{`signers.s.trust_config: signer "s": &&` + d + "/nope.json"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

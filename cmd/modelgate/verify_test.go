@@ -322,10 +322,10 @@ func TestVerifyFailsClosed(t *testing.T) {
 			m := copyRef(t, "v1.1.0-elliptic-key")
 			mustRemove(t, filepath.Join(m, "model.sig"))
 			return keyArgs(m)
-		}, []string{"read signature: open ", filepath.Join("v1.1.0-elliptic-key", "model.sig") + ": no such file or directory"}, "error"},
+		}, []string{"no signature at ", filepath.Join("v1.1.0-elliptic-key", "model.sig") + `" (name the signature file with --signature)`}, "error"},
 		{"missing-signature-flag", func(*testing.T) []string {
 			return keyArgs(refPath(t, "v1.1.0-elliptic-key"), "--signature", filepath.Join(t.TempDir(), "nope.sig"))
-		}, []string{"nope.sig: no such file or directory"}, "error"},
+		}, []string{`nope.sig" (name the signature file with --signature)`}, "error"},
 		{"missing-model", func(*testing.T) []string {
 			return keyArgs(filepath.Join(t.TempDir(), "nothing-here"))
 		}, []string{"nothing-here"}, "error"},
