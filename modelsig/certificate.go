@@ -6,7 +6,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"slices"
@@ -17,15 +16,15 @@ import (
 )
 
 // ParseCertificatesPEM returns every PEM CERTIFICATE in data; none is an
-// error. Other PEM blocks and text around them are skipped.
+// error, and so is a PEM block that does not decode. Other PEM blocks and
+// text around them are skipped.
 func ParseCertificatesPEM(data []byte) ([]*x509.Certificate, error) {
+	blocks, err := decodePEM(data)
+	if err != nil {
+		return nil, err
+	}
 	var certs []*x509.Certificate
-	for rest := data; ; {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			break
-		}
+	for _, block := range blocks {
 		if block.Type != "CERTIFICATE" {
 			continue
 		}

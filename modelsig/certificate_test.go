@@ -213,6 +213,11 @@ func TestLoadCertificates(t *testing.T) {
 	if _, err := LoadCertificates(bad); err == nil || !strings.HasPrefix(err.Error(), "certificate file "+strconv.Quote(bad)+": certificate 2: ") {
 		t.Errorf("bad certificate: %v", err)
 	}
+	damaged := filepath.Join(dir, "damaged.pem")
+	testpki.WriteFile(t, damaged, append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: root.Cert.Raw}), "-----BEGIN CERTIFICATE-----\n!!\n"...))
+	if _, err := LoadCertificates(damaged); err == nil || !strings.Contains(err.Error(), "1 PEM block(s) that do not decode") {
+		t.Errorf("damaged block: %v", err)
+	}
 	missing := filepath.Join(dir, "missing.pem")
 	if _, err := LoadCertificates(missing); err == nil || strings.Count(err.Error(), missing) != 1 {
 		t.Errorf("missing file: %v", err)

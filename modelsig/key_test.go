@@ -1,6 +1,7 @@
 package modelsig
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -44,7 +45,20 @@ func TestParsePublicKeyPEM(t *testing.T) {
 	}{
 		{"P-256", pemPublic(t, &testpki.Key(t, elliptic.P256()).PublicKey), ""},
 		{"P-384 with text around", append(append([]byte("Public Key Info:\n\tcurve: SECP384R1\n"), pemPublic(t, &testpki.Key(t, elliptic.P384()).PublicKey)...), "trailer\n"...), ""},
-		{"P-521 after a certificate", append(append([]byte{}, certPEM...), pemPublic(t, &testpki.Key(t, elliptic.P521()).PublicKey)...), ""},
+		{"P-521", pemPublic(t, &testpki.Key(t, elliptic.P521()).PublicKey), ""},
+		{"CRLF line ends", bytes.ReplaceAll(pemPublic(t, &testpki.Key(t, elliptic.P256()).PublicKey), []byte("\n"), []byte("\r\n")), ""},
+		{"two keys", append(pemPublic(t, &testpki.Key(t, elliptic.P256()).PublicKey), pemPublic(t, &testpki.Key(t, elliptic.P256()).PublicKey)...),
+			"holds 2 PEM PUBLIC KEY blocks; a public key file must hold exactly one key"},
+		{"the same key twice", bytes.Repeat(pemPublic(t, &testpki.Key(t, elliptic.P256()).PublicKey), 2),
+			"holds 2 PEM PUBLIC KEY blocks"},
+		{"a key after a certificate", append(append([]byte{}, certPEM...), pemPublic(t, &testpki.Key(t, elliptic.P521()).PublicKey)...),
+			"holds PEM blocks besides the PUBLIC KEY (CERTIFICATE, PUBLIC KEY)"},
+		{"a key and a trailing block", append(pemPublic(t, &testpki.Key(t, elliptic.P256()).PublicKey), pem.EncodeToMemory(&pem.Block{Type: "GARBAGE", Bytes: []byte("x")})...),
+			"holds PEM blocks besides the PUBLIC KEY (PUBLIC KEY, GARBAGE)"},
+		{"a key and a damaged block", append(pemPublic(t, &testpki.Key(t, elliptic.P256()).PublicKey), "-----BEGIN PUBLIC KEY-----\n%%%\n-----END PUBLIC KEY-----\n"...),
+			"holds 1 PEM block(s) that do not decode"},
+		{"a key and an unterminated block", append(pemPublic(t, &testpki.Key(t, elliptic.P256()).PublicKey), "-----BEGIN PUBLIC KEY-----\nMFkw\n"...),
+			"holds 1 PEM block(s) that do not decode"},
 		{"P-224", pemPublic(t, &p224.PublicKey), "only elliptic-curve keys on P-256, P-384 or P-521 are supported (got curve P-224)"},
 		{"RSA", pemPublic(t, &testpki.RSAKey(t).PublicKey), "only elliptic-curve keys on P-256, P-384 or P-521 are supported (got RSA)"},
 		{"Ed25519", pemPublic(t, edPub), "(got Ed25519)"},

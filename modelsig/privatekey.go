@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/youmark/pkcs8"
 
@@ -37,13 +38,15 @@ func LoadPrivateKey(path string, password []byte) (*ecdsa.PrivateKey, error) {
 }
 
 func parsePrivateKeyPEM(data, password []byte) (*ecdsa.PrivateKey, error) {
+	blocks, err := decodePEM(data)
+	if err != nil {
+		return nil, err
+	}
+	if n := countPrivateKeys(blocks); n > 1 {
+		return nil, fmt.Errorf("holds %d PEM private key blocks; a key file must hold exactly one key", n)
+	}
 	var others []string
-	for rest := data; ; {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			break
-		}
+	for _, block := range blocks {
 		switch block.Type {
 		case "EC PRIVATE KEY":
 			return parseSEC1Block(block, password)
@@ -74,6 +77,20 @@ func parsePrivateKeyPEM(data, password []byte) (*ecdsa.PrivateKey, error) {
 		return nil, fmt.Errorf("no PEM private key block found (found %v)", others)
 	}
 	return nil, errors.New("no PEM private key block found")
+}
+
+// privateKeyTypes are the PEM types of private keys, known or not.
+var privateKeyTypes = []string{"EC PRIVATE KEY", "PRIVATE KEY", "ENCRYPTED PRIVATE KEY", "RSA PRIVATE KEY", "OPENSSH PRIVATE KEY"}
+
+// countPrivateKeys counts the blocks holding a private key.
+func countPrivateKeys(blocks []*pem.Block) int {
+	n := 0
+	for _, b := range blocks {
+		if slices.Contains(privateKeyTypes, b.Type) {
+			n++
+		}
+	}
+	return n
 }
 
 // parseSEC1Block parses an "EC PRIVATE KEY" block, decrypting it first

@@ -80,6 +80,8 @@ func TestLoadPrivateKey(t *testing.T) {
 		{"public key only", raw("pub.pem", pemPublic(t, &k.PublicKey)), nil, "no PEM private key block found (found [PUBLIC KEY])"},
 		{"not PEM", raw("junk.pem", []byte("junk")), nil, "no PEM private key block found"},
 		{"corrupt SEC 1", raw("bad.pem", pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: []byte("junk")})), nil, "EC PRIVATE KEY block: "},
+		{"two keys", raw("two.pem", append(append([]byte{}, sec1Data...), sec1Data...)), nil, "holds 2 PEM private key blocks; a key file must hold exactly one key"},
+		{"a key and a damaged block", raw("damaged.pem", append(append([]byte{}, sec1Data...), "-----BEGIN EC PRIVATE KEY-----\n!!\n-----END EC PRIVATE KEY-----\n"...)), nil, "PEM block(s) that do not decode"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
