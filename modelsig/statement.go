@@ -548,8 +548,13 @@ func algorithmMatches(algorithm string, s manifest.Serialization) bool {
 	if algorithm == string(s.HashType) {
 		return true
 	}
-	return s.Method == manifest.Shards &&
-		algorithm == string(s.HashType)+"-sharded-"+strconv.FormatInt(s.ShardSize, 10)
+	return s.Method == manifest.Shards && algorithm == libraryShardAlgorithm(s)
+}
+
+// libraryShardAlgorithm is the algorithm string the model_signing library
+// gives each shard of serialization s: "<hash_type>-sharded-<shard_size>".
+func libraryShardAlgorithm(s manifest.Serialization) string {
+	return string(s.HashType) + "-sharded-" + strconv.FormatInt(s.ShardSize, 10)
 }
 
 // checkDigestSize requires h's digest length.
@@ -642,13 +647,29 @@ func hasDotDot(p string) bool {
 
 // BuildStatement returns the in-toto statement JSON that model_signing
 // v1.1.0 writes for m (predicate signature/v1.0, subject digest over the
-// raw resource digests in m's order, recorded ignore_paths).
+// raw resource digests in m's order, recorded ignore_paths), in the
+// OpenSSF Model Signing (OMS) form: every resource's algorithm is the
+// hash_type, shards included (format spec §10).
 //
-// Every resource's algorithm is the hash_type, shards included (the form
-// both the reference library and OMS verifiers accept, format spec §10).
 // Names that ParseStatement would refuse are refused here, so a signer
 // never writes a signature that cannot verify.
 func BuildStatement(m *manifest.Manifest, modelName string) ([]byte, error) {
+	return BuildStatementWith(m, modelName, StatementOptions{})
+}
+
+// StatementOptions changes how BuildStatementWith writes a statement.
+type StatementOptions struct {
+	// LibraryShardForm names each shard's algorithm the way the
+	// model_signing library does, "<hash_type>-sharded-<shard_size>"
+	// (e.g. "sha256-sharded-1000000000"), instead of the hash_type (the
+	// OMS form). The library's API compares that string with its own and
+	// so cannot verify the OMS form; OMS verifiers require the OMS form.
+	// modelgate verifies both. It changes nothing for the files method.
+	LibraryShardForm bool
+}
+
+// BuildStatementWith is BuildStatement with options.
+func BuildStatementWith(m *manifest.Manifest, modelName string, opts StatementOptions) ([]byte, error) {
 	if m == nil {
 		return nil, errors.New("build statement: no manifest")
 	}
@@ -669,8 +690,12 @@ func BuildStatement(m *manifest.Manifest, modelName string) ([]byte, error) {
 			Resources: make([]resourceJSON, 0, len(m.Resources)),
 		},
 	}
+	algorithm := string(s.HashType)
 	if s.Method == manifest.Shards {
 		st.Predicate.Serialization.ShardSize = s.ShardSize
+		if opts.LibraryShardForm {
+			algorithm = libraryShardAlgorithm(s)
+		}
 	}
 	for _, p := range m.IgnorePaths {
 		if !utf8.ValidString(p) {
@@ -686,7 +711,7 @@ func BuildStatement(m *manifest.Manifest, modelName string) ([]byte, error) {
 		}
 		st.Predicate.Resources = append(st.Predicate.Resources, resourceJSON{
 			Name:      r.Name(),
-			Algorithm: string(s.HashType),
+			Algorithm: algorithm,
 			Digest:    hex.EncodeToString(r.Digest),
 		})
 	}
