@@ -380,6 +380,7 @@ func FuzzParseBundle(f *testing.F) {
 		}
 	}
 	f.Add([]byte(`{"mediaType":"a","mediaType":"b"}`))
+	f.Add([]byte(`{"media_type":"` + MediaTypeV03 + `","verificationMaterial":{"publicKey":{"hint":"x"},"tlog_entries":[{"logIndex":"1"}]},"dsse_envelope":{"payload":"","payload_type":"t","signatures":[{"sig":"AA"}]}}`))
 	f.Add([]byte(`[[[[{"a":"\u0000"}]]]]`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		b, err := ParseBundle("f", data)
@@ -413,5 +414,31 @@ func FuzzParseBundle(f *testing.F) {
 		if !json.Valid(data) {
 			t.Fatal("accepted invalid JSON")
 		}
+		// Only keys of the bundle format (JSON or protobuf field names).
+		var top map[string]any
+		if err := json.Unmarshal(data, &top); err != nil {
+			t.Fatalf("accepted, but encoding/json says: %v", err)
+		}
+		checkKeys(t, "top", top, bundleShape)
+		for _, f := range []struct {
+			i     int
+			shape objectShape
+		}{{1, materialShape}, {2, envelopeShape}} {
+			for _, name := range []string{bundleShape.fields[f.i].name, bundleShape.fields[f.i].alt} {
+				if m, ok := top[name].(map[string]any); ok {
+					checkKeys(t, name, m, f.shape)
+				}
+			}
+		}
 	})
+}
+
+// checkKeys fails unless every key of m is a field of shape.
+func checkKeys(t *testing.T, where string, m map[string]any, shape objectShape) {
+	t.Helper()
+	for k := range m {
+		if lookupField(shape.fields, []byte(k)) < 0 {
+			t.Fatalf("accepted unknown key %q in %s", k, where)
+		}
+	}
 }

@@ -1,10 +1,12 @@
 package modelsig
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/elliptic"
 	"crypto/x509"
 	"encoding/pem"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -230,4 +232,37 @@ func TestFingerprint(t *testing.T) {
 	if !regexp.MustCompile(`^([0-9A-F]{2}:){31}[0-9A-F]{2}$`).MatchString(fp) {
 		t.Errorf("fingerprint %q", fp)
 	}
+}
+
+func FuzzParseCertificatesPEM(f *testing.F) {
+	root := testpki.NewRoot(f, "root")
+	one := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: root.Cert.Raw})
+	f.Add(one)
+	f.Add(append(append([]byte("text\n"), one...), one...))
+	f.Add([]byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"))
+	if data, err := os.ReadFile(refSeed("keys", "certificate", "int-ca-cert.pem")); err == nil {
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		certs, err := ParseCertificatesPEM(data)
+		if err != nil {
+			return
+		}
+		var n int
+		for rest := data; ; {
+			var b *pem.Block
+			if b, rest = pem.Decode(rest); b == nil {
+				break
+			}
+			if b.Type == "CERTIFICATE" {
+				if !bytes.Equal(b.Bytes, certs[n].Raw) {
+					t.Fatalf("certificate %d is not the file's", n)
+				}
+				n++
+			}
+		}
+		if n != len(certs) || n == 0 {
+			t.Fatalf("%d certificates returned, %d in the file", len(certs), n)
+		}
+	})
 }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -197,12 +198,66 @@ func FuzzParsePublicKeyPEM(f *testing.F) {
 		if _, err := curveHash(pub); err != nil {
 			t.Fatalf("accepted a key on %s", pub.Curve.Params().Name)
 		}
+		// Exactly one PEM block, and it is the key.
+		var blocks int
+		for rest := data; ; blocks++ {
+			var b *pem.Block
+			if b, rest = pem.Decode(rest); b == nil {
+				break
+			}
+			if b.Type != "PUBLIC KEY" {
+				t.Fatalf("accepted a file with a %q block", b.Type)
+			}
+		}
+		if blocks != 1 {
+			t.Fatalf("accepted a file with %d PEM blocks", blocks)
+		}
 		if h := PublicKeyHint(pub); len(h) != 64 {
 			t.Fatalf("hint %q", h)
 		}
 		again, err := ParsePublicKeyPEM(pemPublic(t, pub))
 		if err != nil || !again.Equal(pub) {
 			t.Fatalf("re-encoded key does not parse back: %v", err)
+		}
+	})
+}
+
+func FuzzParsePrivateKeyPEM(f *testing.F) {
+	k := testpki.Key(f, elliptic.P256())
+	der, err := x509.MarshalECPrivateKey(k)
+	if err != nil {
+		f.Fatal(err)
+	}
+	sec1 := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der})
+	f.Add(sec1)
+	f.Add(append([]byte("-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n"), sec1...))
+	f.Add(append(append([]byte{}, sec1...), sec1...))
+	f.Add([]byte("-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n"))
+	if data, err := os.ReadFile(refSeed("keys", "certificate", "signing-key.pem")); err == nil {
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, pw := range [][]byte{nil, []byte("password")} {
+			priv, err := parsePrivateKeyPEM(data, pw)
+			if err != nil {
+				continue
+			}
+			if _, err := curveHash(&priv.PublicKey); err != nil {
+				t.Fatalf("accepted a key on %s", priv.Curve.Params().Name)
+			}
+			var keys int
+			for rest := data; ; {
+				var b *pem.Block
+				if b, rest = pem.Decode(rest); b == nil {
+					break
+				}
+				if slices.Contains(privateKeyTypes, b.Type) {
+					keys++
+				}
+			}
+			if keys != 1 {
+				t.Fatalf("accepted a file with %d private keys", keys)
+			}
 		}
 	})
 }
