@@ -346,7 +346,7 @@ func (r *jsonReader) protoObject(path jsonPath, msg proto.Message) error {
 		return err
 	}
 	if err := (protojson.UnmarshalOptions{RecursionLimit: maxJSONDepth}).Unmarshal(r.file[start:end], msg); err != nil {
-		return fmt.Errorf("%s is not a valid %s: %v", path, msg.ProtoReflect().Descriptor().Name(), err)
+		return fmt.Errorf("%s is not a valid %s: %s", path, msg.ProtoReflect().Descriptor().Name(), printable(err.Error()))
 	}
 	return nil
 }

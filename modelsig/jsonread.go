@@ -8,6 +8,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/go-json-experiment/json/jsontext"
 
@@ -32,7 +34,7 @@ const maxJSONDepth = 64
 // is not "mediaType" but an unknown key.
 type jsonReader struct {
 	dec     *jsontext.Decoder
-	doc     []byte // what dec reads: file[base:]
+	doc     []byte // what dec reads: the value at file[base:]
 	file    []byte // the whole document, for line and column numbers
 	base    int
 	scratch []byte // unescaped strings that had escapes
@@ -72,7 +74,17 @@ func (r *jsonReader) syntax(err error) error {
 	case errors.Is(err, jsontext.ErrDuplicateName):
 		return r.posError(int(se.ByteOffset), "not acceptable JSON: duplicate object key %q", se.JSONPointer.LastToken())
 	}
-	return r.posError(int(se.ByteOffset), "not valid JSON: %v", se.Err)
+	return r.posError(int(se.ByteOffset), "not valid JSON: %s", printable(se.Err.Error()))
+}
+
+// printable escapes control characters and invalid UTF-8 in a message
+// that quotes bytes of the input (a parser's own words do).
+func printable(msg string) string {
+	if utf8.ValidString(msg) && strings.IndexFunc(msg, unicode.IsControl) < 0 {
+		return msg
+	}
+	q := strconv.Quote(msg)
+	return q[1 : len(q)-1]
 }
 
 // posError is an error at offset off of the value being read.
@@ -418,7 +430,8 @@ func (r *jsonReader) boolean(path jsonPath) (bool, error) {
 }
 
 // number reads the next value and returns its literal as written when it
-// is a number; ok is false (and the value skipped) when it is not.
+// is a number; ok is false (and the value skipped) when it is not, for
+// the caller to judge once it knows whether a number was needed.
 func (r *jsonReader) number() (lit string, ok bool, err error) {
 	if r.kind() != '0' {
 		return "", false, r.skip()
