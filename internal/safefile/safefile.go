@@ -75,11 +75,12 @@ func tooLarge(path string, limit int64) error {
 
 // notRegular is the error for a file of mode m that is not regular.
 func notRegular(path string, m fs.FileMode) error {
-	return &PathError{Path: path, Err: fmt.Errorf("is %s, %w", kind(m), ErrNotRegular)}
+	return &PathError{Path: path, Err: fmt.Errorf("is %s, %w", Kind(m), ErrNotRegular)}
 }
 
-// kind names a file mode's type for messages.
-func kind(m fs.FileMode) string {
+// Kind names a file mode's type for messages ("a named pipe (FIFO)", "a
+// directory"...), for every package that refuses a file for its type.
+func Kind(m fs.FileMode) string {
 	switch {
 	case m.IsDir():
 		return "a directory"

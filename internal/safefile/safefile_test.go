@@ -76,6 +76,22 @@ func TestReadFile(t *testing.T) {
 	})
 }
 
+func TestKind(t *testing.T) {
+	for m, want := range map[fs.FileMode]string{
+		fs.ModeDir | 0o755:                "a directory",
+		fs.ModeNamedPipe:                  "a named pipe (FIFO)",
+		fs.ModeSocket:                     "a socket",
+		fs.ModeDevice | fs.ModeCharDevice: "a character device",
+		fs.ModeDevice:                     "a block device",
+		fs.ModeIrregular:                  "an irregular file",
+		fs.ModeSymlink:                    "not a regular file",
+	} {
+		if got := Kind(m); got != want {
+			t.Errorf("Kind(%v) = %q, want %q", m, got, want)
+		}
+	}
+}
+
 // TestReadFileDoesNotBlock: a FIFO with no writer and a Unix socket are
 // refused at once instead of blocking in open or read.
 func TestReadFileDoesNotBlock(t *testing.T) {
