@@ -102,6 +102,9 @@ type SignOptions struct {
 	// manifest.DefaultShardSize.
 	Serialization manifest.Serialization
 	Workers       int
+	// LibraryShardForm writes shard resources in the model_signing
+	// library's form (see StatementOptions); the default is the OMS form.
+	LibraryShardForm bool
 }
 
 // SignResult describes a written signature.
@@ -157,7 +160,7 @@ func Sign(ctx context.Context, modelPath string, s Signer, opts SignOptions) (*S
 	if len(m.Resources) == 0 {
 		return nil, fmt.Errorf("model %s has no files to sign", modelPath)
 	}
-	stmt, err := BuildStatement(m, ModelName(modelPath))
+	stmt, err := BuildStatementWith(m, ModelName(modelPath), StatementOptions{LibraryShardForm: opts.LibraryShardForm})
 	if err != nil {
 		return nil, fmt.Errorf("sign %s: %w", modelPath, err)
 	}

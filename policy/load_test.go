@@ -151,7 +151,7 @@ func TestLoadErrors(t *testing.T) {
 			[]string{`certificate_chain[0]: signer "c": certificate file "` + d + `/a.pem"`,
 				`certificate_chain[2]: signer "c": certificate file "` + d + `/b.pem"`}},
 		{"trust file is a directory", sig(`{"k": {"verification_method": "key", "public_key": "keys"}}`, `{}`),
-			[]string{`signers.k.public_key: signer "k": "` + d + `/keys" is a directory, not a regular file`}},
+			[]string{`signers.k.public_key: signer "k": public key "` + d + `/keys" is a directory, not a regular file`}},
 		{"hub-id key", sig(skip, `{"hf:ibm/granite": {"signer": "s"}}`),
 			[]string{`hub-id key "hf:ibm/granite": keys naming a Hugging Face id are not supported yet`}},
 		{"digest not a string or list", sig(keySigner, `{"/m": {"signer": "k", "digest": 5}}`),
@@ -293,7 +293,7 @@ func TestLoadUnreadable(t *testing.T) {
 		t.Errorf("Load missing file: %v", err)
 	}
 	big := writeFile(t, d, "big.json", []byte(strings.Repeat(" ", MaxPolicySize+1)))
-	if _, err := Load(big, Options{}); err == nil || err.Error() != fmt.Sprintf("read policy %q: larger than %d bytes", big, MaxPolicySize) {
+	if _, err := Load(big, Options{}); err == nil || err.Error() != fmt.Sprintf("read policy %q: is larger than %d bytes: file too large", big, MaxPolicySize) {
 		t.Errorf("Load huge file: %v", err)
 	}
 }

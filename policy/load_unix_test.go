@@ -82,8 +82,8 @@ func TestTrustFileNotRegular(t *testing.T) {
 	withinDeadline(t, "Parse", func() {
 		le := parseErr(t, d, []byte(doc))
 		want := []string{
-			fmt.Sprintf(`signers.k.public_key: signer "k": %q is a named pipe (FIFO), not a regular file`, fifo),
-			fmt.Sprintf(`signers.c.certificate_chain[0]: signer "c": %q is a named pipe (FIFO), not a regular file`, fifo),
+			fmt.Sprintf(`signers.k.public_key: signer "k": public key %q is a named pipe (FIFO), not a regular file`, fifo),
+			fmt.Sprintf(`signers.c.certificate_chain[0]: signer "c": certificate file %q is a named pipe (FIFO), not a regular file`, fifo),
 		}
 		if len(le.Problems) != len(want) {
 			t.Fatalf("problems:\n%v", le)

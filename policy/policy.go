@@ -25,6 +25,7 @@ import (
 
 	"github.com/sigstore/sigstore-go/pkg/root"
 
+	"github.com/modelgate/modelgate/internal/safefile"
 	"github.com/modelgate/modelgate/modelsig"
 )
 
@@ -145,9 +146,9 @@ func readPolicyFile(path string) ([]byte, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("policy %s: %w", quote(path), err)
 	}
-	data, err := readRegular(path, MaxPolicySize)
+	data, err := safefile.ReadFile(path, MaxPolicySize)
 	if err != nil {
-		return nil, "", fmt.Errorf("read policy %s: %w", quote(path), err)
+		return nil, "", fmt.Errorf("read policy %s: %w", quote(path), innerError(err))
 	}
 	return data, filepath.Dir(abs), nil
 }

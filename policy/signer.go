@@ -5,13 +5,12 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"slices"
 	"strings"
 
 	"github.com/sigstore/sigstore-go/pkg/root"
 
+	"github.com/modelgate/modelgate/internal/safefile"
 	"github.com/modelgate/modelgate/internal/strictjson"
 	"github.com/modelgate/modelgate/modelsig"
 )
@@ -266,11 +265,9 @@ func (l *loader) readTrust(s *signer) (t trust, ok bool) {
 }
 
 // readTrustFile reads one trust file into t, according to which key of
-// the signer names it.
+// the signer names it. The modelsig loaders read through safefile, so a
+// FIFO, device or directory is refused before anything blocks on it.
 func (l *loader) readTrustFile(s *signer, tf trustFile, t *trust) error {
-	if err := regularFile(tf.file); err != nil {
-		return err
-	}
 	switch tf.key {
 	case "public_key":
 		pub, err := modelsig.LoadPublicKey(tf.file)
@@ -294,29 +291,38 @@ func (l *loader) readTrustFile(s *signer, tf trustFile, t *trust) error {
 	return nil
 }
 
-// regularFile refuses, before anything reads it, a trust file that is not
-// a regular file: opening a FIFO would block the load forever and a device
-// can be endless. A missing file is left to the reader, which says so.
-func regularFile(file string) error {
-	fi, err := os.Stat(file)
-	if err != nil || fi.Mode().IsRegular() {
-		return nil
-	}
-	return fmt.Errorf("%s is %s, not a regular file", quote(file), fileKind(fi.Mode()))
-}
-
-// trustError names the file once, quoted: an error about the file itself
-// (missing, unreadable) loses the raw path the OS put in it, and a parse
-// error that already names the file has it quoted in place.
+// trustError names the file once, quoted, and says what it was read as:
+// a read failure keeps only the reason (the reader's own wording repeats
+// the path), and a parse error that already names the file is kept whole.
 func trustError(what, file string, err error) error {
-	var pe *fs.PathError
+	var pe *safefile.PathError
 	if errors.As(err, &pe) {
-		return fmt.Errorf("%s %s: %w", what, quote(file), pe.Err)
+		return fmt.Errorf("%s %s%s", what, quote(file), describe(pe))
 	}
-	if msg := err.Error(); strings.Contains(msg, file) {
-		return errors.New(strings.Replace(msg, file, quote(file), 1))
+	if strings.Contains(err.Error(), quote(file)) {
+		return err
 	}
 	return fmt.Errorf("%s %s: %w", what, quote(file), err)
+}
+
+// describe is the reason of a safefile error, worded to follow a quoted
+// path: "is a directory, not a regular file" or ": no such file or
+// directory".
+func describe(pe *safefile.PathError) string {
+	if pe.Op == "" {
+		return " " + pe.Err.Error()
+	}
+	return ": " + pe.Err.Error()
+}
+
+// innerError drops the path from a safefile error that the message around
+// it already names.
+func innerError(err error) error {
+	var pe *safefile.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // buildVerifier builds the verifier of a signer whose trust material was

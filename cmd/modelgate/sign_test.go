@@ -253,16 +253,16 @@ func TestSignEncryptedKey(t *testing.T) {
 		args []string
 		msg  string
 	}{
-		{"wrong-password-file", nil, []string{"--private-key", pkcs8Key, "--password-file", wrongFile}, "private key " + pkcs8Key + ": wrong password or corrupt key"},
-		{"wrong-password-legacy", nil, []string{"--private-key", legacyKey, "--password-file", wrongFile}, "private key " + legacyKey + ": "},
+		{"wrong-password-file", nil, []string{"--private-key", pkcs8Key, "--password-file", wrongFile}, "private key " + strconv.Quote(pkcs8Key) + ": wrong password or corrupt key"},
+		{"wrong-password-legacy", nil, []string{"--private-key", legacyKey, "--password-file", wrongFile}, "private key " + strconv.Quote(legacyKey) + ": "},
 		{"wrong-password-env", map[string]string{"MODELGATE_KEY_PASSWORD": "nope"}, []string{"--private-key", pkcs8Key}, "wrong password or corrupt key"},
-		{"no-password", nil, []string{"--private-key", pkcs8Key}, "private key " + pkcs8Key + ": the key is encrypted; a password is needed"},
+		{"no-password", nil, []string{"--private-key", pkcs8Key}, "private key " + strconv.Quote(pkcs8Key) + ": the key is encrypted; a password is needed"},
 		{"unset-named-env", nil, []string{"--private-key", pkcs8Key, "--password-env", "MODELGATE_TEST_UNSET"}, "a password is needed"},
 		{"missing-password-file", nil, []string{"--private-key", pkcs8Key, "--password-file", filepath.Join(dir, "nope")}, "--password-file " + strconv.Quote(filepath.Join(dir, "nope")) + ": no such file or directory"},
 		{"bare-password", nil, []string{"--private-key", pkcs8Key, "--password", password}, "--password would expose the password in process lists; use --password-file FILE or --password-env VAR"},
 		{"bare-empty-password", nil, []string{"--private-key", pkcs8Key, "--password="}, "--password would expose the password"},
 		{"missing-private-key", nil, []string{"--private-key", filepath.Join(dir, "nope.pem")}, filepath.Join(dir, "nope.pem")},
-		{"public-key-as-private", nil, []string{"--private-key", pub}, "private key " + pub + ": no PEM private key block found"},
+		{"public-key-as-private", nil, []string{"--private-key", pub}, "private key " + strconv.Quote(pub) + ": no PEM private key block found"},
 		{"private-key-absent", nil, nil, `required flag(s) "private-key" not set`},
 	}
 	for _, c := range bad {
@@ -326,7 +326,7 @@ func TestSignPaths(t *testing.T) {
 			t.Errorf("an outside signature is recorded: %q", got)
 		}
 		runCLI(t, "verify", "key", "--public-key", pub, "--signature", "out/granite.sig", model).want(t, exitOK)
-		runCLI(t, "verify", "key", "--public-key", pub, model).want(t, exitDenied).stderrHas(t, "model.sig: no such file or directory")
+		runCLI(t, "verify", "key", "--public-key", pub, model).want(t, exitDenied).stderrHas(t, `model.sig" (name the signature file with --signature)`)
 	})
 	t.Run("ignore-paths-from-parent", func(t *testing.T) {
 		model := smallModel(t) // .../model
