@@ -1,12 +1,17 @@
 package modelsig
 
 import (
-	"encoding/base64"
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 
-	"github.com/modelgate/modelgate/internal/strictjson"
+	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
+	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/modelgate/modelgate/internal/safefile"
 )
 
 // MaxBundleSize bounds how much of a signature file is read. A signature
@@ -73,121 +78,199 @@ type Envelope struct {
 // The parse is deliberately hand-written rather than protojson: the
 // reference library wrote several shapes that strict bundle parsers refuse
 // (publicKey.rawBytes, keyid null, a certificate chain in a v0.3 bundle),
-// and those must keep verifying. Leniency stops at ambiguity: duplicate
-// JSON keys anywhere, two kinds of verification material, or undecodable
-// base64 are refused, so no two readers can see different contents.
-// Unknown fields are ignored. Keys match exactly (encoding/json's
-// case-insensitive field matching is not used).
+// and those must keep verifying. Leniency stops there: like the reference
+// (whose bundle models forbid extra inputs), a key the bundle format does
+// not define is refused wherever it is, and so are repeated keys, two
+// kinds of verification material and undecodable base64, so that no two
+// readers can see different contents. Keys match exactly, case included.
+//
+// Each field may be spelt with its JSON name or its protobuf field name
+// (mediaType or media_type), as protobuf JSON parsers, sigstore-go and the
+// reference's bundle models all accept; one field under both names is
+// refused. The reference's key and certificate verifiers trip over two of
+// those spellings (verification_material, tlog_entries) before their
+// models see them; accepting them here changes nothing that is verified.
+// The legacy publicKey.rawBytes and keyDetails are accepted only under
+// those names, as the reference deletes exactly those before parsing.
+//
+// The file is read as a stream of tokens (jsontext), never as a tree:
+// memory is the decoded payload and certificates plus a fixed amount, and
+// a file of the wrong shape (a 30 MB array, a huge unknown member, a list
+// of a million signatures) is refused at its first wrong token.
 func ParseBundle(name string, data []byte) (*Bundle, error) {
 	b, err := parseBundle(data)
 	if err != nil {
-		return nil, fmt.Errorf("signature %s: %w", name, err)
+		// Said only where it helps: the file is not a bundle at all,
+		// rather than a damaged one.
+		hint := ""
+		if errors.As(err, new(notBundleError)) {
+			hint = " (not a model signature?)"
+		}
+		var pe *jsonPosError
+		if errors.As(err, &pe) {
+			return nil, fmt.Errorf("signature %q:%d:%d: %w%s", name, pe.Line, pe.Col, err, hint)
+		}
+		return nil, fmt.Errorf("signature %q: %w%s", name, err, hint)
 	}
 	b.name = name
 	b.raw = data
 	return b, nil
 }
 
-// ReadBundle reads and parses the signature file at path (at most
-// MaxBundleSize bytes).
+// notBundleError marks a file that is not a Sigstore bundle at all (not
+// JSON, not an object, keys or a media type of another format).
+type notBundleError struct{ error }
+
+func (e notBundleError) Unwrap() error { return e.error }
+
+// ReadBundle reads and parses the signature file at path (a regular file
+// of at most MaxBundleSize bytes).
 func ReadBundle(path string) (*Bundle, error) {
-	data, err := readBounded(path, bundleSizeLimit)
+	data, err := safefile.ReadFile(path, bundleSizeLimit)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, &noSignatureError{path: path, err: err}
+	}
 	if err != nil {
-		return nil, fmt.Errorf("read signature: %w (not a model signature?)", err)
+		return nil, fmt.Errorf("read signature: %w", err)
 	}
 	return ParseBundle(path, data)
 }
 
+// noSignatureError is a signature file that does not exist.
+type noSignatureError struct {
+	path string
+	err  error
+}
+
+func (e *noSignatureError) Error() string {
+	return fmt.Sprintf("no signature at %q (name the signature file with --signature)", e.path)
+}
+
+func (e *noSignatureError) Unwrap() error { return e.err }
+
+// Bundle limits. No signer writes more than one signature or a chain of
+// more than a few certificates; the bounds keep a hostile file from
+// making a list of millions before any signature check.
+const (
+	maxSignatures   = 16
+	maxCertificates = 32
+	maxTlogEntries  = 16
+	maxTimestamps   = 32 // sigstore-python's bound on RFC 3161 timestamps
+)
+
+// The shapes of the Sigstore bundle (protobuf-specs dev.sigstore.bundle.v1
+// Bundle, and the DSSE envelope) that a model signature may use.
+var (
+	bundleShape = objectShape{strict: true, fields: []field{
+		{"mediaType", "media_type"},
+		{"verificationMaterial", "verification_material"},
+		{"dsseEnvelope", "dsse_envelope"},
+		{"messageSignature", "message_signature"},
+	}}
+	materialShape = objectShape{strict: true, fields: []field{
+		{"publicKey", "public_key"},
+		{"x509CertificateChain", "x509_certificate_chain"},
+		{"certificate", ""},
+		{"tlogEntries", "tlog_entries"},
+		{"timestampVerificationData", "timestamp_verification_data"},
+	}}
+	// publicKeyShape: hint, plus what model_signing v0.3-v1.0 wrote there.
+	publicKeyShape   = objectShape{strict: true, fields: []field{{"hint", ""}, {"rawBytes", ""}, {"keyDetails", ""}}}
+	chainShape       = objectShape{strict: true, fields: []field{{"certificates", ""}}}
+	certificateShape = objectShape{strict: true, fields: []field{{"rawBytes", "raw_bytes"}}}
+	envelopeShape    = objectShape{strict: true, fields: []field{{"payload", ""}, {"payloadType", "payload_type"}, {"signatures", ""}}}
+	signatureShape   = objectShape{strict: true, fields: []field{{"sig", ""}, {"keyid", ""}}}
+)
+
 func parseBundle(data []byte) (*Bundle, error) {
-	v, err := parseJSON(data)
-	if err != nil {
-		return nil, err
-	}
-	top, err := asObject(v, "")
-	if err != nil {
-		return nil, err
+	r := newJSONReader(data, 0, len(data))
+	if r.kind() != '{' {
+		// Not JSON (the read reports where), or JSON of another shape.
+		return nil, notBundleError{r.wrongKind(at(""), "a JSON object")}
 	}
 	b := &Bundle{}
-	if b.MediaType, err = top.str("mediaType", true); err != nil {
+	var hasMessageSignature bool
+	present, err := r.object(at(""), bundleShape, func(i int) (err error) {
+		switch i {
+		case 0:
+			b.MediaType, err = r.str(at("mediaType"))
+		case 1:
+			err = parseMaterial(r, b)
+		case 2:
+			b.Envelope, err = parseEnvelope(r)
+		case 3:
+			hasMessageSignature = true
+			err = r.skip()
+		}
+		return err
+	})
+	var unknown *unknownKeyError
+	if errors.As(err, &unknown) && unknown.path == at("") {
+		return nil, notBundleError{err}
+	}
+	if err != nil {
 		return nil, err
+	}
+	if err := r.end(); err != nil {
+		return nil, err
+	}
+	switch {
+	case !present.has(0):
+		return nil, notBundleError{errors.New("mediaType is missing")}
+	case !present.has(1):
+		return nil, errors.New("bundle has no verificationMaterial")
+	case hasMessageSignature:
+		return nil, errors.New("bundle holds a messageSignature: model signatures are DSSE envelopes (dsseEnvelope)")
+	case !present.has(2):
+		return nil, errors.New("bundle has no dsseEnvelope (only DSSE-signed model signatures are supported)")
 	}
 	switch b.MediaType {
 	case MediaTypeV03, MediaTypeV02, MediaTypeV01:
 	default:
-		return nil, fmt.Errorf("unsupported bundle media type %q (want %s)", b.MediaType, MediaTypeV03)
-	}
-	vm, ok, err := top.obj("verificationMaterial")
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, errors.New("bundle has no verificationMaterial")
-	}
-	if err := parseMaterial(b, vm); err != nil {
-		return nil, err
-	}
-	env, ok, err := top.obj("dsseEnvelope")
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, errors.New("bundle has no dsseEnvelope (only DSSE-signed model signatures are supported)")
-	}
-	if b.Envelope, err = parseEnvelope(env); err != nil {
-		return nil, err
+		return nil, notBundleError{fmt.Errorf("unsupported bundle media type %q (want %s)", b.MediaType, MediaTypeV03)}
 	}
 	return b, nil
 }
 
-// parseMaterial reads the one verification material form of vm. Legacy
-// publicKey.rawBytes/keyDetails are ignored, as the reference library
-// deletes them: the key that verifies always comes from the verifier.
-func parseMaterial(b *Bundle, vm jsonObject) error {
+// parseMaterial reads verificationMaterial into b: its one material form,
+// and the checked shape of the log entries and timestamps (which only the
+// sigstore method uses, reading them again with sigstore-go). Legacy
+// publicKey.rawBytes/keyDetails are read and ignored, as the reference
+// library deletes them: the key that verifies always comes from the
+// verifier.
+func parseMaterial(r *jsonReader, b *Bundle) error {
+	vm := at("verificationMaterial")
+	present, err := r.object(vm, materialShape, func(i int) (err error) {
+		switch i {
+		case 0:
+			b.Material = MaterialPublicKey
+			b.PublicKeyHint, err = parsePublicKey(r, vm.key("publicKey"))
+		case 1:
+			b.Material = MaterialCertificateChain
+			b.Certificates, err = parseChain(r, vm.key("x509CertificateChain"))
+		case 2:
+			b.Material = MaterialCertificate
+			var der []byte
+			der, err = parseCertificate(r, vm.key("certificate"))
+			b.Certificates = [][]byte{der}
+		case 3:
+			entries := vm.key("tlogEntries")
+			err = r.array(entries, maxTlogEntries, func(i int) error {
+				return r.protoObject(entries.elem(i), &protorekor.TransparencyLogEntry{})
+			})
+		case 4:
+			err = r.protoObject(vm.key("timestampVerificationData"), &protobundle.TimestampVerificationData{})
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
 	var kinds []string
-	if pk, ok, err := vm.obj("publicKey"); err != nil {
-		return err
-	} else if ok {
-		kinds = append(kinds, "publicKey")
-		b.Material = MaterialPublicKey
-		if b.PublicKeyHint, err = pk.str("hint", false); err != nil {
-			return err
+	for i, f := range materialShape.fields[:3] {
+		if present.has(i) {
+			kinds = append(kinds, f.name)
 		}
-	}
-	if chain, ok, err := vm.obj("x509CertificateChain"); err != nil {
-		return err
-	} else if ok {
-		kinds = append(kinds, "x509CertificateChain")
-		b.Material = MaterialCertificateChain
-		certs, _, err := chain.arr("certificates", true)
-		if err != nil {
-			return err
-		}
-		if len(certs) == 0 {
-			return errors.New("verificationMaterial.x509CertificateChain.certificates is empty")
-		}
-		b.Certificates = nil
-		for i, c := range certs {
-			co, err := asObject(c, fmt.Sprintf("%s[%d]", chain.field("certificates"), i))
-			if err != nil {
-				return err
-			}
-			der, err := co.binary("rawBytes")
-			if err != nil {
-				return err
-			}
-			b.Certificates = append(b.Certificates, der)
-		}
-	}
-	if cert, ok, err := vm.obj("certificate"); err != nil {
-		return err
-	} else if ok {
-		kinds = append(kinds, "certificate")
-		b.Material = MaterialCertificate
-		der, err := cert.binary("rawBytes")
-		if err != nil {
-			return err
-		}
-		b.Certificates = [][]byte{der}
 	}
 	switch len(kinds) {
 	case 0:
@@ -199,187 +282,123 @@ func parseMaterial(b *Bundle, vm jsonObject) error {
 	}
 }
 
-func parseEnvelope(env jsonObject) (Envelope, error) {
-	var e Envelope
-	var err error
-	if e.Payload, err = env.binaryAllowEmpty("payload"); err != nil {
-		return e, err
+// parsePublicKey reads publicKey and returns its hint ("" when absent).
+func parsePublicKey(r *jsonReader, pk jsonPath) (hint string, err error) {
+	_, err = r.object(pk, publicKeyShape, func(i int) (err error) {
+		switch i {
+		case 0:
+			hint, err = r.str(pk.key("hint"))
+		case 1:
+			_, err = r.str(pk.key("rawBytes"))
+		case 2:
+			_, err = r.str(pk.key("keyDetails"))
+		}
+		return err
+	})
+	return hint, err
+}
+
+// parseChain reads x509CertificateChain: at least one certificate.
+func parseChain(r *jsonReader, chain jsonPath) ([][]byte, error) {
+	var certs [][]byte
+	list := chain.key("certificates")
+	present, err := r.object(chain, chainShape, func(int) error {
+		return r.array(list, maxCertificates, func(i int) error {
+			der, err := parseCertificate(r, list.elem(i))
+			certs = append(certs, der)
+			return err
+		})
+	})
+	switch {
+	case err != nil:
+		return nil, err
+	case !present.has(0):
+		return nil, fmt.Errorf("%s is missing", list)
+	case len(certs) == 0:
+		return nil, fmt.Errorf("%s is empty", list)
 	}
-	if e.PayloadType, err = env.str("payloadType", true); err != nil {
-		return e, err
+	return certs, nil
+}
+
+// parseCertificate reads an X509Certificate: non-empty DER.
+func parseCertificate(r *jsonReader, cert jsonPath) ([]byte, error) {
+	var der []byte
+	present, err := r.object(cert, certificateShape, func(int) (err error) {
+		der, err = r.base64Field(cert.key("rawBytes"), false)
+		return err
+	})
+	if err == nil && !present.has(0) {
+		err = fmt.Errorf("%s is missing", cert.key("rawBytes"))
 	}
-	sigs, _, err := env.arr("signatures", true)
+	return der, err
+}
+
+// protoObject reads the object at path whole and checks it with protojson
+// as msg: the Sigstore messages the bundle carries but this package does
+// not read (log entries, timestamps) must still be what the format
+// defines, without unknown fields.
+func (r *jsonReader) protoObject(path jsonPath, msg proto.Message) error {
+	if r.kind() != '{' {
+		return r.wrongKind(path, "a JSON object")
+	}
+	start, end, err := r.rawValue()
 	if err != nil {
+		return err
+	}
+	if err := (protojson.UnmarshalOptions{RecursionLimit: maxJSONDepth}).Unmarshal(r.file[start:end], msg); err != nil {
+		return fmt.Errorf("%s is not a valid %s: %s", path, msg.ProtoReflect().Descriptor().Name(), printable(err.Error()))
+	}
+	return nil
+}
+
+func parseEnvelope(r *jsonReader) (Envelope, error) {
+	env := at("dsseEnvelope")
+	sigs := env.key("signatures")
+	var e Envelope
+	present, err := r.object(env, envelopeShape, func(i int) (err error) {
+		switch i {
+		case 0:
+			e.Payload, err = r.base64Field(env.key("payload"), true)
+		case 1:
+			e.PayloadType, err = r.str(env.key("payloadType"))
+		case 2:
+			err = r.array(sigs, maxSignatures, func(i int) error {
+				sig, err := parseSignature(r, sigs.elem(i))
+				e.Signatures = append(e.Signatures, sig)
+				return err
+			})
+		}
+		return err
+	})
+	switch {
+	case err != nil:
 		return e, err
-	}
-	if len(sigs) == 0 {
+	case !present.has(0):
+		return e, fmt.Errorf("%s is missing", env.key("payload"))
+	case !present.has(1):
+		return e, fmt.Errorf("%s is missing", env.key("payloadType"))
+	case !present.has(2):
+		return e, fmt.Errorf("%s is missing", sigs)
+	case len(e.Signatures) == 0:
 		return e, errors.New("dsseEnvelope has no signatures")
-	}
-	for i, s := range sigs {
-		so, err := asObject(s, fmt.Sprintf("%s[%d]", env.field("signatures"), i))
-		if err != nil {
-			return e, err
-		}
-		sig, err := so.binary("sig")
-		if err != nil {
-			return e, err
-		}
-		e.Signatures = append(e.Signatures, sig)
 	}
 	return e, nil
 }
 
-// decodeBase64 accepts what protobuf JSON accepts for bytes: standard or
-// URL-safe alphabet, padded or not.
-func decodeBase64(s string) ([]byte, error) {
-	var firstErr error
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
-		b, err := enc.DecodeString(s)
-		if err == nil {
-			return b, nil
+// parseSignature reads one DSSE signature: sig is required; keyid, when
+// present, must be a string and is otherwise ignored (as by the reference).
+func parseSignature(r *jsonReader, path jsonPath) ([]byte, error) {
+	var sig []byte
+	present, err := r.object(path, signatureShape, func(i int) (err error) {
+		if i == 0 {
+			sig, err = r.base64Field(path.key("sig"), false)
+		} else {
+			_, err = r.str(path.key("keyid"))
 		}
-		if firstErr == nil {
-			firstErr = err
-		}
+		return err
+	})
+	if err == nil && !present.has(0) {
+		err = fmt.Errorf("%s is missing", path.key("sig"))
 	}
-	return nil, firstErr
-}
-
-// parseJSON parses a signature or statement. Repeated object keys
-// (after unescaping) are refused anywhere: parsers disagree on which
-// repeat wins, and a signature must mean one thing to every reader.
-// strictjson also refuses trailing data, invalid UTF-8, unpaired surrogate
-// escapes and deep nesting.
-func parseJSON(data []byte) (*strictjson.Value, error) {
-	v, err := strictjson.Parse(data)
-	if err != nil {
-		return nil, jsonError(err)
-	}
-	if m := v.RepeatedKey(); m != nil {
-		return nil, fmt.Errorf("not acceptable JSON at byte %d: duplicate object key %q", m.KeyOffset+1, m.Key)
-	}
-	return v, nil
-}
-
-// jsonError words a strictjson error; byte numbers count from 1.
-func jsonError(err error) error {
-	var se *strictjson.SyntaxError
-	switch {
-	case errors.Is(err, strictjson.ErrEmpty):
-		return errors.New("not valid JSON: empty")
-	case errors.Is(err, strictjson.ErrTruncated):
-		return errors.New("not valid JSON: truncated")
-	case !errors.As(err, &se):
-		return fmt.Errorf("not valid JSON: %w", err)
-	case errors.Is(err, strictjson.ErrTrailingData):
-		return fmt.Errorf("not valid JSON: unexpected data after the top-level value at byte %d", se.Offset+1)
-	default:
-		return fmt.Errorf("not valid JSON at byte %d: %s", se.Offset+1, se.Msg)
-	}
-}
-
-// jsonObject is a decoded JSON object plus its location (like
-// "dsseEnvelope"; "" at the top level), so that errors say which field is
-// wrong.
-type jsonObject struct {
-	at string
-	v  *strictjson.Value
-}
-
-func asObject(v *strictjson.Value, at string) (jsonObject, error) {
-	if v.Kind != strictjson.Object {
-		if at == "" {
-			return jsonObject{}, errors.New("the JSON value is not an object")
-		}
-		return jsonObject{}, fmt.Errorf("%s is not a JSON object", at)
-	}
-	return jsonObject{at: at, v: v}, nil
-}
-
-// field names key inside o for messages; the top level has no prefix.
-func (o jsonObject) field(key string) string {
-	if o.at == "" {
-		return key
-	}
-	return o.at + "." + key
-}
-
-// get returns the value of key; a JSON null counts as absent, as it does
-// for protobuf JSON.
-func (o jsonObject) get(key string) (*strictjson.Value, bool) {
-	m := o.v.Member(key)
-	if m == nil || m.Value.Kind == strictjson.Null {
-		return nil, false
-	}
-	return m.Value, true
-}
-
-func (o jsonObject) str(key string, required bool) (string, error) {
-	v, ok := o.get(key)
-	if !ok {
-		if required {
-			return "", fmt.Errorf("%s is missing", o.field(key))
-		}
-		return "", nil
-	}
-	if v.Kind != strictjson.String {
-		return "", fmt.Errorf("%s is not a string", o.field(key))
-	}
-	return v.Str, nil
-}
-
-func (o jsonObject) obj(key string) (jsonObject, bool, error) {
-	v, ok := o.get(key)
-	if !ok {
-		return jsonObject{}, false, nil
-	}
-	obj, err := asObject(v, o.field(key))
-	return obj, err == nil, err
-}
-
-func (o jsonObject) arr(key string, required bool) ([]*strictjson.Value, bool, error) {
-	v, ok := o.get(key)
-	if !ok {
-		if required {
-			return nil, false, fmt.Errorf("%s is missing", o.field(key))
-		}
-		return nil, false, nil
-	}
-	if v.Kind != strictjson.Array {
-		return nil, false, fmt.Errorf("%s is not a JSON array", o.field(key))
-	}
-	return v.Elems, true, nil
-}
-
-func (o jsonObject) boolean(key string) (bool, error) {
-	v, ok := o.get(key)
-	if !ok {
-		return false, nil
-	}
-	if v.Kind != strictjson.Bool {
-		return false, fmt.Errorf("%s is not true or false", o.field(key))
-	}
-	return v.Bool, nil
-}
-
-// binary decodes a required, non-empty base64 field.
-func (o jsonObject) binary(key string) ([]byte, error) {
-	b, err := o.binaryAllowEmpty(key)
-	if err == nil && len(b) == 0 {
-		err = fmt.Errorf("%s is empty", o.field(key))
-	}
-	return b, err
-}
-
-// binaryAllowEmpty decodes a required base64 field that may be "".
-func (o jsonObject) binaryAllowEmpty(key string) ([]byte, error) {
-	s, err := o.str(key, true)
-	if err != nil {
-		return nil, err
-	}
-	b, err := decodeBase64(s)
-	if err != nil {
-		return nil, fmt.Errorf("%s is not valid base64: %v", o.field(key), err)
-	}
-	return b, nil
+	return sig, err
 }

@@ -9,7 +9,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -102,16 +104,28 @@ func TestParseBundleAccepts(t *testing.T) {
 				t.Errorf("payload %q", b.Envelope.Payload)
 			}
 		}},
-		{"unknown fields and case variants are ignored", edit(t, func(b, vm, env map[string]any) {
-			b["extra"] = map[string]any{"x": []any{1, 2}}
-			b["MediaType"] = "bogus"
-			env["Payload"] = "!!!"
-			vm["publicKey"].(map[string]any)["future"] = true
-		}), func(t *testing.T, b *Bundle) {
-			if b.MediaType != MediaTypeV03 || string(b.Envelope.Payload) != testPayload {
-				t.Errorf("media %q payload %q", b.MediaType, b.Envelope.Payload)
+		{"protobuf field names (snake_case) are accepted, as by protobuf JSON parsers", func() []byte {
+			return []byte(`{"media_type":"` + MediaTypeV03 + `",
+				"verification_material":{"x509_certificate_chain":{"certificates":[{"raw_bytes":"` + b64(cert1) + `"}]},
+					"tlog_entries":[],"timestamp_verification_data":{"rfc3161_timestamps":[]}},
+				"dsse_envelope":{"payload":"` + b64([]byte(testPayload)) + `","payload_type":"` + PayloadTypeInToto + `","signatures":[{"sig":"c2ln"}]}}`)
+		}(), func(t *testing.T, b *Bundle) {
+			if b.MediaType != MediaTypeV03 || b.Material != MaterialCertificateChain || !bytes.Equal(b.Certificates[0], cert1) {
+				t.Errorf("media %q material %v", b.MediaType, b.Material)
 			}
 		}},
+		{"log entry and timestamps of the Sigstore format", edit(t, func(b, vm, env map[string]any) {
+			delete(vm, "publicKey")
+			vm["certificate"] = map[string]any{"rawBytes": b64(cert1)}
+			vm["tlogEntries"] = []any{map[string]any{"logIndex": "1", "kindVersion": map[string]any{"kind": "dsse", "version": "0.0.1"}}}
+			vm["timestampVerificationData"] = map[string]any{"rfc3161Timestamps": []any{map[string]any{"signedTimestamp": b64([]byte("ts"))}}}
+		}), nil},
+		{"null members count as absent", edit(t, func(b, vm, env map[string]any) {
+			b["messageSignature"] = nil
+			vm["certificate"] = nil
+			vm["timestampVerificationData"] = nil
+			env["signatures"] = []any{map[string]any{"sig": b64([]byte("s")), "keyid": nil}}
+		}), nil},
 		{"empty publicKey, several signatures", edit(t, func(b, vm, env map[string]any) {
 			vm["publicKey"] = map[string]any{}
 			env["signatures"] = []any{map[string]any{"sig": b64([]byte("a"))}, map[string]any{"sig": b64([]byte("b"))}}
@@ -149,14 +163,33 @@ func TestParseBundleRejects(t *testing.T) {
 	}{
 		{"empty file", nil, "not valid JSON: empty"},
 		{"only spaces", []byte(" \n\t"), "not valid JSON: empty"},
-		{"not JSON", []byte("model signature v1"), "not valid JSON at byte 1"},
+		{"not JSON", []byte("model signature v1"), `:1:1: not valid JSON: invalid character 'm' at start of value (not a model signature?)`},
+		{"syntax error on a later line", []byte("{\n  \"mediaType\": \"x\",\n  \"dsseEnvelope\": {\"payload\" 1}\n}"), `:3:30: not valid JSON: invalid character '1' after object name (expecting ':')`},
+		{"column counts characters", []byte(`{"mediaType": "é", x}`), `:1:20: not valid JSON: invalid character 'x'`},
 		{"truncated", valid[:len(valid)/2], "not valid JSON: truncated"},
 		{"trailing data", append(append([]byte{}, valid...), " {}"...), "unexpected data after the top-level value"},
-		{"array", []byte("[1,2]"), "the JSON value is not an object"},
+		{"array", []byte("[1,2]"), "the JSON value is not an object (not a model signature?)"},
+		{"string", []byte(`"model.sig"`), "the JSON value is not an object (not a model signature?)"},
+		{"invalid UTF-8", []byte("{\"mediaType\": \"\xff\"}"), "invalid UTF-8"},
+		{"unpaired surrogate", []byte(`{"mediaType": "\ud800"}`), "surrogate"},
+		{"byte order mark", append([]byte("\xef\xbb\xbf"), valid...), "not valid JSON"},
 		{"duplicate top-level key", []byte(`{"mediaType":"a","mediaType":"` + MediaTypeV03 + `"}`), `duplicate object key "mediaType"`},
 		{"duplicate key via escape", bytes.Replace(valid, []byte(`"payloadType"`), []byte(`"payload":"e30=","p\u0061yloadType"`), 1), `duplicate object key "payload"`},
 		{"duplicate nested key", bytes.Replace(valid, []byte(`"hint":"abc"`), []byte(`"hint":"abc","hint":"def"`), 1), `duplicate object key "hint"`},
-		{"too deep", []byte(strings.Repeat("[", 100) + strings.Repeat("]", 100)), "nested deeper than 64 levels"},
+		{"too deep", edit(t, func(b, vm, env map[string]any) {
+			var v any = 1
+			for range 100 {
+				v = []any{v}
+			}
+			b["messageSignature"] = v
+		}), "nested deeper than 64 levels"},
+		{"too deep in a log entry", edit(t, func(b, vm, env map[string]any) {
+			var v any = 1
+			for range 100 {
+				v = map[string]any{"a": v}
+			}
+			vm["tlogEntries"] = []any{map[string]any{"x": v}}
+		}), "nested deeper than 64 levels"},
 		{"missing media type", edit(t, func(b, vm, env map[string]any) { delete(b, "mediaType") }), "mediaType is missing"},
 		{"null media type", edit(t, func(b, vm, env map[string]any) { b["mediaType"] = nil }), "mediaType is missing"},
 		{"unknown media type", edit(t, func(b, vm, env map[string]any) { b["mediaType"] = "application/vnd.dev.sigstore.bundle.v0.4+json" }), `unsupported bundle media type "application/vnd.dev.sigstore.bundle.v0.4+json"`},
@@ -175,10 +208,11 @@ func TestParseBundleRejects(t *testing.T) {
 			delete(vm, "publicKey")
 			vm["x509CertificateChain"] = map[string]any{"certificates": []any{map[string]any{"rawBytes": "%%%"}}}
 		}), "verificationMaterial.x509CertificateChain.certificates[0].rawBytes is not valid base64"},
-		{"no dsseEnvelope", edit(t, func(b, vm, env map[string]any) {
+		{"no dsseEnvelope", edit(t, func(b, vm, env map[string]any) { delete(b, "dsseEnvelope") }), "bundle has no dsseEnvelope"},
+		{"messageSignature", edit(t, func(b, vm, env map[string]any) {
 			delete(b, "dsseEnvelope")
 			b["messageSignature"] = map[string]any{"signature": b64([]byte("s"))}
-		}), "bundle has no dsseEnvelope"},
+		}), "bundle holds a messageSignature"},
 		{"no signatures field", edit(t, func(b, vm, env map[string]any) { delete(env, "signatures") }), "dsseEnvelope.signatures is missing"},
 		{"zero signatures", edit(t, func(b, vm, env map[string]any) { env["signatures"] = []any{} }), "dsseEnvelope has no signatures"},
 		{"signature not an object", edit(t, func(b, vm, env map[string]any) { env["signatures"] = []any{"sig"} }), "dsseEnvelope.signatures[0] is not a JSON object"},
@@ -187,7 +221,32 @@ func TestParseBundleRejects(t *testing.T) {
 		{"bad payload base64", edit(t, func(b, vm, env map[string]any) { env["payload"] = "e30=!" }), "dsseEnvelope.payload is not valid base64"},
 		{"missing payload", edit(t, func(b, vm, env map[string]any) { delete(env, "payload") }), "dsseEnvelope.payload is missing"},
 		{"missing payloadType", edit(t, func(b, vm, env map[string]any) { delete(env, "payloadType") }), "dsseEnvelope.payloadType is missing"},
+		{"keyid not a string", edit(t, func(b, vm, env map[string]any) {
+			env["signatures"] = []any{map[string]any{"sig": b64([]byte("s")), "keyid": 5}}
+		}), "dsseEnvelope.signatures[0].keyid is not a string"},
+		{"too many signatures", edit(t, func(b, vm, env map[string]any) {
+			sigs := []any{}
+			for range maxSignatures + 1 {
+				sigs = append(sigs, map[string]any{"sig": b64([]byte("s"))})
+			}
+			env["signatures"] = sigs
+		}), fmt.Sprintf("dsseEnvelope.signatures has more than %d entries", maxSignatures)},
+		{"too many certificates", edit(t, func(b, vm, env map[string]any) {
+			delete(vm, "publicKey")
+			certs := []any{}
+			for range maxCertificates + 1 {
+				certs = append(certs, map[string]any{"rawBytes": b64([]byte("c"))})
+			}
+			vm["x509CertificateChain"] = map[string]any{"certificates": certs}
+		}), fmt.Sprintf("verificationMaterial.x509CertificateChain.certificates has more than %d entries", maxCertificates)},
+		{"log entries not a list", edit(t, func(b, vm, env map[string]any) { vm["tlogEntries"] = map[string]any{} }), "verificationMaterial.tlogEntries is not a JSON array"},
+		{"log entry not an object", edit(t, func(b, vm, env map[string]any) { vm["tlogEntries"] = []any{[]any{}} }), "verificationMaterial.tlogEntries[0] is not a JSON object"},
+		{"same field under both names", []byte(strings.Replace(string(valid), `"mediaType"`, `"media_type":"`+MediaTypeV03+`","mediaType"`, 1)),
+			`the bundle has both "mediaType" and "media_type", two names of one field`},
+		{"both names, one null", []byte(strings.Replace(string(valid), `"payloadType"`, `"payload_type":null,"payloadType"`, 1)),
+			`dsseEnvelope has both "payloadType" and "payload_type"`},
 	}
+	tests = append(tests, unknownKeyCases(t)...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			b, err := ParseBundle("dir/model.sig", tc.data)
@@ -195,13 +254,64 @@ func TestParseBundleRejects(t *testing.T) {
 				t.Fatalf("ParseBundle accepted it: %+v", b)
 			}
 			msg := err.Error()
-			if !strings.HasPrefix(msg, "signature dir/model.sig: ") || !strings.Contains(msg, tc.want) {
-				t.Errorf("error %q, want it to start with the file name and contain %q", msg, tc.want)
+			if !strings.HasPrefix(msg, `signature "dir/model.sig"`) || !strings.Contains(msg, tc.want) {
+				t.Errorf("error %q, want it to start with the quoted file name and contain %q", msg, tc.want)
 			}
 			if strings.Count(msg, "dir/model.sig") != 1 {
 				t.Errorf("error %q names the file more than once", msg)
 			}
 		})
+	}
+}
+
+// unknownKeyCases: a key the bundle format does not define is refused in
+// every object of the bundle (as the reference's bundle models forbid
+// extra inputs), naming the key, quoted, and where it is. Case variants
+// and the wrong spelling of a legacy field are unknown keys too.
+func unknownKeyCases(t *testing.T) []struct {
+	name string
+	data []byte
+	want string
+} {
+	type tc = struct {
+		name string
+		data []byte
+		want string
+	}
+	unknown := func(name string, f func(b, vm, env map[string]any), key, where string) tc {
+		return tc{"unknown key " + name, edit(t, f), "unknown key " + strconv.Quote(key) + " " + where}
+	}
+	return []tc{
+		unknown("at the top", func(b, vm, env map[string]any) { b["extra"] = map[string]any{"x": []any{1, 2}} }, "extra", "at the top level of the bundle"),
+		unknown("case variant at the top", func(b, vm, env map[string]any) { b["MediaType"] = "bogus" }, "MediaType", "at the top level"),
+		unknown("with control characters", func(b, vm, env map[string]any) { b["a\nb\x1b"] = 1 }, "a\nb\x1b", "at the top level"),
+		unknown("in verificationMaterial", func(b, vm, env map[string]any) { vm["content"] = "x" }, "content", "in verificationMaterial"),
+		unknown("in dsseEnvelope", func(b, vm, env map[string]any) { env["Payload"] = "!!!" }, "Payload", "in dsseEnvelope"),
+		unknown("in publicKey", func(b, vm, env map[string]any) { vm["publicKey"].(map[string]any)["future"] = true }, "future", "in verificationMaterial.publicKey"),
+		unknown("legacy field under its proto name", func(b, vm, env map[string]any) {
+			vm["publicKey"].(map[string]any)["raw_bytes"] = b64([]byte("pem"))
+		}, "raw_bytes", "in verificationMaterial.publicKey"),
+		unknown("in a signature", func(b, vm, env map[string]any) {
+			env["signatures"] = []any{map[string]any{"sig": b64([]byte("s")), "cert": "x"}}
+		}, "cert", "in dsseEnvelope.signatures[0]"),
+		unknown("in a chain certificate", func(b, vm, env map[string]any) {
+			delete(vm, "publicKey")
+			vm["x509CertificateChain"] = map[string]any{"certificates": []any{map[string]any{"rawBytes": b64([]byte("c")), "x": 1}}}
+		}, "x", "in verificationMaterial.x509CertificateChain.certificates[0]"),
+		unknown("in the chain", func(b, vm, env map[string]any) {
+			delete(vm, "publicKey")
+			vm["x509CertificateChain"] = map[string]any{"certificates": []any{map[string]any{"rawBytes": b64([]byte("c"))}}, "x": 1}
+		}, "x", "in verificationMaterial.x509CertificateChain"),
+		unknown("in certificate", func(b, vm, env map[string]any) {
+			delete(vm, "publicKey")
+			vm["certificate"] = map[string]any{"rawBytes": b64([]byte("c")), "der": 1}
+		}, "der", "in verificationMaterial.certificate"),
+		{"unknown key in a log entry", edit(t, func(b, vm, env map[string]any) {
+			vm["tlogEntries"] = []any{map[string]any{"logIndex": "1", "smuggled": "x"}}
+		}), `verificationMaterial.tlogEntries[0] is not a valid TransparencyLogEntry: proto:`},
+		{"unknown key in timestampVerificationData", edit(t, func(b, vm, env map[string]any) {
+			vm["timestampVerificationData"] = map[string]any{"smuggled": "x"}
+		}), `verificationMaterial.timestampVerificationData is not a valid TimestampVerificationData: proto:`},
 	}
 }
 
@@ -232,8 +342,33 @@ func TestReadBundle(t *testing.T) {
 
 	missing := filepath.Join(dir, "nope.sig")
 	_, err = ReadBundle(missing)
-	if err == nil || !errors.Is(err, fs.ErrNotExist) || strings.Count(err.Error(), missing) != 1 {
-		t.Errorf("missing bundle: err = %v, want a not-exist error naming the file once", err)
+	if want := "no signature at " + strconv.Quote(missing) + " (name the signature file with --signature)"; err == nil ||
+		!errors.Is(err, fs.ErrNotExist) || err.Error() != want {
+		t.Errorf("missing bundle: err = %v, want a not-exist error %q", err, want)
+	}
+
+	// Not regular files: refused at once, naming what they are, never
+	// read (a FIFO would block) and never called "not a model signature".
+	fifo := filepath.Join(dir, "fifo.sig")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for path, what := range map[string]string{fifo: "is a named pipe (FIFO), not a regular file", dir: "is a directory, not a regular file"} {
+		_, err := ReadBundle(path)
+		if want := "read signature: " + strconv.Quote(path) + " " + what; err == nil || err.Error() != want {
+			t.Errorf("ReadBundle(%q) = %v, want %q", path, err, want)
+		}
+	}
+
+	// Unreadable: the reason, without the not-a-signature guess.
+	if os.Geteuid() != 0 {
+		locked := filepath.Join(dir, "locked.sig")
+		if err := os.WriteFile(locked, data, 0o000); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ReadBundle(locked); err == nil || !errors.Is(err, fs.ErrPermission) || strings.Contains(err.Error(), "not a model signature") {
+			t.Errorf("unreadable bundle: err = %v", err)
+		}
 	}
 }
 
@@ -245,6 +380,7 @@ func FuzzParseBundle(f *testing.F) {
 		}
 	}
 	f.Add([]byte(`{"mediaType":"a","mediaType":"b"}`))
+	f.Add([]byte(`{"media_type":"` + MediaTypeV03 + `","verificationMaterial":{"publicKey":{"hint":"x"},"tlog_entries":[{"logIndex":"1"}]},"dsse_envelope":{"payload":"","payload_type":"t","signatures":[{"sig":"AA"}]}}`))
 	f.Add([]byte(`[[[[{"a":"\u0000"}]]]]`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		b, err := ParseBundle("f", data)
@@ -278,5 +414,31 @@ func FuzzParseBundle(f *testing.F) {
 		if !json.Valid(data) {
 			t.Fatal("accepted invalid JSON")
 		}
+		// Only keys of the bundle format (JSON or protobuf field names).
+		var top map[string]any
+		if err := json.Unmarshal(data, &top); err != nil {
+			t.Fatalf("accepted, but encoding/json says: %v", err)
+		}
+		checkKeys(t, "top", top, bundleShape)
+		for _, f := range []struct {
+			i     int
+			shape objectShape
+		}{{1, materialShape}, {2, envelopeShape}} {
+			for _, name := range []string{bundleShape.fields[f.i].name, bundleShape.fields[f.i].alt} {
+				if m, ok := top[name].(map[string]any); ok {
+					checkKeys(t, name, m, f.shape)
+				}
+			}
+		}
 	})
+}
+
+// checkKeys fails unless every key of m is a field of shape.
+func checkKeys(t *testing.T, where string, m map[string]any, shape objectShape) {
+	t.Helper()
+	for k := range m {
+		if lookupField(shape.fields, []byte(k)) < 0 {
+			t.Fatalf("accepted unknown key %q in %s", k, where)
+		}
+	}
 }

@@ -14,12 +14,12 @@ import (
 // statement, plus the exact name bytes, base64-encoded), so a signature
 // that fits is never refused here; the size of the real bundle is checked
 // again after signing. For shards the error names a shard size that fits.
-func checkCapacity(modelPath string, t *manifest.Tree, s manifest.Serialization) error {
+func checkCapacity(modelPath string, t *manifest.Tree, s manifest.Serialization, opts StatementOptions) error {
 	n := t.Resources()
 	if n == 0 {
 		return nil
 	}
-	per, ok := perResourceBytes(s)
+	per, ok := perResourceBytes(s, opts)
 	if !ok {
 		return nil // the statement cannot be built; signing says why
 	}
@@ -47,7 +47,7 @@ func checkCapacity(modelPath string, t *manifest.Tree, s manifest.Serialization)
 
 // perResourceBytes measures how many statement bytes one resource adds
 // besides its name, by building statements of one and two resources.
-func perResourceBytes(s manifest.Serialization) (int64, bool) {
+func perResourceBytes(s manifest.Serialization, opts StatementOptions) (int64, bool) {
 	r := func(name string) manifest.Resource {
 		res := manifest.Resource{Path: name, Digest: bytes.Repeat([]byte{0xab}, s.HashType.Size())}
 		if s.Method == manifest.Shards {
@@ -55,8 +55,8 @@ func perResourceBytes(s manifest.Serialization) (int64, bool) {
 		}
 		return res
 	}
-	one, err1 := BuildStatement(&manifest.Manifest{Serialization: s, Resources: []manifest.Resource{r("a")}}, "m")
-	two, err2 := BuildStatement(&manifest.Manifest{Serialization: s, Resources: []manifest.Resource{r("a"), r("b")}}, "m")
+	one, err1 := BuildStatementWith(&manifest.Manifest{Serialization: s, Resources: []manifest.Resource{r("a")}}, "m", opts)
+	two, err2 := BuildStatementWith(&manifest.Manifest{Serialization: s, Resources: []manifest.Resource{r("a"), r("b")}}, "m", opts)
 	if err1 != nil || err2 != nil {
 		return 0, false
 	}

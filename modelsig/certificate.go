@@ -6,24 +6,25 @@ import (
 	"crypto/ecdsa"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/modelgate/modelgate/internal/safefile"
 )
 
 // ParseCertificatesPEM returns every PEM CERTIFICATE in data; none is an
-// error. Other PEM blocks and text around them are skipped.
+// error, and so is a PEM block that does not decode. Other PEM blocks and
+// text around them are skipped.
 func ParseCertificatesPEM(data []byte) ([]*x509.Certificate, error) {
+	blocks, err := decodePEM(data)
+	if err != nil {
+		return nil, err
+	}
 	var certs []*x509.Certificate
-	for rest := data; ; {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			break
-		}
+	for _, block := range blocks {
 		if block.Type != "CERTIFICATE" {
 			continue
 		}
@@ -44,13 +45,13 @@ func ParseCertificatesPEM(data []byte) ([]*x509.Certificate, error) {
 func LoadCertificates(paths ...string) ([]*x509.Certificate, error) {
 	var all []*x509.Certificate
 	for _, p := range paths {
-		data, err := readBounded(p, maxKeyFileSize)
+		data, err := safefile.ReadFile(p, maxKeyFileSize)
 		if err != nil {
 			return nil, fmt.Errorf("read certificates: %w", err)
 		}
 		certs, err := ParseCertificatesPEM(data)
 		if err != nil {
-			return nil, fmt.Errorf("certificate file %s: %w", p, err)
+			return nil, fmt.Errorf("certificate file %q: %w", p, err)
 		}
 		all = append(all, certs...)
 	}

@@ -1,12 +1,15 @@
 package modelsig
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/elliptic"
 	"crypto/x509"
 	"encoding/pem"
+	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -203,14 +206,19 @@ func TestLoadCertificates(t *testing.T) {
 
 	empty := filepath.Join(dir, "empty.pem")
 	testpki.WriteFile(t, empty, []byte("nothing here"))
-	if _, err := LoadCertificates(chain, empty); err == nil || err.Error() != "certificate file "+empty+": no PEM CERTIFICATE found" {
+	if _, err := LoadCertificates(chain, empty); err == nil || err.Error() != "certificate file "+strconv.Quote(empty)+": no PEM CERTIFICATE found" {
 		t.Errorf("file without certificates: %v", err)
 	}
 	bad := filepath.Join(dir, "bad.pem")
 	testpki.WriteFile(t, bad, append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: root.Cert.Raw}),
 		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte("junk")})...))
-	if _, err := LoadCertificates(bad); err == nil || !strings.HasPrefix(err.Error(), "certificate file "+bad+": certificate 2: ") {
+	if _, err := LoadCertificates(bad); err == nil || !strings.HasPrefix(err.Error(), "certificate file "+strconv.Quote(bad)+": certificate 2: ") {
 		t.Errorf("bad certificate: %v", err)
+	}
+	damaged := filepath.Join(dir, "damaged.pem")
+	testpki.WriteFile(t, damaged, append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: root.Cert.Raw}), "-----BEGIN CERTIFICATE-----\n!!\n"...))
+	if _, err := LoadCertificates(damaged); err == nil || !strings.Contains(err.Error(), "1 PEM block(s) that do not decode") {
+		t.Errorf("damaged block: %v", err)
 	}
 	missing := filepath.Join(dir, "missing.pem")
 	if _, err := LoadCertificates(missing); err == nil || strings.Count(err.Error(), missing) != 1 {
@@ -224,4 +232,37 @@ func TestFingerprint(t *testing.T) {
 	if !regexp.MustCompile(`^([0-9A-F]{2}:){31}[0-9A-F]{2}$`).MatchString(fp) {
 		t.Errorf("fingerprint %q", fp)
 	}
+}
+
+func FuzzParseCertificatesPEM(f *testing.F) {
+	root := testpki.NewRoot(f, "root")
+	one := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: root.Cert.Raw})
+	f.Add(one)
+	f.Add(append(append([]byte("text\n"), one...), one...))
+	f.Add([]byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"))
+	if data, err := os.ReadFile(refSeed("keys", "certificate", "int-ca-cert.pem")); err == nil {
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		certs, err := ParseCertificatesPEM(data)
+		if err != nil {
+			return
+		}
+		var n int
+		for rest := data; ; {
+			var b *pem.Block
+			if b, rest = pem.Decode(rest); b == nil {
+				break
+			}
+			if b.Type == "CERTIFICATE" {
+				if !bytes.Equal(b.Bytes, certs[n].Raw) {
+					t.Fatalf("certificate %d is not the file's", n)
+				}
+				n++
+			}
+		}
+		if n != len(certs) || n == 0 {
+			t.Fatalf("%d certificates returned, %d in the file", len(certs), n)
+		}
+	})
 }

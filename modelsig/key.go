@@ -1,6 +1,7 @@
 package modelsig
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdh"
 	"crypto/ecdsa"
@@ -15,6 +16,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/modelgate/modelgate/internal/safefile"
 )
 
 // maxKeyFileSize bounds key and certificate files; real ones are a few KiB.
@@ -23,48 +26,84 @@ const maxKeyFileSize = 1 << 20
 // errCurve is the one answer for keys the reference library cannot use.
 var errCurve = errors.New("only elliptic-curve keys on P-256, P-384 or P-521 are supported")
 
-// ParsePublicKeyPEM parses the first PEM "PUBLIC KEY" block in data (text
-// around it is allowed) and requires an EC key on P-256, P-384 or P-521.
+// ParsePublicKeyPEM parses data, which must hold exactly one PEM block, a
+// "PUBLIC KEY" (text around it is allowed, as certtool writes), and
+// requires an EC key on P-256, P-384 or P-521.
+//
+// The reference library takes the first PUBLIC KEY block and ignores the
+// rest; here a second key, or any other block, is an error: a file that
+// someone reads as one key must not verify with another.
 func ParsePublicKeyPEM(data []byte) (*ecdsa.PublicKey, error) {
-	var others []string
+	blocks, err := decodePEM(data)
+	if err != nil {
+		return nil, err
+	}
+	var keys int
+	var types []string
+	for _, b := range blocks {
+		types = append(types, b.Type)
+		if b.Type == "PUBLIC KEY" {
+			keys++
+		}
+	}
+	switch {
+	case keys == 0 && len(types) > 0:
+		return nil, fmt.Errorf("no PEM PUBLIC KEY block found (found %s)", strings.Join(types, ", "))
+	case keys == 0:
+		return nil, errors.New("no PEM PUBLIC KEY block found")
+	case keys > 1:
+		return nil, fmt.Errorf("holds %d PEM PUBLIC KEY blocks; a public key file must hold exactly one key", keys)
+	case len(blocks) > 1:
+		return nil, fmt.Errorf("holds PEM blocks besides the PUBLIC KEY (%s); a public key file must hold exactly one key and nothing else", strings.Join(types, ", "))
+	}
+	k, err := x509.ParsePKIXPublicKey(blocks[0].Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("PUBLIC KEY block: %w", err)
+	}
+	pub, ok := k.(*ecdsa.PublicKey)
+	if !ok {
+		return nil, fmt.Errorf("%w (got %s)", errCurve, keyTypeName(k))
+	}
+	if _, err := curveHash(pub); err != nil {
+		return nil, err
+	}
+	return pub, nil
+}
+
+// decodePEM returns every PEM block of data, in order. Text between blocks
+// is allowed (certtool and openssl write some), but a block that does not
+// decode is an error: pem.Decode would skip it silently, so that a reader
+// of the file sees a block the parser never saw.
+func decodePEM(data []byte) ([]*pem.Block, error) {
+	var blocks []*pem.Block
 	for rest := data; ; {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
 			break
 		}
-		if block.Type != "PUBLIC KEY" {
-			others = append(others, block.Type)
-			continue
-		}
-		k, err := x509.ParsePKIXPublicKey(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("PUBLIC KEY block: %w", err)
-		}
-		pub, ok := k.(*ecdsa.PublicKey)
-		if !ok {
-			return nil, fmt.Errorf("%w (got %s)", errCurve, keyTypeName(k))
-		}
-		if _, err := curveHash(pub); err != nil {
-			return nil, err
-		}
-		return pub, nil
+		blocks = append(blocks, b)
 	}
-	if len(others) > 0 {
-		return nil, fmt.Errorf("no PEM PUBLIC KEY block found (found %s)", strings.Join(others, ", "))
+	// pem.Decode starts a block only at "-----BEGIN " at the start of the
+	// data or of a line; every such start must have become a block.
+	starts := bytes.Count(data, []byte("\n-----BEGIN "))
+	if bytes.HasPrefix(data, []byte("-----BEGIN ")) {
+		starts++
 	}
-	return nil, errors.New("no PEM PUBLIC KEY block found")
+	if starts != len(blocks) {
+		return nil, fmt.Errorf("holds %d PEM block(s) that do not decode (a damaged -----BEGIN/-----END pair or base64 body)", starts-len(blocks))
+	}
+	return blocks, nil
 }
 
 // LoadPublicKey reads and parses a PEM public key file.
 func LoadPublicKey(path string) (*ecdsa.PublicKey, error) {
-	data, err := readBounded(path, maxKeyFileSize)
+	data, err := safefile.ReadFile(path, maxKeyFileSize)
 	if err != nil {
 		return nil, fmt.Errorf("read public key: %w", err)
 	}
 	pub, err := ParsePublicKeyPEM(data)
 	if err != nil {
-		return nil, fmt.Errorf("public key %s: %w", path, err)
+		return nil, fmt.Errorf("public key %q: %w", path, err)
 	}
 	return pub, nil
 }

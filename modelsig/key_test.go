@@ -1,6 +1,7 @@
 package modelsig
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -11,6 +12,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -43,7 +46,20 @@ func TestParsePublicKeyPEM(t *testing.T) {
 	}{
 		{"P-256", pemPublic(t, &testpki.Key(t, elliptic.P256()).PublicKey), ""},
 		{"P-384 with text around", append(append([]byte("Public Key Info:\n\tcurve: SECP384R1\n"), pemPublic(t, &testpki.Key(t, elliptic.P384()).PublicKey)...), "trailer\n"...), ""},
-		{"P-521 after a certificate", append(append([]byte{}, certPEM...), pemPublic(t, &testpki.Key(t, elliptic.P521()).PublicKey)...), ""},
+		{"P-521", pemPublic(t, &testpki.Key(t, elliptic.P521()).PublicKey), ""},
+		{"CRLF line ends", bytes.ReplaceAll(pemPublic(t, &testpki.Key(t, elliptic.P256()).PublicKey), []byte("\n"), []byte("\r\n")), ""},
+		{"two keys", append(pemPublic(t, &testpki.Key(t, elliptic.P256()).PublicKey), pemPublic(t, &testpki.Key(t, elliptic.P256()).PublicKey)...),
+			"holds 2 PEM PUBLIC KEY blocks; a public key file must hold exactly one key"},
+		{"the same key twice", bytes.Repeat(pemPublic(t, &testpki.Key(t, elliptic.P256()).PublicKey), 2),
+			"holds 2 PEM PUBLIC KEY blocks"},
+		{"a key after a certificate", append(append([]byte{}, certPEM...), pemPublic(t, &testpki.Key(t, elliptic.P521()).PublicKey)...),
+			"holds PEM blocks besides the PUBLIC KEY (CERTIFICATE, PUBLIC KEY)"},
+		{"a key and a trailing block", append(pemPublic(t, &testpki.Key(t, elliptic.P256()).PublicKey), pem.EncodeToMemory(&pem.Block{Type: "GARBAGE", Bytes: []byte("x")})...),
+			"holds PEM blocks besides the PUBLIC KEY (PUBLIC KEY, GARBAGE)"},
+		{"a key and a damaged block", append(pemPublic(t, &testpki.Key(t, elliptic.P256()).PublicKey), "-----BEGIN PUBLIC KEY-----\n%%%\n-----END PUBLIC KEY-----\n"...),
+			"holds 1 PEM block(s) that do not decode"},
+		{"a key and an unterminated block", append(pemPublic(t, &testpki.Key(t, elliptic.P256()).PublicKey), "-----BEGIN PUBLIC KEY-----\nMFkw\n"...),
+			"holds 1 PEM block(s) that do not decode"},
 		{"P-224", pemPublic(t, &p224.PublicKey), "only elliptic-curve keys on P-256, P-384 or P-521 are supported (got curve P-224)"},
 		{"RSA", pemPublic(t, &testpki.RSAKey(t).PublicKey), "only elliptic-curve keys on P-256, P-384 or P-521 are supported (got RSA)"},
 		{"Ed25519", pemPublic(t, edPub), "(got Ed25519)"},
@@ -83,12 +99,12 @@ func TestLoadPublicKeyReference(t *testing.T) {
 func TestLoadPublicKeyErrors(t *testing.T) {
 	dir := t.TempDir()
 	missing := filepath.Join(dir, "missing.pem")
-	if _, err := LoadPublicKey(missing); err == nil || !strings.HasPrefix(err.Error(), "read public key: open "+missing) {
+	if _, err := LoadPublicKey(missing); err == nil || !strings.HasPrefix(err.Error(), "read public key: open "+strconv.Quote(missing)+": no such file") {
 		t.Errorf("missing file: %v", err)
 	}
 	bad := filepath.Join(dir, "bad.pem")
 	testpki.WriteFile(t, bad, []byte("hello"))
-	if _, err := LoadPublicKey(bad); err == nil || err.Error() != "public key "+bad+": no PEM PUBLIC KEY block found" {
+	if _, err := LoadPublicKey(bad); err == nil || err.Error() != "public key "+strconv.Quote(bad)+": no PEM PUBLIC KEY block found" {
 		t.Errorf("bad file: %v", err)
 	}
 	big := filepath.Join(dir, "big.pem")
@@ -182,12 +198,66 @@ func FuzzParsePublicKeyPEM(f *testing.F) {
 		if _, err := curveHash(pub); err != nil {
 			t.Fatalf("accepted a key on %s", pub.Curve.Params().Name)
 		}
+		// Exactly one PEM block, and it is the key.
+		var blocks int
+		for rest := data; ; blocks++ {
+			var b *pem.Block
+			if b, rest = pem.Decode(rest); b == nil {
+				break
+			}
+			if b.Type != "PUBLIC KEY" {
+				t.Fatalf("accepted a file with a %q block", b.Type)
+			}
+		}
+		if blocks != 1 {
+			t.Fatalf("accepted a file with %d PEM blocks", blocks)
+		}
 		if h := PublicKeyHint(pub); len(h) != 64 {
 			t.Fatalf("hint %q", h)
 		}
 		again, err := ParsePublicKeyPEM(pemPublic(t, pub))
 		if err != nil || !again.Equal(pub) {
 			t.Fatalf("re-encoded key does not parse back: %v", err)
+		}
+	})
+}
+
+func FuzzParsePrivateKeyPEM(f *testing.F) {
+	k := testpki.Key(f, elliptic.P256())
+	der, err := x509.MarshalECPrivateKey(k)
+	if err != nil {
+		f.Fatal(err)
+	}
+	sec1 := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der})
+	f.Add(sec1)
+	f.Add(append([]byte("-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n"), sec1...))
+	f.Add(append(append([]byte{}, sec1...), sec1...))
+	f.Add([]byte("-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n"))
+	if data, err := os.ReadFile(refSeed("keys", "certificate", "signing-key.pem")); err == nil {
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, pw := range [][]byte{nil, []byte("password")} {
+			priv, err := parsePrivateKeyPEM(data, pw)
+			if err != nil {
+				continue
+			}
+			if _, err := curveHash(&priv.PublicKey); err != nil {
+				t.Fatalf("accepted a key on %s", priv.Curve.Params().Name)
+			}
+			var keys int
+			for rest := data; ; {
+				var b *pem.Block
+				if b, rest = pem.Decode(rest); b == nil {
+					break
+				}
+				if slices.Contains(privateKeyTypes, b.Type) {
+					keys++
+				}
+			}
+			if keys != 1 {
+				t.Fatalf("accepted a file with %d private keys", keys)
+			}
 		}
 	})
 }

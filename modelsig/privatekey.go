@@ -6,8 +6,11 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/youmark/pkcs8"
+
+	"github.com/modelgate/modelgate/internal/safefile"
 )
 
 // errWrongPassword is the one answer for a key that does not decrypt: a
@@ -23,25 +26,27 @@ var errWrongPassword = errors.New("wrong password or corrupt key")
 // (certtool dumps, "EC PARAMETERS") are skipped. A password given for an
 // unencrypted key is not needed and is ignored.
 func LoadPrivateKey(path string, password []byte) (*ecdsa.PrivateKey, error) {
-	data, err := readBounded(path, maxKeyFileSize)
+	data, err := safefile.ReadFile(path, maxKeyFileSize)
 	if err != nil {
 		return nil, fmt.Errorf("read private key: %w", err)
 	}
 	priv, err := parsePrivateKeyPEM(data, password)
 	if err != nil {
-		return nil, fmt.Errorf("private key %s: %w", path, err)
+		return nil, fmt.Errorf("private key %q: %w", path, err)
 	}
 	return priv, nil
 }
 
 func parsePrivateKeyPEM(data, password []byte) (*ecdsa.PrivateKey, error) {
+	blocks, err := decodePEM(data)
+	if err != nil {
+		return nil, err
+	}
+	if n := countPrivateKeys(blocks); n > 1 {
+		return nil, fmt.Errorf("holds %d PEM private key blocks; a key file must hold exactly one key", n)
+	}
 	var others []string
-	for rest := data; ; {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			break
-		}
+	for _, block := range blocks {
 		switch block.Type {
 		case "EC PRIVATE KEY":
 			return parseSEC1Block(block, password)
@@ -72,6 +77,20 @@ func parsePrivateKeyPEM(data, password []byte) (*ecdsa.PrivateKey, error) {
 		return nil, fmt.Errorf("no PEM private key block found (found %v)", others)
 	}
 	return nil, errors.New("no PEM private key block found")
+}
+
+// privateKeyTypes are the PEM types of private keys, known or not.
+var privateKeyTypes = []string{"EC PRIVATE KEY", "PRIVATE KEY", "ENCRYPTED PRIVATE KEY", "RSA PRIVATE KEY", "OPENSSH PRIVATE KEY"}
+
+// countPrivateKeys counts the blocks holding a private key.
+func countPrivateKeys(blocks []*pem.Block) int {
+	n := 0
+	for _, b := range blocks {
+		if slices.Contains(privateKeyTypes, b.Type) {
+			n++
+		}
+	}
+	return n
 }
 
 // parseSEC1Block parses an "EC PRIVATE KEY" block, decrypting it first

@@ -101,6 +101,9 @@ type SignOptions struct {
 	// manifest.DefaultShardSize.
 	Serialization manifest.Serialization
 	Workers       int
+	// LibraryShardForm writes shard resources in the model_signing
+	// library's form (see StatementOptions); the default is the OMS form.
+	LibraryShardForm bool
 	// Progress, when set, hears how many files and bytes will be hashed
 	// and how many have been; see manifest.Progress.
 	Progress manifest.Progress
@@ -173,7 +176,7 @@ func Sign(ctx context.Context, modelPath string, s Signer, opts SignOptions) (*S
 	if err != nil {
 		return nil, err
 	}
-	if err := checkCapacity(modelPath, tree, ser); err != nil {
+	if err := checkCapacity(modelPath, tree, ser, StatementOptions{LibraryShardForm: opts.LibraryShardForm}); err != nil {
 		return nil, err
 	}
 	m, stats, err := tree.Hash(ctx)
@@ -183,7 +186,7 @@ func Sign(ctx context.Context, modelPath string, s Signer, opts SignOptions) (*S
 	if len(m.Resources) == 0 {
 		return nil, fmt.Errorf("model %s has no files to sign", modelPath)
 	}
-	stmt, err := BuildStatement(m, ModelName(modelPath))
+	stmt, err := BuildStatementWith(m, ModelName(modelPath), StatementOptions{LibraryShardForm: opts.LibraryShardForm})
 	if err != nil {
 		return nil, fmt.Errorf("sign %s: %w", modelPath, err)
 	}

@@ -17,6 +17,7 @@ import (
 	"reflect"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -80,6 +81,8 @@ func TestLoadPrivateKey(t *testing.T) {
 		{"public key only", raw("pub.pem", pemPublic(t, &k.PublicKey)), nil, "no PEM private key block found (found [PUBLIC KEY])"},
 		{"not PEM", raw("junk.pem", []byte("junk")), nil, "no PEM private key block found"},
 		{"corrupt SEC 1", raw("bad.pem", pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: []byte("junk")})), nil, "EC PRIVATE KEY block: "},
+		{"two keys", raw("two.pem", append(append([]byte{}, sec1Data...), sec1Data...)), nil, "holds 2 PEM private key blocks; a key file must hold exactly one key"},
+		{"a key and a damaged block", raw("damaged.pem", append(append([]byte{}, sec1Data...), "-----BEGIN EC PRIVATE KEY-----\n!!\n-----END EC PRIVATE KEY-----\n"...)), nil, "PEM block(s) that do not decode"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -93,7 +96,7 @@ func TestLoadPrivateKey(t *testing.T) {
 				}
 				return
 			}
-			if err == nil || !strings.HasPrefix(err.Error(), "private key "+tc.path+": ") || !strings.Contains(err.Error(), tc.want) {
+			if err == nil || !strings.HasPrefix(err.Error(), "private key "+strconv.Quote(tc.path)+": ") || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %v, want it to name the file and contain %q", err, tc.want)
 			}
 		})
@@ -109,7 +112,7 @@ func TestLoadPrivateKey(t *testing.T) {
 	})
 	t.Run("missing file", func(t *testing.T) {
 		p := filepath.Join(dir, "missing.pem")
-		if _, err := LoadPrivateKey(p, nil); err == nil || !strings.HasPrefix(err.Error(), "read private key: open "+p) {
+		if _, err := LoadPrivateKey(p, nil); err == nil || !strings.HasPrefix(err.Error(), "read private key: open "+strconv.Quote(p)) {
 			t.Errorf("error %v", err)
 		}
 	})

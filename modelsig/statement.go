@@ -2,6 +2,7 @@ package modelsig
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -15,7 +16,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/modelgate/modelgate/internal/strictjson"
 	"github.com/modelgate/modelgate/manifest"
 )
 
@@ -49,273 +49,496 @@ type Statement struct {
 // Call it only on a payload whose signature has been verified: it trusts
 // nothing, but there is no point parsing what nobody vouched for. Every
 // error says what is wrong with the statement; callers add the file name.
+//
+// The statement is read as a stream of tokens straight into packed lists
+// (one buffer for all names, one for all digests), and the manifest's
+// resources point into those: a statement of a million resources costs a
+// handful of allocations, which the garbage collector need not chase.
+// Members come in any order (the reference writes the predicate as a
+// protobuf Struct, resources before serialization), so the resources are
+// checked against the serialization once the whole statement is read.
 func ParseStatement(payloadType string, payload []byte) (*Statement, error) {
 	st, err := parseStatement(payloadType, payload)
 	if err != nil {
+		var pe *jsonPosError
+		if errors.As(err, &pe) {
+			return nil, fmt.Errorf("signed statement: line %d, column %d: %w", pe.Line, pe.Col, err)
+		}
 		return nil, fmt.Errorf("signed statement: %w", err)
 	}
 	return st, nil
 }
 
+// maxStatementSize keeps offsets into a statement within the uint32s of
+// packedList; MaxBundleSize keeps real payloads far below it.
+const maxStatementSize = 1<<32 - 1
+
 func parseStatement(payloadType string, payload []byte) (*Statement, error) {
 	if payloadType != PayloadTypeInToto {
 		return nil, fmt.Errorf("payload type %q is not %s", payloadType, PayloadTypeInToto)
 	}
-	// Python refuses invalid UTF-8, and so does parseJSON; checking first
+	// Python refuses invalid UTF-8, and so does jsontext; checking first
 	// says so in the same words whatever else is wrong.
 	if !utf8.Valid(payload) {
 		return nil, errors.New("not valid UTF-8")
 	}
-	v, err := parseJSON(payload)
-	if err != nil {
+	if len(payload) > maxStatementSize {
+		return nil, fmt.Errorf("%d bytes is larger than the %d a statement may have", len(payload), maxStatementSize)
+	}
+	var doc statementDoc
+	if err := doc.read(payload); err != nil {
 		return nil, err
 	}
-	top, err := asObject(v, "")
+	return doc.statement()
+}
+
+// The statement's members that are read; all others are ignored, as by
+// the reference (which reads the statement as a plain dictionary).
+var (
+	statementShape     = objectShape{fields: []field{{"_type", ""}, {"subject", ""}, {"predicateType", ""}, {"predicate", ""}}}
+	subjectShape       = objectShape{fields: []field{{"name", ""}, {"digest", ""}}}
+	subjectDigestShape = objectShape{fields: []field{{"sha256", ""}}}
+	predicateShape     = objectShape{fields: []field{{"serialization", ""}, {"resources", ""}}}
+	serializationShape = objectShape{fields: []field{{"method", ""}, {"hash_type", ""}, {"allow_symlinks", ""}, {"shard_size", ""}, {"ignore_paths", ""}}}
+	resourceShape      = objectShape{fields: []field{{"name", ""}, {"algorithm", ""}, {"digest", ""}}}
+)
+
+// statementDoc is a statement as read, before its parts are checked
+// against each other.
+type statementDoc struct {
+	present       fieldSet // of statementShape
+	typ           string
+	predicateType string
+	subjects      packedList
+	// predicate is read in place once predicateType is known; one that
+	// comes first is skipped and read afterwards from its offsets.
+	predicate              predicateDoc
+	hasPredicate           bool
+	hasPredicateType       bool
+	predStart, predEnd     int
+	predicateBeforeItsType bool
+}
+
+type predicateDoc struct {
+	present       fieldSet // of predicateShape
+	serialization serializationDoc
+	resources     packedList
+}
+
+type serializationDoc struct {
+	present       fieldSet // of serializationShape
+	method        string
+	hashType      string
+	allowSymlinks bool
+	shardSize     string // the literal, when it is a number
+	shardSizeNum  bool
+	ignorePaths   []string
+}
+
+func (d *statementDoc) read(payload []byte) error {
+	r := newJSONReader(payload, 0, len(payload))
+	var err error
+	d.present, err = r.object(at(""), statementShape, func(i int) (err error) {
+		switch i {
+		case 0:
+			d.typ, err = r.str(at("_type"))
+		case 1:
+			err = d.subjects.readSubjects(r)
+		case 2:
+			d.hasPredicateType = true
+			d.predicateType, err = r.str(at("predicateType"))
+		case 3:
+			d.hasPredicate = true
+			if !d.hasPredicateType {
+				d.predicateBeforeItsType = true
+				d.predStart, d.predEnd, err = r.rawValue()
+				return err
+			}
+			err = d.readPredicate(r)
+		}
+		return err
+	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	typ, err := top.str("_type", true)
-	if err != nil {
-		return nil, err
+	if err := r.end(); err != nil {
+		return err
 	}
-	if typ != StatementTypeV1 {
-		return nil, fmt.Errorf("_type %q is not %s", typ, StatementTypeV1)
+	if d.predicateBeforeItsType {
+		return d.readPredicate(newJSONReader(payload, d.predStart, d.predEnd))
 	}
-	pt, err := top.str("predicateType", true)
-	if err != nil {
-		return nil, err
+	return nil
+}
+
+// readPredicate reads the predicate of a signature/v1.0 statement and
+// skips any other: the compat format's predicate carries nothing.
+func (d *statementDoc) readPredicate(r *jsonReader) error {
+	if d.predicateType != PredicateSignatureV1 {
+		return r.skip()
 	}
-	switch pt {
+	p := &d.predicate
+	var err error
+	p.present, err = r.object(at("predicate"), predicateShape, func(i int) error {
+		if i == 0 {
+			return p.serialization.read(r)
+		}
+		return p.resources.readResources(r)
+	})
+	return err
+}
+
+// read reads predicate.serialization. shard_size is kept as written: it
+// matters only for the shards method, which may come after it.
+func (s *serializationDoc) read(r *jsonReader) error {
+	ser := at("predicate.serialization")
+	ignore := ser.key("ignore_paths")
+	var err error
+	s.present, err = r.object(ser, serializationShape, func(i int) (err error) {
+		switch i {
+		case 0:
+			s.method, err = r.str(ser.key("method"))
+		case 1:
+			s.hashType, err = r.str(ser.key("hash_type"))
+		case 2:
+			s.allowSymlinks, err = r.boolean(ser.key("allow_symlinks"))
+		case 3:
+			s.shardSize, s.shardSizeNum, err = r.number()
+		case 4:
+			s.ignorePaths = []string{}
+			err = r.array(ignore, 0, func(i int) error {
+				p, err := r.str(ignore.elem(i))
+				s.ignorePaths = append(s.ignorePaths, p)
+				return err
+			})
+		}
+		return err
+	})
+	return err
+}
+
+// statement checks what was read and builds the Statement.
+func (d *statementDoc) statement() (*Statement, error) {
+	switch {
+	case !d.present.has(0):
+		return nil, errors.New("_type is missing")
+	case d.typ != StatementTypeV1:
+		return nil, fmt.Errorf("_type %q is not %s", d.typ, StatementTypeV1)
+	case !d.present.has(2):
+		return nil, errors.New("predicateType is missing")
+	case !d.present.has(1):
+		return nil, errors.New("subject is missing")
+	}
+	switch d.predicateType {
 	case PredicateSignatureV1:
-		return parseNative(top)
+		return d.native()
 	case PredicateDigestsV01:
-		return parseCompat(top)
+		return d.compat()
 	default:
-		return nil, fmt.Errorf("unsupported predicate type %q", pt)
+		return nil, fmt.Errorf("unsupported predicate type %q", d.predicateType)
 	}
 }
 
-// parseNative reads a signature/v1.0 statement (format spec §3.1).
-func parseNative(top jsonObject) (*Statement, error) {
-	subjects, _, err := top.arr("subject", true)
-	if err != nil {
-		return nil, err
+// native builds a signature/v1.0 statement (format spec §3.1).
+func (d *statementDoc) native() (*Statement, error) {
+	if n := d.subjects.len(); n != 1 {
+		return nil, fmt.Errorf("statement has %d subjects; exactly one is required", n)
 	}
-	if len(subjects) != 1 {
-		return nil, fmt.Errorf("statement has %d subjects; exactly one is required", len(subjects))
+	subjectDigest := d.subjects.digest(0)
+	if err := checkDigestSize(subjectDigest, manifest.SHA256); err != nil {
+		return nil, fmt.Errorf("subject[0].digest.sha256: %w", err)
 	}
-	subjectName, subjectDigest, err := parseSubject(subjects[0], "subject[0]")
-	if err != nil {
-		return nil, err
-	}
-	pred, ok, err := top.obj("predicate")
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
+	p := &d.predicate
+	switch {
+	case !d.hasPredicate:
 		return nil, errors.New("predicate is missing")
-	}
-	ser, ok, err := pred.obj("serialization")
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
+	case !p.present.has(0):
 		return nil, errors.New("predicate.serialization is missing")
 	}
-	s, ignorePaths, err := parseSerialization(ser)
+	s, err := p.serialization.check()
 	if err != nil {
 		return nil, err
 	}
-	items, _, err := pred.arr("resources", true)
+	if !p.present.has(1) {
+		return nil, errors.New("predicate.resources is missing")
+	}
+	rs, err := p.resources.resources(s, at("predicate.resources"), true)
 	if err != nil {
-		return nil, err
-	}
-	m := &manifest.Manifest{Serialization: s, Resources: make([]manifest.Resource, 0, len(items)), IgnorePaths: ignorePaths}
-	for i, it := range items {
-		r, err := parseResource(it, fmt.Sprintf("predicate.resources[%d]", i), s)
-		if err != nil {
-			return nil, err
-		}
-		m.Resources = append(m.Resources, r)
-	}
-	if err := checkResourceSet(m.Resources); err != nil {
 		return nil, err
 	}
 	// The subject digest binds the resource list; the reference verifier
 	// recomputes it in payload order, and so must we (never re-sort).
-	if got := m.SubjectDigest(); !bytes.Equal(got[:], subjectDigest) {
+	// Every digest has been checked, so the packed digests are exactly
+	// their concatenation in that order.
+	if got := sha256.Sum256(p.resources.digests); !bytes.Equal(got[:], subjectDigest) {
 		return nil, fmt.Errorf("manifest is inconsistent: subject digest %x does not match the resources (sha256 over their digests is %x)", subjectDigest, got)
 	}
-	return &Statement{PredicateType: PredicateSignatureV1, SubjectName: subjectName, Manifest: m}, nil
-}
-
-// parseCompat reads a v0.2 Digests/v0.1 statement (format spec §3.2): one
-// subject per file, files/sha256, no root digest and no ignore paths.
-func parseCompat(top jsonObject) (*Statement, error) {
-	subjects, _, err := top.arr("subject", true)
-	if err != nil {
-		return nil, err
-	}
-	m := &manifest.Manifest{
-		Serialization: manifest.Serialization{Method: manifest.Files, HashType: manifest.SHA256},
-		Resources:     make([]manifest.Resource, 0, len(subjects)),
-		IgnorePaths:   []string{},
-	}
-	for i, s := range subjects {
-		at := fmt.Sprintf("subject[%d]", i)
-		name, digest, err := parseSubject(s, at)
-		if err != nil {
-			return nil, err
-		}
-		if err := checkName(name); err != nil {
-			return nil, fmt.Errorf("%s: name %q %w", at, name, err)
-		}
-		m.Resources = append(m.Resources, manifest.Resource{Path: name, Digest: digest})
-	}
-	if err := checkResourceSet(m.Resources); err != nil {
-		return nil, err
-	}
-	return &Statement{PredicateType: PredicateDigestsV01, SubjectName: compatModelName, Manifest: m}, nil
-}
-
-// parseSubject returns an in-toto subject's name and raw SHA-256 digest.
-func parseSubject(v *strictjson.Value, at string) (string, []byte, error) {
-	subj, err := asObject(v, at)
-	if err != nil {
-		return "", nil, err
-	}
-	name, err := subj.str("name", false)
-	if err != nil {
-		return "", nil, err
-	}
-	digests, ok, err := subj.obj("digest")
-	if err != nil {
-		return "", nil, err
-	}
-	if !ok {
-		return "", nil, fmt.Errorf("%s has no digest", at)
-	}
-	hexDigest, err := digests.str("sha256", true)
-	if err != nil {
-		return "", nil, err
-	}
-	d, err := decodeDigest(hexDigest, manifest.SHA256)
-	if err != nil {
-		return "", nil, fmt.Errorf("%s: %w", digests.field("sha256"), err)
-	}
-	return name, d, nil
-}
-
-// parseSerialization reads predicate.serialization. Unknown fields are
-// ignored; shard_size is read only for the shards method.
-func parseSerialization(ser jsonObject) (manifest.Serialization, []string, error) {
-	var s manifest.Serialization
-	method, err := ser.str("method", true)
-	if err != nil {
-		return s, nil, err
-	}
-	switch manifest.Method(method) {
-	case manifest.Files, manifest.Shards:
-		s.Method = manifest.Method(method)
-	default:
-		return s, nil, fmt.Errorf("unknown serialization method %q", method)
-	}
-	ht, err := ser.str("hash_type", true)
-	if err != nil {
-		return s, nil, err
-	}
-	switch manifest.HashType(ht) {
-	case manifest.SHA256, manifest.BLAKE2b, manifest.BLAKE3:
-		s.HashType = manifest.HashType(ht)
-	default:
-		return s, nil, fmt.Errorf("unsupported hash_type %q", ht)
-	}
-	if s.AllowSymlinks, err = ser.boolean("allow_symlinks"); err != nil {
-		return s, nil, err
-	}
-	if s.Method == manifest.Shards {
-		if s.ShardSize, err = parseShardSize(ser); err != nil {
-			return s, nil, err
-		}
-	}
-	list, _, err := ser.arr("ignore_paths", false)
-	if err != nil {
-		return s, nil, err
-	}
-	ignore := make([]string, 0, len(list))
-	for i, v := range list {
-		if v.Kind != strictjson.String {
-			return s, nil, fmt.Errorf("%s[%d] is not a string", ser.field("ignore_paths"), i)
-		}
-		ignore = append(ignore, v.Str)
+	ignore := p.serialization.ignorePaths
+	if ignore == nil {
+		ignore = []string{}
 	}
 	sort.Strings(ignore)
-	return s, ignore, nil
+	return &Statement{
+		PredicateType: PredicateSignatureV1,
+		SubjectName:   d.subjects.nameString(0),
+		Manifest:      &manifest.Manifest{Serialization: s, Resources: rs, IgnorePaths: ignore},
+	}, nil
+}
+
+// compat builds a v0.2 Digests/v0.1 statement (format spec §3.2): one
+// subject per file, files/sha256, no root digest and no ignore paths.
+func (d *statementDoc) compat() (*Statement, error) {
+	s := manifest.Serialization{Method: manifest.Files, HashType: manifest.SHA256}
+	rs, err := d.subjects.resources(s, at("subject"), false)
+	if err != nil {
+		return nil, err
+	}
+	return &Statement{
+		PredicateType: PredicateDigestsV01,
+		SubjectName:   compatModelName,
+		Manifest:      &manifest.Manifest{Serialization: s, Resources: rs, IgnorePaths: []string{}},
+	}, nil
+}
+
+// check validates predicate.serialization. Unknown fields were ignored;
+// shard_size is read only for the shards method.
+func (sd *serializationDoc) check() (manifest.Serialization, error) {
+	const at = "predicate.serialization"
+	var s manifest.Serialization
+	if !sd.present.has(0) {
+		return s, errors.New(at + ".method is missing")
+	}
+	switch manifest.Method(sd.method) {
+	case manifest.Files, manifest.Shards:
+		s.Method = manifest.Method(sd.method)
+	default:
+		return s, fmt.Errorf("unknown serialization method %q", sd.method)
+	}
+	if !sd.present.has(1) {
+		return s, errors.New(at + ".hash_type is missing")
+	}
+	switch manifest.HashType(sd.hashType) {
+	case manifest.SHA256, manifest.BLAKE2b, manifest.BLAKE3:
+		s.HashType = manifest.HashType(sd.hashType)
+	default:
+		return s, fmt.Errorf("unsupported hash_type %q", sd.hashType)
+	}
+	s.AllowSymlinks = sd.allowSymlinks
+	if s.Method == manifest.Shards {
+		var err error
+		if s.ShardSize, err = sd.checkShardSize(); err != nil {
+			return s, err
+		}
+	}
+	return s, nil
 }
 
 // maxExactFloat is 2^53: above it a JSON float no longer names one integer.
 const maxExactFloat = 1 << 53
 
-// parseShardSize accepts a positive integer, written as a JSON integer
+// checkShardSize accepts a positive integer, written as a JSON integer
 // (OMS) or as an integral float such as 1000000000.0 (Python).
-func parseShardSize(ser jsonObject) (int64, error) {
-	v, ok := ser.get("shard_size")
-	if !ok {
-		return 0, fmt.Errorf("%s is missing for the shards method", ser.field("shard_size"))
+func (sd *serializationDoc) checkShardSize() (int64, error) {
+	const at = "predicate.serialization.shard_size"
+	switch {
+	case !sd.present.has(3):
+		return 0, errors.New(at + " is missing for the shards method")
+	case !sd.shardSizeNum:
+		return 0, errors.New(at + " is not a number")
 	}
-	if v.Kind != strictjson.Number {
-		return 0, fmt.Errorf("%s is not a number", ser.field("shard_size"))
-	}
-	n := v.Str // the literal as written
+	n := sd.shardSize
 	if i, err := strconv.ParseInt(n, 10, 64); err == nil {
 		if i <= 0 {
-			return 0, fmt.Errorf("%s %s is not positive", ser.field("shard_size"), n)
+			return 0, fmt.Errorf("%s %s is not positive", at, n)
 		}
 		return i, nil
 	}
 	f, err := strconv.ParseFloat(n, 64)
 	if err != nil || f != math.Trunc(f) || f <= 0 || f > maxExactFloat {
-		return 0, fmt.Errorf("%s %s is not a positive integer", ser.field("shard_size"), n)
+		return 0, fmt.Errorf("%s %s is not a positive integer", at, n)
 	}
 	return int64(f), nil
 }
 
-// parseResource reads one predicate.resources entry.
-func parseResource(v *strictjson.Value, at string, s manifest.Serialization) (manifest.Resource, error) {
-	var r manifest.Resource
-	obj, err := asObject(v, at)
-	if err != nil {
-		return r, err
+// packedList holds the names and raw digests of a statement's subjects or
+// resources in two shared buffers, with each entry's end offsets (and
+// algorithm, for resources) in a pointer-free slice: reading a million
+// entries makes no garbage per entry, and the resources built from it
+// point into the two buffers.
+type packedList struct {
+	names   []byte
+	digests []byte
+	ends    []packedEnd
+	algos   []string // the distinct algorithm strings seen, at most two
+}
+
+type packedEnd struct {
+	name, digest uint32 // end offsets in names and digests
+	algo         uint8  // index into algos
+}
+
+func (l *packedList) len() int { return len(l.ends) }
+
+// span returns entry i's offsets in names and digests.
+func (l *packedList) span(i int) (nameStart, nameEnd, digestStart, digestEnd int) {
+	if i > 0 {
+		nameStart, digestStart = int(l.ends[i-1].name), int(l.ends[i-1].digest)
 	}
-	name, err := obj.str("name", true)
-	if err != nil {
-		return r, err
+	return nameStart, int(l.ends[i].name), digestStart, int(l.ends[i].digest)
+}
+
+func (l *packedList) digest(i int) []byte {
+	_, _, start, end := l.span(i)
+	return l.digests[start:end:end]
+}
+
+func (l *packedList) nameString(i int) string {
+	start, end, _, _ := l.span(i)
+	return string(l.names[start:end])
+}
+
+// finish records the end of an entry whose name and digest were appended.
+func (l *packedList) finish(algo uint8) {
+	l.ends = append(l.ends, packedEnd{name: uint32(len(l.names)), digest: uint32(len(l.digests)), algo: algo})
+}
+
+// appendDigest decodes hex (either case) onto the digests; path names
+// the entry in an error.
+func (l *packedList) appendDigest(hexText []byte, path jsonPath) error {
+	var err error
+	if l.digests, err = hex.AppendDecode(l.digests, hexText); err != nil {
+		return fmt.Errorf("%s: digest %s is not hex", path, quoteShort(hexText))
 	}
-	algorithm, err := obj.str("algorithm", true)
-	if err != nil {
-		return r, err
-	}
-	hexDigest, err := obj.str("digest", true)
-	if err != nil {
-		return r, err
-	}
-	r.Path = name
-	if s.Method == manifest.Shards {
-		if r.Path, r.Start, r.End, err = splitShardName(name); err != nil {
-			return r, fmt.Errorf("%s: %w", at, err)
+	return nil
+}
+
+// internAlgorithm returns the index of algorithm in l.algos, adding it.
+// Only two algorithm strings can match a serialization (format spec §10),
+// so a third is refused at once.
+func (l *packedList) internAlgorithm(algorithm []byte, path jsonPath) (uint8, error) {
+	for i, a := range l.algos {
+		if a == string(algorithm) {
+			return uint8(i), nil
 		}
-		r.Shard = true
 	}
-	if err := checkName(r.Path); err != nil {
-		return r, fmt.Errorf("%s: name %q %w", at, name, err)
+	if len(l.algos) == 2 {
+		return 0, fmt.Errorf("%s: algorithm %s is a third algorithm name; a signature uses the hash_type and at most also <hash_type>-sharded-<shard_size>", path, quoteShort(algorithm))
 	}
-	if !algorithmMatches(algorithm, s) {
-		return r, fmt.Errorf("%s: resource %q: algorithm %q does not match hash_type %q", at, name, algorithm, s.HashType)
+	l.algos = append(l.algos, string(algorithm))
+	return uint8(len(l.algos) - 1), nil
+}
+
+// readSubjects reads the statement's subject list: each subject's name
+// (absent means "") and digest.sha256.
+func (l *packedList) readSubjects(r *jsonReader) error {
+	list := at("subject")
+	return r.array(list, 0, func(i int) error {
+		subject := list.elem(i)
+		present, err := r.object(subject, subjectShape, func(f int) error {
+			if f == 0 {
+				name, err := r.rawString(subject.key("name"))
+				l.names = append(l.names, name...)
+				return err
+			}
+			digests := subject.key("digest")
+			present, err := r.object(digests, subjectDigestShape, func(int) error {
+				hexText, err := r.rawString(digests.key("sha256"))
+				if err == nil {
+					err = l.appendDigest(hexText, digests.key("sha256"))
+				}
+				return err
+			})
+			if err == nil && !present.has(0) {
+				err = fmt.Errorf("%s is missing", digests.key("sha256"))
+			}
+			return err
+		})
+		if err == nil && !present.has(1) {
+			err = fmt.Errorf("%s has no digest", subject)
+		}
+		l.finish(0)
+		return err
+	})
+}
+
+// readResources reads predicate.resources.
+func (l *packedList) readResources(r *jsonReader) error {
+	list := at("predicate.resources")
+	return r.array(list, 0, func(i int) error {
+		res := list.elem(i)
+		var algo uint8
+		present, err := r.object(res, resourceShape, func(f int) error {
+			text, err := r.rawString(res.key(resourceShape.fields[f].name))
+			switch {
+			case err != nil:
+			case f == 0:
+				l.names = append(l.names, text...)
+			case f == 1:
+				algo, err = l.internAlgorithm(text, res)
+			default:
+				err = l.appendDigest(text, res)
+			}
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		for f, fd := range resourceShape.fields {
+			if !present.has(f) {
+				return fmt.Errorf("%s is missing", res.key(fd.name))
+			}
+		}
+		l.finish(algo)
+		return nil
+	})
+}
+
+// resources checks the packed entries as resources of serialization s
+// (list names them in messages, like "predicate.resources") and builds
+// them, in order. Their paths and digests point into l's buffers.
+func (l *packedList) resources(s manifest.Serialization, list jsonPath, checkAlgorithm bool) ([]manifest.Resource, error) {
+	names := string(l.names) // one copy; every path is a substring
+	out := make([]manifest.Resource, l.len())
+	seen := make(map[string]struct{}, l.len())
+	dot, other := false, false
+	for i := range out {
+		nameStart, nameEnd, digestStart, digestEnd := l.span(i)
+		name := names[nameStart:nameEnd]
+		where := func() jsonPath { return list.elem(i) }
+		r := &out[i]
+		r.Path = name
+		if s.Method == manifest.Shards {
+			var err error
+			if r.Path, r.Start, r.End, err = splitShardName(name); err != nil {
+				return nil, fmt.Errorf("%s: %w", where(), err)
+			}
+			r.Shard = true
+		}
+		if err := checkName(r.Path); err != nil {
+			return nil, fmt.Errorf("%s: name %q %w", where(), name, err)
+		}
+		if checkAlgorithm && !algorithmMatches(l.algos[l.ends[i].algo], s) {
+			return nil, fmt.Errorf("%s: resource %q: algorithm %q does not match hash_type %q", where(), name, l.algos[l.ends[i].algo], s.HashType)
+		}
+		r.Digest = l.digests[digestStart:digestEnd:digestEnd]
+		if err := checkDigestSize(r.Digest, s.HashType); err != nil {
+			return nil, fmt.Errorf("%s: resource %q: %w", where(), name, err)
+		}
+		// A shard's name is canonical (splitShardName), so it is the
+		// resource's identity as it is.
+		if _, dup := seen[name]; dup {
+			return nil, fmt.Errorf("resource %q is listed more than once", name)
+		}
+		seen[name] = struct{}{}
+		if r.Path == "." {
+			dot = true
+		} else {
+			other = true
+		}
 	}
-	if r.Digest, err = decodeDigest(hexDigest, s.HashType); err != nil {
-		return r, fmt.Errorf("%s: resource %q: %w", at, name, err)
+	if dot && other {
+		return nil, errors.New(`resource "." (a single-file model) is listed together with other resources`)
 	}
-	return r, nil
+	return out, nil
 }
 
 // algorithmMatches accepts the per-resource algorithm strings genuine
@@ -325,20 +548,31 @@ func algorithmMatches(algorithm string, s manifest.Serialization) bool {
 	if algorithm == string(s.HashType) {
 		return true
 	}
-	return s.Method == manifest.Shards &&
-		algorithm == string(s.HashType)+"-sharded-"+strconv.FormatInt(s.ShardSize, 10)
+	return s.Method == manifest.Shards && algorithm == libraryShardAlgorithm(s)
 }
 
-// decodeDigest decodes hex (either case) and requires h's digest length.
-func decodeDigest(s string, h manifest.HashType) ([]byte, error) {
-	d, err := hex.DecodeString(s)
-	if err != nil {
-		return nil, fmt.Errorf("digest %q is not hex", s)
-	}
+// libraryShardAlgorithm is the algorithm string the model_signing library
+// gives each shard of serialization s: "<hash_type>-sharded-<shard_size>".
+func libraryShardAlgorithm(s manifest.Serialization) string {
+	return string(s.HashType) + "-sharded-" + strconv.FormatInt(s.ShardSize, 10)
+}
+
+// checkDigestSize requires h's digest length.
+func checkDigestSize(d []byte, h manifest.HashType) error {
 	if len(d) != h.Size() {
-		return nil, fmt.Errorf("digest has %d bytes; %s digests have %d", len(d), h, h.Size())
+		return fmt.Errorf("digest has %d bytes; %s digests have %d", len(d), h, h.Size())
 	}
-	return d, nil
+	return nil
+}
+
+// quoteShort quotes b for a message, cut short when long: a hostile value
+// may be megabytes.
+func quoteShort(b []byte) string {
+	const max = 80
+	if len(b) > max {
+		return strconv.Quote(string(b[:max])) + "…"
+	}
+	return strconv.Quote(string(b))
 }
 
 // splitShardName parses "path:start:end" from the right, so that a path
@@ -398,8 +632,12 @@ func checkName(name string) error {
 	return nil
 }
 
+// hasDotDot reports whether the slash-separated path p has a ".."
+// component.
 func hasDotDot(p string) bool {
-	for _, c := range strings.Split(p, "/") {
+	for p != "" {
+		var c string
+		c, p, _ = strings.Cut(p, "/")
 		if c == ".." {
 			return true
 		}
@@ -407,38 +645,31 @@ func hasDotDot(p string) bool {
 	return false
 }
 
-// checkResourceSet refuses repeated resources and a "." (the single-file
-// model) next to any other path. Several shards of "." are one file.
-func checkResourceSet(rs []manifest.Resource) error {
-	seen := make(map[string]bool, len(rs))
-	dot, other := false, false
-	for _, r := range rs {
-		n := r.Name()
-		if seen[n] {
-			return fmt.Errorf("resource %q is listed more than once", n)
-		}
-		seen[n] = true
-		if r.Path == "." {
-			dot = true
-		} else {
-			other = true
-		}
-	}
-	if dot && other {
-		return errors.New(`resource "." (a single-file model) is listed together with other resources`)
-	}
-	return nil
-}
-
 // BuildStatement returns the in-toto statement JSON that model_signing
 // v1.1.0 writes for m (predicate signature/v1.0, subject digest over the
-// raw resource digests in m's order, recorded ignore_paths).
+// raw resource digests in m's order, recorded ignore_paths), in the
+// OpenSSF Model Signing (OMS) form: every resource's algorithm is the
+// hash_type, shards included (format spec §10).
 //
-// Every resource's algorithm is the hash_type, shards included (the form
-// both the reference library and OMS verifiers accept, format spec §10).
 // Names that ParseStatement would refuse are refused here, so a signer
 // never writes a signature that cannot verify.
 func BuildStatement(m *manifest.Manifest, modelName string) ([]byte, error) {
+	return BuildStatementWith(m, modelName, StatementOptions{})
+}
+
+// StatementOptions changes how BuildStatementWith writes a statement.
+type StatementOptions struct {
+	// LibraryShardForm names each shard's algorithm the way the
+	// model_signing library does, "<hash_type>-sharded-<shard_size>"
+	// (e.g. "sha256-sharded-1000000000"), instead of the hash_type (the
+	// OMS form). The library's API compares that string with its own and
+	// so cannot verify the OMS form; OMS verifiers require the OMS form.
+	// modelgate verifies both. It changes nothing for the files method.
+	LibraryShardForm bool
+}
+
+// BuildStatementWith is BuildStatement with options.
+func BuildStatementWith(m *manifest.Manifest, modelName string, opts StatementOptions) ([]byte, error) {
 	if m == nil {
 		return nil, errors.New("build statement: no manifest")
 	}
@@ -459,8 +690,12 @@ func BuildStatement(m *manifest.Manifest, modelName string) ([]byte, error) {
 			Resources: make([]resourceJSON, 0, len(m.Resources)),
 		},
 	}
+	algorithm := string(s.HashType)
 	if s.Method == manifest.Shards {
 		st.Predicate.Serialization.ShardSize = s.ShardSize
+		if opts.LibraryShardForm {
+			algorithm = libraryShardAlgorithm(s)
+		}
 	}
 	for _, p := range m.IgnorePaths {
 		if !utf8.ValidString(p) {
@@ -476,7 +711,7 @@ func BuildStatement(m *manifest.Manifest, modelName string) ([]byte, error) {
 		}
 		st.Predicate.Resources = append(st.Predicate.Resources, resourceJSON{
 			Name:      r.Name(),
-			Algorithm: string(s.HashType),
+			Algorithm: algorithm,
 			Digest:    hex.EncodeToString(r.Digest),
 		})
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/modelgate/modelgate/internal/testpki"
 	"github.com/modelgate/modelgate/manifest"
 )
 
@@ -294,7 +295,7 @@ func rejectCases(t testing.TB) []stmtCase {
 		{"newline", named("a\nb"), "contains a control character"},
 		{"DEL", named("a\x7f"), "contains a control character"},
 		{"C1 control", named("a\u0085"), "contains a control character"},
-		{"unpaired surrogate", []byte(strings.Replace(string(named("PLACEHOLDER")), "PLACEHOLDER", `\ud800`, 1)), "is not valid UTF-8"},
+		{"unpaired surrogate", []byte(strings.Replace(string(named("PLACEHOLDER")), "PLACEHOLDER", `\ud800`, 1)), "invalid surrogate pair"},
 		{"duplicate names", named("a", "b", "a"), `resource "a" is listed more than once`},
 		{"dot with other files", named(".", "a"), `resource "." (a single-file model) is listed together with other resources`},
 		{"two dots", named(".", "."), `resource "." is listed more than once`},
@@ -505,6 +506,76 @@ func FuzzParseStatement(f *testing.F) {
 		}
 		if !reflect.DeepEqual(st2.Manifest, m) {
 			t.Fatalf("round trip changed the manifest:\n%+v\n%+v", m, st2.Manifest)
+		}
+	})
+}
+
+// TestLibraryShardForm: with the option, shard resources name their
+// algorithm as the model_signing library does (its API compares that
+// string and cannot verify the OMS form); files are unaffected, and
+// modelgate verifies what it signed either way.
+func TestLibraryShardForm(t *testing.T) {
+	digest := func(h string) []byte { d, _ := hex.DecodeString(h); return d }
+	shards := &manifest.Manifest{
+		Serialization: manifest.Serialization{Method: manifest.Shards, HashType: manifest.BLAKE2b, ShardSize: 1000000000},
+		Resources: []manifest.Resource{
+			{Path: "w.bin", Shard: true, Start: 0, End: 1000000000, Digest: digest(hexB2)},
+			{Path: "w.bin", Shard: true, Start: 1000000000, End: 1000000001, Digest: digest(hexB2)},
+		},
+	}
+	files := &manifest.Manifest{
+		Serialization: manifest.Serialization{Method: manifest.Files, HashType: manifest.SHA256},
+		Resources:     []manifest.Resource{{Path: "a", Digest: digest(hexA)}},
+	}
+	for _, tc := range []struct {
+		name    string
+		m       *manifest.Manifest
+		library bool
+		want    string
+	}{
+		{"shards, OMS form (default)", shards, false, `"algorithm": "blake2b",`},
+		{"shards, library form", shards, true, `"algorithm": "blake2b-sharded-1000000000",`},
+		{"files, library form changes nothing", files, true, `"algorithm": "sha256",`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := BuildStatementWith(tc.m, "m", StatementOptions{LibraryShardForm: tc.library})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := bytes.Count(out, []byte(tc.want)); n != len(tc.m.Resources) {
+				t.Errorf("%d of %d resources have %s:\n%s", n, len(tc.m.Resources), tc.want, out)
+			}
+			if tc.m.Serialization.Method == manifest.Shards && !bytes.Contains(out, []byte("\"shard_size\": 1000000000\n")) {
+				t.Errorf("shard_size not written as an integer:\n%s", out)
+			}
+			st, err := ParseStatement(PayloadTypeInToto, out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(st.Manifest.Resources, tc.m.Resources) {
+				t.Errorf("round trip: %+v", st.Manifest.Resources)
+			}
+		})
+	}
+
+	t.Run("Sign and Verify", func(t *testing.T) {
+		ctx := t.Context()
+		sc := signerCases(t)[0]
+		model := testpki.Model(t, map[string]string{"w.bin": "0123456789", "x": "xyz"})
+		ser := manifest.Serialization{Method: manifest.Shards, HashType: manifest.SHA256, ShardSize: 4}
+		res, err := Sign(ctx, model, sc.signer, SignOptions{Serialization: ser, LibraryShardForm: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := ReadBundle(res.SignaturePath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := bytes.Count(b.Envelope.Payload, []byte(`"algorithm": "sha256-sharded-4"`)); n != 4 {
+			t.Errorf("%d shards in the library form, want 4:\n%s", n, b.Envelope.Payload)
+		}
+		if _, err := Verify(ctx, model, sc.verifier, VerifyOptions{}); err != nil {
+			t.Errorf("Verify: %v", err)
 		}
 	})
 }

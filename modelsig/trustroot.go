@@ -17,6 +17,8 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/tuf"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
+
+	"github.com/modelgate/modelgate/internal/safefile"
 )
 
 // Trusted root and client trust configuration media types. sigstore-go
@@ -38,13 +40,13 @@ const maxTrustConfigSize = 4 << 20
 // configuration is ignored, as when the reference library verifies). The
 // file's mediaType says which it is.
 func LoadTrustConfig(path string) (root.TrustedMaterial, error) {
-	data, err := readBounded(path, maxTrustConfigSize)
+	data, err := safefile.ReadFile(path, maxTrustConfigSize)
 	if err != nil {
 		return nil, fmt.Errorf("read trust config: %w", err)
 	}
 	tr, err := parseTrustConfig(data)
 	if err != nil {
-		return nil, fmt.Errorf("trust config %s: %w", path, err)
+		return nil, fmt.Errorf("trust config %q: %w", path, err)
 	}
 	return tr, nil
 }
@@ -303,7 +305,7 @@ func (r tufRepo) saveRootHistory(cache string, roots map[string][]byte) error {
 // tufExpiry returns the expiry recorded in a cached metadata file, for the
 // offline warning only ("" when unreadable).
 func tufExpiry(path string) string {
-	data, err := readBounded(path, 1<<20)
+	data, err := safefile.ReadFile(path, 1<<20)
 	if err != nil {
 		return ""
 	}
@@ -407,7 +409,7 @@ func (f *tufCacheFetcher) DownloadFile(url string, maxLength int64, _ time.Durat
 	if path == "" {
 		return nil, &metadata.ErrDownloadHTTP{StatusCode: http.StatusNotFound, URL: url}
 	}
-	data, err := readBounded(path, maxLength)
+	data, err := safefile.ReadFile(path, maxLength)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, &metadata.ErrDownloadHTTP{StatusCode: http.StatusNotFound, URL: url}
 	}

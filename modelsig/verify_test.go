@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -270,9 +271,10 @@ func TestVerifyBadSignatureFile(t *testing.T) {
 		data []byte // nil = no signature file
 		want string
 	}{
-		{"truncated", good[:len(good)-40], "signature " + res.SignaturePath + ": not valid JSON: truncated"},
-		{"garbled", append([]byte("\x00garbage"), good...), "signature " + res.SignaturePath + ": not valid JSON at byte 1"},
-		{"missing", nil, "read signature: open " + res.SignaturePath + ": no such file or directory"},
+		{"truncated", good[:len(good)-40], "signature " + strconv.Quote(res.SignaturePath) + ":1:" + strconv.Itoa(len(good)-40+1) + ": not valid JSON: truncated"},
+		{"garbled", append([]byte("\x00garbage"), good...), "signature " + strconv.Quote(res.SignaturePath) + ":1:1: not valid JSON"},
+		{"missing", nil, "no signature at " + strconv.Quote(res.SignaturePath) + " (name the signature file with --signature)"},
+		{"unknown key", append([]byte(`{"extra":1,`), good[1:]...), "signature " + strconv.Quote(res.SignaturePath) + `: unknown key "extra" at the top level of the bundle`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -46,6 +46,10 @@ type Decision struct {
 	Signer        string
 	Method        string // the signer's verification method
 	Signature     string // the signature file read, when verification ran
+	// SubjectDigest is the verified model's subject digest, "sha256:HEX"
+	// (see SubjectDigest), set whenever the signature verified, also when
+	// a digest pin then refused it; "" otherwise.
+	SubjectDigest string
 	Outcome       Outcome
 	Code          Code // set when Outcome is Denied
 	Reason        string
@@ -82,7 +86,8 @@ type decisionJSON struct {
 	Rule          string   `json:"rule"`
 	Signer        string   `json:"signer"`
 	Method        string   `json:"method"`
-	Signature     string   `json:"signature,omitempty"`
+	Signature     string   `json:"signature"`
+	SubjectDigest string   `json:"subject_digest"`
 	Outcome       Outcome  `json:"outcome"`
 	Code          Code     `json:"code,omitempty"`
 	Reason        string   `json:"reason"`
@@ -97,19 +102,22 @@ type decisionJSON struct {
 
 // MarshalJSON encodes the decision with the field names of the command
 // line's --output json: kind, path, canonical_path, rule, signer, method,
-// outcome, code (denials only), reason, files, bytes, duration_ms, and
-// signature, identity, issuer, fingerprints, warnings when set.
+// signature and subject_digest (always present, "" when none), outcome,
+// code (denials only), reason, files, bytes, duration_ms, and identity,
+// issuer, fingerprints, warnings when set.
 func (d Decision) MarshalJSON() ([]byte, error) {
 	return json.Marshal(decisionJSON{
 		Kind: d.Kind, Path: d.Path, CanonicalPath: d.CanonicalPath, Rule: d.Rule,
-		Signer: d.Signer, Method: d.Method, Signature: d.Signature, Outcome: d.Outcome, Code: d.Code, Reason: d.Reason,
+		Signer: d.Signer, Method: d.Method, Signature: d.Signature, SubjectDigest: d.SubjectDigest, Outcome: d.Outcome, Code: d.Code, Reason: d.Reason,
 		Files: d.Files, Bytes: d.Bytes, DurationMS: float64(d.Duration.Microseconds()) / 1000,
 		Identity: d.Identity, Issuer: d.Issuer, Fingerprints: d.Fingerprints, Warnings: d.Warnings,
 	})
 }
 
+// deny records a denial. The reason is passed through safeText: it may
+// hold other packages' error text, which is not always quoted.
 func (d *Decision) deny(code Code, format string, args ...any) {
-	d.Outcome, d.Code, d.Reason = Denied, code, fmt.Sprintf(format, args...)
+	d.Outcome, d.Code, d.Reason = Denied, code, safeText(fmt.Sprintf(format, args...))
 }
 
 // Decide decides whether the artifact of the given kind at path may be
@@ -138,29 +146,36 @@ func (p *Policy) Decide(ctx context.Context, kind Kind, path string) (d Decision
 func (p *Policy) decide(ctx context.Context, d *Decision) {
 	t, m, ok := p.resolve(d)
 	if !ok {
+		if d.Code == CodeNoRule {
+			// Say so when an exact key leads here through a symlink: the
+			// operator may expect it to apply.
+			for _, note := range p.sections[d.Kind].unresolvedKeys(d.CanonicalPath) {
+				d.Reason += "; " + note
+			}
+		}
 		return
 	}
 	r := m.rule
 	d.Rule, d.Signer, d.Method = r.key, r.signer.name, r.signer.method
 	if r.signer.method == methodSkip {
 		d.Outcome = Skipped
-		d.Reason = fmt.Sprintf("%s; signer %s skips verification on purpose", m.why, quoteJSON(r.signer.name))
+		d.Reason = safeText(fmt.Sprintf("%s; signer %s skips verification on purpose", m.why, quote(r.signer.name)))
 		return
 	}
 	opts := p.verifyOptions(r, t)
 	d.Signature = opts.SignaturePath
 	v, err := p.verifier(ctx, r)
 	if err != nil {
-		d.deny(CodeError, "signer %s: %v", quoteJSON(r.signer.name), err)
+		d.deny(CodeError, "signer %s: %v", quote(r.signer.name), err)
 		return
 	}
 	res, err := verify(ctx, t.path, v, opts)
 	if err != nil {
 		var ve *modelsig.VerificationError
 		if errors.As(err, &ve) {
-			d.deny(CodeVerificationFailed, "verification failed (signer %s, %s): %v", quoteJSON(r.signer.name), r.signer.method, err)
+			d.deny(CodeVerificationFailed, "verification failed (signer %s, %s): %v", quote(r.signer.name), r.signer.method, err)
 		} else {
-			d.deny(CodeError, "cannot verify (signer %s, %s): %v", quoteJSON(r.signer.name), r.signer.method, err)
+			d.deny(CodeError, "cannot verify (signer %s, %s): %v", quote(r.signer.name), r.signer.method, err)
 		}
 		return
 	}
@@ -168,7 +183,8 @@ func (p *Policy) decide(ctx context.Context, d *Decision) {
 		d.deny(CodeError, "verification returned no result")
 		return
 	}
-	d.Outcome = Verified
+	d.Signature = res.SignaturePath
+	d.SubjectDigest = SubjectDigest(res)
 	d.Files, d.Bytes = res.Stats.Files, res.Stats.Bytes
 	d.Warnings = res.Signed.Warnings
 	if r.signer.method == methodSigstore {
@@ -177,7 +193,19 @@ func (p *Policy) decide(ctx context.Context, d *Decision) {
 	if r.logFingerprints {
 		d.Fingerprints = res.Signed.Fingerprints
 	}
-	d.Reason = fmt.Sprintf("%s; signature %s verified with signer %s (%s)", m.why, res.SignaturePath, quoteJSON(r.signer.name), r.signer.method)
+	verified := fmt.Sprintf("%s; signature %s verified with signer %s (%s)", m.why, quote(res.SignaturePath), quote(r.signer.name), r.signer.method)
+	if why := r.pinMismatch(d.SubjectDigest); why != "" {
+		// The signer signed this model, but the entry accepts only the
+		// pinned ones: another model, or another version, by the same
+		// signer must not pass.
+		d.deny(CodeVerificationFailed, "%s, but %s", verified, why)
+		return
+	}
+	d.Outcome = Verified
+	d.Reason = safeText(verified)
+	if len(r.digests) > 0 {
+		d.Reason += "; subject digest " + d.SubjectDigest + " is pinned"
+	}
 }
 
 // target is an artifact path that exists, in canonical form.
@@ -192,7 +220,7 @@ type target struct {
 func (p *Policy) resolve(d *Decision) (target, match, bool) {
 	name := d.Kind.section()
 	if name == "" {
-		d.deny(CodeError, "unknown artifact kind %q (want %q or %q)", string(d.Kind), Model, LoRA)
+		d.deny(CodeError, "unknown artifact kind %s (want %q or %q)", quote(string(d.Kind)), Model, LoRA)
 		return target{}, match{}, false
 	}
 	sec := p.sections[d.Kind]
@@ -204,29 +232,27 @@ func (p *Policy) resolve(d *Decision) (target, match, bool) {
 	c, err := canonicalPath(d.Path, p.opts.WorkDir)
 	switch {
 	case err != nil && isNotFound(err) && notLocal(d.Path):
-		d.deny(CodeNotLocal, "%q is not a local path (it looks like a URL or a Hugging Face repository id); the policy can only allow local files that are verified before loading: download it first", d.Path)
+		d.deny(CodeNotLocal, "%s is not a local path (it looks like a URL or a Hugging Face repository id); the policy can only allow local files that are verified before loading: download it first", quote(d.Path))
 		return target{}, match{}, false
 	case err != nil && isNotFound(err):
-		d.deny(CodeNotFound, "%q does not exist: %v", d.Path, unwrapPathError(err))
+		d.deny(CodeNotFound, "%s does not exist: %v", quote(d.Path), unwrapPathError(err))
 		return target{}, match{}, false
 	case err != nil:
-		d.deny(CodeError, "cannot resolve %q: %v", d.Path, err)
+		d.deny(CodeError, "cannot resolve %s: %v", quote(d.Path), unwrapPathError(err))
 		return target{}, match{}, false
 	}
 	d.CanonicalPath = c
 	fi, err := os.Stat(c)
 	if err != nil {
-		d.deny(CodeError, "cannot stat %s: %v", c, unwrapPathError(err))
+		d.deny(CodeError, "cannot stat %s: %v", quote(c), unwrapPathError(err))
 		return target{}, match{}, false
 	}
 	t := target{path: c, isDir: fi.IsDir()}
-	m, err := sec.find(c, t.isDir)
-	if err != nil {
-		d.deny(CodeError, "%v", err)
-		return target{}, match{}, false
-	}
+	// Hub ids (spec/policy.md §7) will be looked up before this point: an
+	// "hf:" rule for the id (with @COMMIT first) wins over path rules.
+	m := sec.find(c, t.isDir)
 	if m.rule == nil {
-		d.deny(CodeNoRule, "no rule in %s matches %s", sec.path, c)
+		d.deny(CodeNoRule, "no rule in %s matches %s", sec.path, quote(c))
 		return target{}, match{}, false
 	}
 	return t, m, true
@@ -331,6 +357,9 @@ func (p *Policy) logDecision(ctx context.Context, d Decision) {
 	if d.Signature != "" {
 		attrs = append(attrs, slog.String("signature", d.Signature))
 	}
+	if d.SubjectDigest != "" {
+		attrs = append(attrs, slog.String("subject_digest", d.SubjectDigest))
+	}
 	attrs = append(attrs, slog.String("outcome", string(d.Outcome)))
 	if d.Code != "" {
 		attrs = append(attrs, slog.String("code", string(d.Code)))
@@ -350,5 +379,15 @@ func (p *Policy) logDecision(ctx context.Context, d Decision) {
 	if len(d.Warnings) > 0 {
 		attrs = append(attrs, slog.Any("warnings", d.Warnings))
 	}
-	p.log.LogAttrs(ctx, level, fmt.Sprintf("%s %s", d.Kind, d.Outcome), attrs...)
+	p.log.LogAttrs(ctx, level, fmt.Sprintf("%s %s", kindLabel(d.Kind), d.Outcome), attrs...)
+}
+
+// kindLabel names a kind in a log message: as is when it is one of the
+// kinds, quoted when a caller passed something else (the record's "kind"
+// attribute keeps it as given, and handlers escape attributes).
+func kindLabel(k Kind) string {
+	if k.section() != "" {
+		return string(k)
+	}
+	return quote(string(k))
 }

@@ -6,11 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/sigstore/sigstore-go/pkg/root"
+
+	"github.com/modelgate/modelgate/modelsig"
 )
 
 // TestDecideMatching checks spec/policy.md §4 steps 1-6 with skip signers,
@@ -62,7 +65,8 @@ func TestDecideMatching(t *testing.T) {
 		{"symlinked input resolves to the exact key", d + "/link", d + "/models/a/", d + "/models/a", ""},
 		{"relative symlink inside the tree", d + "/models/relink", d + "/models/granite", d + "/models/granite", ""},
 		{"dot-dot after a symlink goes up from its target", d + "/link/../b", "regex:" + q + "/models/.*", d + "/models/b", ""},
-		{"symlinked exact key", d + "/real", d + "/keylink/", d + "/real", ""},
+		{"an exact key naming a symlink matches nothing (its target)", d + "/real", "", d + "/real", CodeNoRule},
+		{"an exact key naming a symlink matches nothing (the link)", d + "/keylink", "", d + "/real", CodeNoRule},
 		{"single-file model", d + "/single.gguf", d + "/single.gguf", d + "/single.gguf", ""},
 		{"regex: directory without slash", d + "/baz1", "regex:" + q + "/(baz1|baz2)(/)?", d + "/baz1", ""},
 		{"regex: directory with slash", d + "/baz1/", "regex:" + q + "/(baz1|baz2)(/)?", d + "/baz1", ""},
@@ -233,8 +237,10 @@ func TestSections(t *testing.T) {
 	}
 }
 
-// TestExactKeyAppearsAfterLoad: exact keys are canonicalised at decision
-// time, so a long-running gate sees paths (and symlinks) created later.
+// TestExactKeyAppearsAfterLoad: exact keys are compared with the
+// canonical path at decision time, so a long-running gate sees a path
+// created after the policy was loaded; a symlink created later never
+// makes a key apply elsewhere, nor two keys collide.
 func TestExactKeyAppearsAfterLoad(t *testing.T) {
 	d := tempDir(t)
 	models := obj{{d + "/later/", obj{{"signer", "s"}}}, {d + "/alias/", obj{{"signer", "t"}}}}
@@ -246,12 +252,77 @@ func TestExactKeyAppearsAfterLoad(t *testing.T) {
 	if got := decide(t, p, Model, d+"/later"); got.Outcome != Skipped || got.Signer != "s" {
 		t.Fatalf("after mkdir: %s/%s %s", got.Outcome, got.Code, got.Reason)
 	}
-	// A symlink created later that makes two keys name the same place
-	// makes the policy ambiguous for that place: deny, never pick one.
 	symlink(t, d+"/later", d+"/alias")
-	got := decide(t, p, Model, d+"/later")
-	if got.Outcome != Denied || got.Code != CodeError || !strings.Contains(got.Reason, "ambiguous") {
-		t.Fatalf("ambiguous keys: %s/%s %s", got.Outcome, got.Code, got.Reason)
+	for _, path := range []string{d + "/later", d + "/alias"} {
+		if got := decide(t, p, Model, path); got.Outcome != Skipped || got.Signer != "s" || got.Rule != d+"/later/" {
+			t.Errorf("%s after the alias symlink: %s/%s signer %q: %s", path, got.Outcome, got.Code, got.Signer, got.Reason)
+		}
+	}
+}
+
+// TestSymlinkCannotAimAnExactKey is the attack of issue 7.3: a skip rule
+// for a scratch folder and a regex rule demanding a signature for every
+// model. Whoever can replace the scratch folder by a symlink to a model
+// must not get that model skipped: it is decided by the regex rule and
+// verified, whichever name it is asked under.
+func TestSymlinkCannotAimAnExactKey(t *testing.T) {
+	d := tempDir(t)
+	_, k, s := keySigner(t, d)
+	srv := mkdir(t, d, "srv")
+	models := mkdir(t, d, "models")
+	unsigned := mkdir(t, models, "unsigned")
+	writeFile(t, unsigned, "weights.bin", []byte("evil"))
+	signed := mkdir(t, models, "signed")
+	writeFile(t, signed, "weights.bin", []byte("good"))
+	sign(t, s, signed, modelsig.SignOptions{IgnoreGitPaths: true})
+	signers := obj{{"none", obj{{"verification_method", "skip"}}}, {"k", k}}
+	entries := obj{
+		{srv + "/scratch/", obj{{"signer", "none"}}},
+		{srv + "/through/signed/", obj{{"signer", "none"}}},
+		{"regex:" + reQuote(models) + "/.*", obj{{"signer", "k"}}},
+	}
+	p := mustParse(t, d, doc(signers, entries, nil), quietOptions(nil))
+
+	for _, target := range []string{unsigned, signed} {
+		scratch, through := srv+"/scratch", srv+"/through"
+		for _, l := range []string{scratch, through} {
+			_ = os.Remove(l)
+		}
+		symlink(t, target, scratch)               // the key names a symlink
+		symlink(t, filepath.Dir(target), through) // the key passes through one
+		wantOutcome := Verified
+		if target == unsigned {
+			wantOutcome = Denied
+		}
+		for _, path := range []string{scratch, scratch + "/", target, through + "/" + filepath.Base(target)} {
+			got := decide(t, p, Model, path)
+			if got.Rule != entries[2].k || got.Method != "key" || got.Outcome != wantOutcome {
+				t.Errorf("%s -> %s: rule %q %s/%s, want the regex rule, %s: %s", path, target, got.Rule, got.Outcome, got.Code, wantOutcome, got.Reason)
+			}
+			if got.CanonicalPath != target {
+				t.Errorf("%s: canonical path %q, want %q", path, got.CanonicalPath, target)
+			}
+		}
+		// Explain says why the skip rules did not apply: both lead to the
+		// signed model, only the scratch one to the unsigned.
+		wantNotes := []string{fmt.Sprintf("exact key %q names a symlink to %q; exact keys are never resolved, so it does not apply", srv+"/scratch/", target)}
+		if target == signed {
+			wantNotes = append(wantNotes, fmt.Sprintf("exact key %q passes through the symlink %q and resolves to %q; exact keys are never resolved, so it does not apply", srv+"/through/signed/", through, target))
+		}
+		if e := p.Explain(Model, scratch); e.Action != "verify" || fmt.Sprint(e.Notes) != fmt.Sprint(wantNotes) {
+			t.Errorf("explain %s: action %s notes %q, want %q", scratch, e.Action, e.Notes, wantNotes)
+		}
+	}
+	// The symlinked key applies to nothing at all, and a denial for want
+	// of a rule says why the key did not apply.
+	p = mustParse(t, d, doc(signers, entries[:2], nil), quietOptions(nil))
+	got := decide(t, p, Model, srv+"/scratch")
+	if got.Code != CodeNoRule || !strings.Contains(got.Reason, fmt.Sprintf("exact key %q names a symlink to %q; exact keys are never resolved", srv+"/scratch/", signed)) {
+		t.Errorf("no rule: %s/%s: %s", got.Outcome, got.Code, got.Reason)
+	}
+	got = decide(t, p, Model, srv+"/through/signed")
+	if got.Code != CodeNoRule || !strings.Contains(got.Reason, fmt.Sprintf("exact key %q passes through the symlink %q and resolves to %q", srv+"/through/signed/", srv+"/through", signed)) {
+		t.Errorf("through: %s/%s: %s", got.Outcome, got.Code, got.Reason)
 	}
 }
 
@@ -308,18 +379,21 @@ func TestDecisionJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"kind":"model","path":"m","canonical_path":"/m","rule":"/m/","signer":"s","method":"certificate","signature":"/m/model.sig","outcome":"verified","reason":"ok","files":2,"bytes":10,"duration_ms":1.5,"fingerprints":["AA:BB"]}`
+	want := `{"kind":"model","path":"m","canonical_path":"/m","rule":"/m/","signer":"s","method":"certificate","signature":"/m/model.sig","subject_digest":"","outcome":"verified","reason":"ok","files":2,"bytes":10,"duration_ms":1.5,"fingerprints":["AA:BB"]}`
 	if string(b) != want {
 		t.Errorf("got  %s\nwant %s", b, want)
 	}
+	// Every field a script may read is always present (issue 7.14):
+	// signature and subject_digest too, empty when nothing was read.
 	b, _ = json.Marshal(Decision{Kind: LoRA, Path: "x", Outcome: Denied, Code: CodeNoRule, Reason: "r"})
-	for _, f := range []string{`"canonical_path":""`, `"rule":""`, `"signer":""`, `"method":""`, `"code":"no-rule"`} {
+	for _, f := range []string{`"canonical_path":""`, `"rule":""`, `"signer":""`, `"method":""`, `"signature":""`, `"subject_digest":""`, `"code":"no-rule"`} {
 		if !strings.Contains(string(b), f) {
 			t.Errorf("denial JSON %s lacks %s", b, f)
 		}
 	}
-	if strings.Contains(string(b), `"signature"`) {
-		t.Errorf("denial before verification names a signature: %s", b)
+	dd.SubjectDigest = "sha256:" + hexA
+	if b, _ = json.Marshal(dd); !strings.Contains(string(b), `"subject_digest":"sha256:`+hexA+`"`) {
+		t.Errorf("JSON %s lacks the subject digest", b)
 	}
 }
 

@@ -3,11 +3,14 @@ package policy
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -15,6 +18,7 @@ import (
 
 	"github.com/modelgate/modelgate/internal/shareddata"
 	"github.com/modelgate/modelgate/internal/testpki"
+	"github.com/modelgate/modelgate/manifest"
 	"github.com/modelgate/modelgate/modelsig"
 )
 
@@ -334,5 +338,257 @@ func TestDecideVerifierPanicDenies(t *testing.T) {
 	got := decide(t, p, Model, m)
 	if got.Allowed() || got.Code != CodeError || !strings.Contains(got.Reason, "verifier bug") {
 		t.Fatalf("%s/%s: %s", got.Outcome, got.Code, got.Reason)
+	}
+}
+
+// statementSubjects returns the predicate type and the subjects (names and
+// sha256 hex digests) the signed statement of the bundle at sigPath
+// records, in payload order, read with encoding/json independently of
+// modelsig.
+func statementSubjects(t *testing.T, sigPath string) (predicateType string, names, digests []string) {
+	t.Helper()
+	raw, err := os.ReadFile(sigPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b struct {
+		DSSEEnvelope struct {
+			Payload []byte `json:"payload"`
+		} `json:"dsseEnvelope"`
+	}
+	if err := json.Unmarshal(raw, &b); err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		PredicateType string `json:"predicateType"`
+		Subject       []struct {
+			Name   string            `json:"name"`
+			Digest map[string]string `json:"digest"`
+		} `json:"subject"`
+	}
+	if err := json.Unmarshal(b.DSSEEnvelope.Payload, &st); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range st.Subject {
+		names = append(names, s.Name)
+		digests = append(digests, s.Digest["sha256"])
+	}
+	return st.PredicateType, names, digests
+}
+
+// expectedSubjectDigest is the subject digest of the signature at
+// sigPath: the one it records (v1.x, one subject), or for a v0.2
+// signature (one subject per file) SHA-256 over the files' digests in
+// name order.
+func expectedSubjectDigest(t *testing.T, sigPath string) string {
+	t.Helper()
+	pt, names, digests := statementSubjects(t, sigPath)
+	if pt == modelsig.PredicateSignatureV1 {
+		if len(digests) != 1 {
+			t.Fatalf("%s: %d subjects", sigPath, len(digests))
+		}
+		return "sha256:" + digests[0]
+	}
+	idx := make([]int, len(names))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.Slice(idx, func(a, b int) bool { return names[idx[a]] < names[idx[b]] })
+	h := sha256.New()
+	for _, i := range idx {
+		raw, err := hex.DecodeString(digests[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.Write(raw)
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+}
+
+// TestSubjectDigestReference: the subject digest a decision carries is the
+// one the reference library's signed statement records (v1.0, v1.1, a
+// single file), and for a v0.2 signature the digest over its files in
+// name order; a pin on it verifies.
+func TestSubjectDigestReference(t *testing.T) {
+	keys := shareddata.Path(t, "model-signing", "keys", "certificate")
+	trustRoot := shareddata.Path(t, "sigstore-trust", "public-good-trusted_root.json")
+	signers := obj{
+		{"key", obj{{"verification_method", "key"}, {"public_key", filepath.Join(keys, "signing-key-pub.pem")}}},
+		{"cert", obj{{"verification_method", "certificate"}, {"certificate_chain", []string{filepath.Join(keys, "ca-cert.pem")}}}},
+		{"ibm", obj{{"verification_method", "sigstore"}, {"identity", testIdentity}, {"identity_provider", testIssuer}, {"trust_config", trustRoot}}},
+	}
+	for _, c := range []struct {
+		vector, file, signer string
+		ignore               []string
+	}{
+		{"v1.1.0-elliptic-key", "", "key", nil},
+		{"v1.0.0-elliptic-key", "signme-1", "key", nil},
+		{"v1.1.0-certificate", "", "cert", nil},
+		{"v0.2.0-certificate", "", "cert", nil},
+		{"v1.1.0-sigstore", "", "ibm", nil},
+		{"v1.0.1-sigstore", "", "ibm", []string{"ignore-me"}},
+	} {
+		t.Run(c.vector, func(t *testing.T) {
+			dir := copyDir(t, shareddata.Path(t, "model-signing", c.vector))
+			model := dir
+			if c.file != "" {
+				model = filepath.Join(dir, c.file)
+			}
+			want := expectedSubjectDigest(t, filepath.Join(dir, "model.sig"))
+			entry := obj{{"signer", c.signer}}
+			if c.ignore != nil {
+				entry = append(entry, kv{"ignore_paths", c.ignore})
+			}
+			for _, pin := range []any{want, []string{"sha256:" + hexA, want}} {
+				p := mustParse(t, "/", doc(signers, obj{{model, append(entry, kv{"digest", pin})}}, nil), quietOptions(nil))
+				got := decide(t, p, Model, model)
+				if got.Outcome != Verified || got.SubjectDigest != want {
+					t.Fatalf("pin %v: %s/%s subject digest %q, want verified with %q: %s", pin, got.Outcome, got.Code, got.SubjectDigest, want, got.Reason)
+				}
+			}
+			p := mustParse(t, "/", doc(signers, obj{{model, append(entry, kv{"digest", "sha256:" + hexA})}}, nil), quietOptions(nil))
+			got := decide(t, p, Model, model)
+			if got.Code != CodeVerificationFailed || got.SubjectDigest != want ||
+				!strings.Contains(got.Reason, fmt.Sprintf("the model's subject digest %s is not the pinned digest sha256:%s", want, hexA)) {
+				t.Fatalf("wrong pin: %s/%s %q: %s", got.Outcome, got.Code, got.SubjectDigest, got.Reason)
+			}
+		})
+	}
+}
+
+// TestDigestPins (issue 10 item 3): a signer's signature is not enough
+// when the entry pins digests; another model (or version) the same signer
+// signed is refused, naming both digests; the decision and its log record
+// carry the subject digest whenever the signature verified.
+func TestDigestPins(t *testing.T) {
+	d := tempDir(t)
+	_, k, s := keySigner(t, d)
+	models := mkdir(t, d, "models")
+	digests := map[string]string{}
+	for _, name := range []string{"v1", "v2", "other"} {
+		m := mkdir(t, models, name)
+		writeFile(t, m, "weights.bin", []byte("weights of "+name))
+		writeFile(t, m, "config.json", []byte("{}"))
+		sign(t, s, m, modelsig.SignOptions{IgnoreGitPaths: true})
+		digests[name] = expectedSubjectDigest(t, filepath.Join(m, "model.sig"))
+	}
+	gguf := writeFile(t, models, "tiny.gguf", []byte("GGUF"))
+	sign(t, s, gguf, modelsig.SignOptions{SignaturePath: gguf + ".sig"})
+	ggufDigest := expectedSubjectDigest(t, gguf+".sig")
+	signers := obj{{"k", k}}
+	v1, v2, other := models+"/v1", models+"/v2", models+"/other"
+
+	tests := []struct {
+		name   string
+		pin    any // nil: no pin
+		model  string
+		code   Code
+		reason string
+	}{
+		{"no pin: any model of the signer", nil, other, "", "verified with signer"},
+		{"pinned, matching", digests["v1"], v1, "", "subject digest " + digests["v1"] + " is pinned"},
+		{"pinned, another model of the same signer", digests["v1"], other, CodeVerificationFailed,
+			fmt.Sprintf("verified with signer \"k\" (key), but the model's subject digest %s is not the pinned digest %s", digests["other"], digests["v1"])},
+		{"list, second matches", []string{digests["v1"], digests["v2"]}, v2, "", "is pinned"},
+		{"list, none matches", []string{digests["v1"], digests["v2"]}, other, CodeVerificationFailed,
+			fmt.Sprintf("the model's subject digest %s is none of the 2 pinned digests (%s, %s)", digests["other"], digests["v1"], digests["v2"])},
+		{"single-file model", ggufDigest, gguf, "", "is pinned"},
+		{"single-file model, wrong pin", digests["v1"], gguf, CodeVerificationFailed, "is not the pinned digest " + digests["v1"]},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			entry := obj{{"signer", "k"}}
+			if tt.model == gguf {
+				entry = append(entry, kv{"signature", "tiny.gguf.sig"})
+			}
+			if tt.pin != nil {
+				entry = append(entry, kv{"digest", tt.pin})
+			}
+			var logs bytes.Buffer
+			p := mustParse(t, d, doc(signers, obj{{"regex:" + reQuote(models) + "/.*", entry}}, nil), quietOptions(&logs))
+			got := decide(t, p, Model, tt.model)
+			if got.Code != tt.code || !strings.Contains(got.Reason, tt.reason) {
+				t.Fatalf("%s/%s: %s\nwant code %q and %q", got.Outcome, got.Code, got.Reason, tt.code, tt.reason)
+			}
+			want := digests[filepath.Base(tt.model)]
+			if tt.model == gguf {
+				want = ggufDigest
+			}
+			if got.SubjectDigest != want || got.Files < 1 {
+				t.Errorf("subject digest %q files %d, want %q", got.SubjectDigest, got.Files, want)
+			}
+			var rec map[string]any
+			if err := json.Unmarshal(logs.Bytes(), &rec); err != nil {
+				t.Fatal(err)
+			}
+			if rec["subject_digest"] != want {
+				t.Errorf("log record subject_digest %v, want %s", rec["subject_digest"], want)
+			}
+		})
+	}
+
+	// A pin never makes a failed verification pass, and a decision whose
+	// signature did not verify carries no subject digest.
+	writeFile(t, v1, "weights.bin", []byte("tampered"))
+	p := mustParse(t, d, doc(signers, obj{{v1, obj{{"signer", "k"}, {"digest", digests["v1"]}}}}, nil), quietOptions(nil))
+	if got := decide(t, p, Model, v1); got.Code != CodeVerificationFailed || got.SubjectDigest != "" || strings.Contains(got.Reason, "pinned") {
+		t.Errorf("tampered: %s/%s %q: %s", got.Outcome, got.Code, got.SubjectDigest, got.Reason)
+	}
+}
+
+// TestSubjectDigestSignerOrder: model_signing lists resources by path
+// components ("d/x" before "d-1/x"), modelgate's manifest by whole
+// strings ("d-1/x" first). The subject digest a decision carries, and
+// that pins are compared with, is the one the signed statement records,
+// whatever order the signer used.
+func TestSubjectDigestSignerOrder(t *testing.T) {
+	d := tempDir(t)
+	_, k, s := keySigner(t, d)
+	model := mkdir(t, d, "model")
+	files := []string{"d/x", "d-1/x"} // model_signing's order
+	m := &manifest.Manifest{Serialization: manifest.Serialization{Method: manifest.Files, HashType: manifest.SHA256}}
+	var sums [][]byte
+	for i, f := range files {
+		content := []byte(fmt.Sprintf("file %d", i))
+		writeFile(t, model, f, content)
+		sum := sha256.Sum256(content)
+		sums = append(sums, sum[:])
+		m.Resources = append(m.Resources, manifest.Resource{Path: f, Digest: sum[:]})
+	}
+	recorded := fmt.Sprintf("sha256:%x", sha256.Sum256(bytes.Join([][]byte{sums[0], sums[1]}, nil)))
+	stringOrder := fmt.Sprintf("sha256:%x", sha256.Sum256(bytes.Join([][]byte{sums[1], sums[0]}, nil)))
+	payload, err := modelsig.BuildStatement(m, "model")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pae := fmt.Sprintf("DSSEv1 %d %s %d %s", len(modelsig.PayloadTypeInToto), modelsig.PayloadTypeInToto, len(payload), payload)
+	sig, err := s.SignPAE([]byte(pae))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle, err := json.Marshal(map[string]any{
+		"mediaType":            "application/vnd.dev.sigstore.bundle.v0.3+json",
+		"verificationMaterial": map[string]any{"publicKey": map[string]any{"hint": modelsig.PublicKeyHint(s.Public())}, "tlogEntries": []any{}},
+		"dsseEnvelope": map[string]any{"payload": payload, "payloadType": modelsig.PayloadTypeInToto,
+			"signatures": []any{map[string]any{"sig": sig, "keyid": ""}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, model, "model.sig", bundle)
+	signers := obj{{"k", k}}
+	for _, pin := range []string{"", recorded, stringOrder} {
+		entry := obj{{"signer", "k"}}
+		if pin != "" {
+			entry = append(entry, kv{"digest", pin})
+		}
+		p := mustParse(t, d, doc(signers, obj{{model, entry}}, nil), quietOptions(nil))
+		got := decide(t, p, Model, model)
+		if got.SubjectDigest != recorded {
+			t.Errorf("pin %q: subject digest %s, want the recorded %s (%s/%s: %s)", pin, got.SubjectDigest, recorded, got.Outcome, got.Code, got.Reason)
+		}
+		if wantOK := pin != stringOrder; got.Allowed() != wantOK {
+			t.Errorf("pin %q: %s/%s: %s", pin, got.Outcome, got.Code, got.Reason)
+		}
 	}
 }

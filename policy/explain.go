@@ -18,13 +18,15 @@ type Explanation struct {
 	// says why).
 	Action string `json:"action"`
 	Code   Code   `json:"code,omitempty"`
-	// Why explains Action: the section absent, the exact key and its
-	// canonical form, the regex rule's position and pattern, or the
-	// reason for a denial.
-	Why    string `json:"why"`
-	Rule   string `json:"rule"`
-	Signer string `json:"signer"`
-	Method string `json:"method"`
+	// Why explains Action: the section absent, the exact key, the regex
+	// rule's position and pattern, or the reason for a denial.
+	Why string `json:"why"`
+	// Notes explain exact keys that lead to this path through a symlink
+	// and therefore do not apply (exact keys are never resolved).
+	Notes  []string `json:"notes,omitempty"`
+	Rule   string   `json:"rule"`
+	Signer string   `json:"signer"`
+	Method string   `json:"method"`
 
 	// The effective verification options (Action "verify" only).
 	Identity        string   `json:"identity,omitempty"`       // sigstore: required certificate identity
@@ -36,6 +38,9 @@ type Explanation struct {
 	GitPaths        []string `json:"git_paths,omitempty"`      // the paths left out by IgnoreGitPaths
 	LogFingerprints bool     `json:"log_fingerprints"`         // certificate fingerprints logged
 	UseStaging      bool     `json:"use_staging"`              // sigstore staging root
+	// Digests are the pinned subject digests ("sha256:HEX"): the verified
+	// model's must be one of them. Empty when the entry pins none.
+	Digests []string `json:"digest,omitempty"`
 }
 
 // Explain reports what Decide would do for the artifact of the given kind
@@ -45,6 +50,9 @@ func (p *Policy) Explain(kind Kind, path string) Explanation {
 	d := Decision{Kind: kind, Path: path}
 	t, m, ok := p.resolve(&d)
 	e := Explanation{Kind: kind, Path: path, CanonicalPath: d.CanonicalPath}
+	if sec := p.sections[kind]; sec != nil && d.CanonicalPath != "" {
+		e.Notes = sec.unresolvedKeys(d.CanonicalPath)
+	}
 	if !ok {
 		e.Code, e.Why = d.Code, d.Reason
 		e.Action = "deny"
@@ -57,7 +65,7 @@ func (p *Policy) Explain(kind Kind, path string) Explanation {
 	e.Rule, e.Signer, e.Method, e.Why = r.key, s.name, s.method, m.why
 	if s.method == methodSkip {
 		e.Action = "skip"
-		e.Why += fmt.Sprintf("; signer %s skips verification", quoteJSON(s.name))
+		e.Why += fmt.Sprintf("; signer %s skips verification", quote(s.name))
 		return e
 	}
 	e.Action = "verify"
@@ -66,16 +74,16 @@ func (p *Policy) Explain(kind Kind, path string) Explanation {
 	if e.IgnoreGitPaths {
 		e.GitPaths = manifest.GitPaths
 	}
-	e.LogFingerprints, e.UseStaging = r.logFingerprints, r.useStaging
+	e.LogFingerprints, e.UseStaging, e.Digests = r.logFingerprints, r.useStaging, r.digests
 	switch s.method {
 	case methodKey:
-		e.TrustSource = "public key " + s.publicKey
+		e.TrustSource = "public key " + quote(s.publicKey)
 	case methodCertificate:
-		e.TrustSource = "certificate chain " + strings.Join(s.certChain, ", ")
+		e.TrustSource = "certificate chain " + quoteAll(s.certChain)
 	case methodSigstore:
 		e.Identity, e.Issuer = s.identity, s.issuer
 		if s.trustConfig != "" {
-			e.TrustSource = "trust_config " + s.trustConfig
+			e.TrustSource = "trust_config " + quote(s.trustConfig)
 		} else {
 			e.TrustSource = fmt.Sprintf("Sigstore %s trusted root (TUF, fetched on first use)", instance(r.useStaging))
 		}
@@ -84,33 +92,44 @@ func (p *Policy) Explain(kind Kind, path string) Explanation {
 }
 
 // String formats the explanation for people, one "name: value" per line.
+// Every value that came from outside (paths, keys, names, identities) is
+// quoted, so nothing in a path can act on the terminal.
 func (e Explanation) String() string {
 	var b strings.Builder
 	line := func(name, value string) {
 		if value != "" {
-			fmt.Fprintf(&b, "%-17s %s\n", name+":", value)
+			fmt.Fprintf(&b, "%-17s %s\n", name+":", safeText(value))
 		}
 	}
-	line("kind", string(e.Kind))
-	line("path", e.Path)
-	line("canonical path", e.CanonicalPath)
+	quoted := func(name, value string) {
+		if value != "" {
+			line(name, quote(value))
+		}
+	}
+	line("kind", kindLabel(e.Kind))
+	quoted("path", e.Path)
+	quoted("canonical path", e.CanonicalPath)
 	action := e.Action
 	if e.Code != "" {
 		action += " (" + string(e.Code) + ")"
 	}
 	line("action", action)
 	line("why", e.Why)
-	line("rule", e.Rule)
-	line("signer", e.Signer)
+	for _, n := range e.Notes {
+		line("note", n)
+	}
+	quoted("rule", e.Rule)
+	quoted("signer", e.Signer)
 	line("method", e.Method)
 	if e.Action != "verify" {
 		return b.String()
 	}
-	line("identity", e.Identity)
-	line("issuer", e.Issuer)
+	quoted("identity", e.Identity)
+	quoted("issuer", e.Issuer)
 	line("trust", e.TrustSource)
-	line("signature", e.SignaturePath)
-	line("ignore paths", strings.Join(e.IgnorePaths, ", "))
+	quoted("signature", e.SignaturePath)
+	line("ignore paths", quoteAll(e.IgnorePaths))
+	line("digest pin", strings.Join(e.Digests, ", "))
 	git := "no"
 	if e.IgnoreGitPaths {
 		git = "yes (" + strings.Join(e.GitPaths, ", ") + " at the model root)"
@@ -121,6 +140,15 @@ func (e Explanation) String() string {
 		line("use staging", yesNo(e.UseStaging))
 	}
 	return b.String()
+}
+
+// quoteAll quotes each string and joins them with ", ".
+func quoteAll(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = quote(s)
+	}
+	return strings.Join(q, ", ")
 }
 
 func yesNo(b bool) string {

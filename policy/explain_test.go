@@ -3,8 +3,10 @@ package policy
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -22,6 +24,7 @@ func TestExplain(t *testing.T) {
 	mkdir(t, d, "models", "baz1")
 	mkdir(t, d, "models", "test")
 	mkdir(t, d, "models", "other")
+	mkdir(t, d, "models", "pinned")
 	mkdir(t, d, "adapters", "sql")
 	symlink(t, filepath.Join(d, "models", "granite"), filepath.Join(d, "current"))
 	// The model must never be read: make every model file unreadable.
@@ -35,6 +38,7 @@ func TestExplain(t *testing.T) {
 	}
 	models := obj{
 		{d + "/current/", obj{{"signer", "sig"}, {"use_staging", true}}},
+		{d + "/models/pinned/", obj{{"signer", "key"}, {"digest", []string{"sha256:" + hexA, "sha256:" + hexB}}}},
 		{"regex:" + reQuote(d) + "/models/(baz1|baz2)(/)?", obj{{"signer", "cert"}, {"ignore_paths", []string{"foo", "/abs/bar"}}}},
 		{d + "/models/test/", obj{{"signer", "none"}}},
 		{"regex:" + reQuote(d) + "/models/.*", obj{{"signer", "key"}, {"ignore_git_paths", false}, {"signature", "../sigs/x.sig"}}},
@@ -52,17 +56,36 @@ func TestExplain(t *testing.T) {
 		path  string
 		check func(t *testing.T, e Explanation)
 	}{
-		{"exact via symlinked key", Model, d + "/models/granite", func(t *testing.T, e Explanation) {
+		{"exact key through a symlink does not apply", Model, d + "/models/granite", func(t *testing.T, e Explanation) {
 			want := Explanation{Kind: Model, Path: d + "/models/granite", CanonicalPath: d + "/models/granite", Action: "verify",
-				Rule: d + "/current/", Signer: "sig", Method: "sigstore", Identity: "foo@bar.com", Issuer: "https://baz.com/oauth2",
-				TrustSource: "Sigstore staging trusted root (TUF, fetched on first use)", SignaturePath: d + "/models/granite/model.sig",
-				IgnoreGitPaths: true, GitPaths: []string{".git", ".gitattributes", ".github", ".gitignore"}, UseStaging: true}
+				Rule: "regex:" + reQuote(d) + "/models/.*", Signer: "key", Method: "key",
+				TrustSource: "public key " + strconv.Quote(pub), SignaturePath: d + "/models/sigs/x.sig",
+				Notes: []string{fmt.Sprintf("exact key %q names a symlink to %q; exact keys are never resolved, so it does not apply", d+"/current/", d+"/models/granite")}}
 			want.Why = e.Why
 			if !equalJSON(e, want) {
 				t.Errorf("got  %+v\nwant %+v", e, want)
 			}
-			if !containsAll(e.Why, "exact rule", "canonical form "+d+"/models/granite") {
+			if !containsAll(e.Why, "regex rule #2") {
 				t.Errorf("why: %s", e.Why)
+			}
+		}},
+		{"the symlink an exact key names", Model, d + "/current", func(t *testing.T, e Explanation) {
+			if e.Rule != "regex:"+reQuote(d)+"/models/.*" || e.CanonicalPath != d+"/models/granite" || len(e.Notes) != 1 {
+				t.Errorf("%+v", e)
+			}
+		}},
+		{"exact rule with digest pins", Model, d + "/models/pinned/", func(t *testing.T, e Explanation) {
+			if e.Rule != d+"/models/pinned/" || !containsAll(e.Why, "exact rule") || len(e.Notes) != 0 {
+				t.Errorf("%+v", e)
+			}
+			if fmt.Sprint(e.Digests) != fmt.Sprint([]string{"sha256:" + hexA, "sha256:" + hexB}) {
+				t.Errorf("digests %v", e.Digests)
+			}
+			if s := e.String(); !strings.Contains(s, "digest pin:       sha256:"+hexA+", sha256:"+hexB+"\n") {
+				t.Errorf("String() does not print the pins:\n%s", s)
+			}
+			if b, _ := json.Marshal(e); !strings.Contains(string(b), `"digest":["sha256:`+hexA+`","sha256:`+hexB+`"]`) {
+				t.Errorf("JSON %s", b)
 			}
 		}},
 		{"regex with ignore paths", Model, d + "/models/baz1/", func(t *testing.T, e Explanation) {
@@ -72,10 +95,10 @@ func TestExplain(t *testing.T) {
 			if strings.Join(e.IgnorePaths, ",") != d+"/models/baz1/foo,/abs/bar" {
 				t.Errorf("ignore paths %v", e.IgnorePaths)
 			}
-			if e.TrustSource != "certificate chain "+d+"/ca.pem" {
+			if e.TrustSource != "certificate chain "+strconv.Quote(d+"/ca.pem") {
 				t.Errorf("trust %q", e.TrustSource)
 			}
-			if !containsAll(e.Why, "regex rule #1", "matches "+d+"/models/baz1") {
+			if !containsAll(e.Why, "regex rule #1", "matches "+strconv.Quote(d+"/models/baz1")) {
 				t.Errorf("why: %s", e.Why)
 			}
 		}},
@@ -83,7 +106,7 @@ func TestExplain(t *testing.T) {
 			if e.Signer != "key" || e.SignaturePath != d+"/models/sigs/x.sig" || e.IgnoreGitPaths || e.GitPaths != nil {
 				t.Errorf("%+v", e)
 			}
-			if e.TrustSource != "public key "+pub || !strings.Contains(e.Why, "regex rule #2") {
+			if e.TrustSource != "public key "+strconv.Quote(pub) || !strings.Contains(e.Why, "regex rule #2") {
 				t.Errorf("trust %q why %q", e.TrustSource, e.Why)
 			}
 		}},

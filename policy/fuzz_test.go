@@ -27,6 +27,13 @@ var fuzzSeeds = []string{
 	`{"policy": {"signatures": {"signers": {}, "models": {"/a": {"signer": "x"}, "/a/": {}, "regex:(?=x)": 1}}}}`,
 	`{"a": [1, -0.5e+3, true, false, null, "\u00e9\ud83d\ude00\n"], "b": {"a": 1, "a": 2}}`,
 	"{\n  \"policy\": {,}\n}",
+	`{"policy": {"signatures": {"signers": {"k": {"verification_method": "key", "public_key": "pub.pem"}},
+	  "models": {"/m": {"signer": "k", "digest": "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"},
+	    "regex:/n/.*": {"signer": "k", "digest": ["sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "sha256:fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"]}}}}}`,
+	`{"policy": {"signatures": {"signers": {"k": {"verification_method": "key", "public_key": "pub.pem"}, "s": {"verification_method": "skip"}},
+	  "models": {"/a": {"signer": "k", "digest": []}, "/b": {"signer": "k", "digest": "SHA256:AB"}, "/c": {"signer": "s", "digest": "sha256:x"},
+	    "/d": {"signer": "k", "digest": ["sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"]}}}}}`,
+	`{"policy": {"signatures": {"signers": {"s": {"verification_method": "skip"}}, "models": {"/m/./x/": {"signer": "s"}, "/m/x": {"signer": "s"}, "hf:org/name": {"signer": "s"}}}}}`,
 	`[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]`,
 }
 
@@ -81,6 +88,11 @@ func FuzzParse(f *testing.F) {
 		if a, b := describePolicy(p), describePolicy(p2); a != b {
 			t.Fatalf("re-indented policy differs:\n%s\n%s", a, b)
 		}
+		for _, k := range []Kind{Model, LoRA} {
+			if sec := p.sections[k]; sec != nil {
+				checkSection(t, sec)
+			}
+		}
 		for _, path := range []string{base, base + "/pub.pem", "org/name", "/nonexistent", "rel"} {
 			for _, kind := range []Kind{Model, LoRA} {
 				d := p.Decide(context.Background(), kind, path)
@@ -96,6 +108,47 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
+// checkSection checks the invariants of a loaded section: exact keys
+// are clean absolute paths, unique, each findable by its key; pins are
+// well-formed, unique, and never on a skip entry.
+func checkSection(t *testing.T, sec *section) {
+	t.Helper()
+	if len(sec.byPath) != len(sec.exact) {
+		t.Fatalf("%d exact rules, %d by path", len(sec.exact), len(sec.byPath))
+	}
+	for _, r := range sec.exact {
+		if r.exact != filepath.Clean(r.exact) || !filepath.IsAbs(r.exact) || sec.byPath[r.exact] != r {
+			t.Fatalf("exact rule %q stored as %q", r.key, r.exact)
+		}
+	}
+	for _, r := range append(append([]*rule(nil), sec.exact...), sec.regex...) {
+		if len(r.digests) > 0 && r.signer.method == methodSkip {
+			t.Fatalf("digest pin on skip entry %q", r.key)
+		}
+		seen := map[string]bool{}
+		for _, d := range r.digests {
+			if digestFormError(d) != "" || seen[d] {
+				t.Fatalf("rule %q: bad or repeated pin %q", r.key, d)
+			}
+			seen[d] = true
+		}
+	}
+}
+
+// FuzzRecordedSubjectDigest: reading the recorded subject digest never
+// panics, and what it returns is a well-formed pin.
+func FuzzRecordedSubjectDigest(f *testing.F) {
+	f.Add([]byte(`{"_type": "t", "subject": [{"name": "m", "digest": {"sha256": "` + hexA + `"}}], "predicateType": "https://model_signing/signature/v1.0", "predicate": {}}`))
+	f.Add([]byte(`{"predicate": {"x": [1, 2, {"y": null}]}, "predicateType": "https://model_signing/signature/v1.0", "subject": [{"digest": {"sha256": "` + hexB + `"}}]}`))
+	f.Add([]byte(`{"subject": [], "predicateType": 1}`))
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		d, ok := recordedSubjectDigest(payload)
+		if ok != (d != "") || (ok && digestFormError(d) != "") {
+			t.Fatalf("got %q %v", d, ok)
+		}
+	})
+}
+
 // describePolicy renders what a policy decides with, for comparisons.
 func describePolicy(p *Policy) string {
 	var b strings.Builder
@@ -106,7 +159,7 @@ func describePolicy(p *Policy) string {
 			continue
 		}
 		for _, r := range append(append([]*rule(nil), sec.exact...), sec.regex...) {
-			j, _ := json.Marshal([]any{r.key, r.index, r.signer.name, r.signature, r.ignorePaths, r.ignoreGitPaths, r.logFingerprints, r.useStaging})
+			j, _ := json.Marshal([]any{r.key, r.exact, r.index, r.signer.name, r.signature, r.ignorePaths, r.ignoreGitPaths, r.logFingerprints, r.useStaging, r.digests})
 			b.Write(j)
 			b.WriteByte('\n')
 		}

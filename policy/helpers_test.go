@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/modelgate/modelgate/internal/testpki"
+	"github.com/modelgate/modelgate/modelsig"
 )
 
 // obj is a JSON object that keeps its keys in the order written, so tests
@@ -187,4 +188,27 @@ func writeECPublicKey(t testing.TB, dir, name string) string {
 	p := filepath.Join(dir, name)
 	testpki.WritePublicKey(t, p, &k.PublicKey)
 	return p
+}
+
+// keySigner makes a fresh P-256 key, writes its public key to
+// dir/pub.pem, and returns that path, a key signer's policy entry for it
+// and a modelsig signer with the private key.
+func keySigner(t testing.TB, dir string) (pub string, policySigner obj, s modelsig.Signer) {
+	t.Helper()
+	key := testpki.Key(t, nil)
+	pub = filepath.Join(dir, "pub.pem")
+	testpki.WritePublicKey(t, pub, &key.PublicKey)
+	s, err := modelsig.NewKeySigner(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pub, obj{{"verification_method", "key"}, {"public_key", pub}}, s
+}
+
+// sign signs the model at path with s.
+func sign(t testing.TB, s modelsig.Signer, path string, opts modelsig.SignOptions) {
+	t.Helper()
+	if _, err := modelsig.Sign(bg, path, s, opts); err != nil {
+		t.Fatalf("sign %s: %v", path, err)
+	}
 }

@@ -22,6 +22,8 @@ func (r *LintReport) OK() bool { return len(r.Errors) == 0 }
 
 // Lint checks the policy file at path as Load does, reading its trust
 // material, and also reports warnings:
+//   - a policy with neither a models nor a loras section (it governs
+//     nothing);
 //   - a signer no entry uses;
 //   - a regex rule that can never apply because an earlier regex rule of
 //     its section matches every path, or has the same pattern;
@@ -30,9 +32,17 @@ func (r *LintReport) OK() bool { return len(r.Errors) == 0 }
 //     paths), or that uses Python's {,n};
 //   - a regex rule matching every path whose signer skips verification;
 //   - an empty section (it denies everything of its kind);
-//   - an exact key that does not exist, or whose trailing '/' disagrees
-//     with what it names (a directory without '/', a file with '/');
-//   - a trust file writable by group or others.
+//   - an exact key that names a symlink or passes through one (exact
+//     keys are never resolved, so it matches nothing; the warning names
+//     the real path), that is not written in clean form, that does not
+//     exist, or whose trailing '/' disagrees with what it names (a
+//     directory without '/', a file with '/');
+//   - an ignore_paths entry that can leave nothing out: ".", "/", one
+//     leading out of the model with "..", an absolute path outside every
+//     model the rule can apply to, any entry on a rule for a single file;
+//     and one with an inner ".." (it means its cleaned form);
+//   - the policy file or a trust file that someone other than root and
+//     the current user can change (see replaceable).
 //
 // The error is non-nil only when the file cannot be read.
 func Lint(path string) (*LintReport, error) {
@@ -43,6 +53,9 @@ func Lint(path string) (*LintReport, error) {
 	l := newLoader(path, data, dir)
 	l.load()
 	l.lint()
+	if why := replaceable(path); why != "" {
+		l.warnf(0, "", "the policy file %s: whoever can change it decides which models load and whom they must be signed by", why)
+	}
 	sortProblems(l.errors)
 	sortProblems(l.warnings)
 	return &LintReport{File: path, Errors: nonNil(l.errors), Warnings: nonNil(l.warnings)}, nil
@@ -57,9 +70,17 @@ func nonNil(ps []Problem) []Problem {
 
 // lint adds the warnings about what was loaded.
 func (l *loader) lint() {
+	if l.signatures != nil && l.sectionKeys == 0 {
+		l.warnf(l.signatures.Offset, "policy.signatures", `neither "models" nor "loras": this policy governs nothing, so every model and adapter loads without verification`)
+	}
 	for _, s := range l.signerOrder {
 		if !s.used {
-			l.warnf(s.off, s.path, "signer %s is not used by any entry", quoteJSON(s.name))
+			l.warnf(s.off, s.path, "signer %s is not used by any entry", quote(s.name))
+		}
+		for _, tf := range s.trustFiles {
+			if why := replaceable(tf.file); why != "" {
+				l.warnf(tf.off, tf.path, "trust file %s: whoever can change it chooses whom signer %s trusts", why, quote(s.name))
+			}
 		}
 	}
 	for _, kind := range l.sectionOrder {
@@ -69,21 +90,113 @@ func (l *loader) lint() {
 		}
 		for _, r := range sec.exact {
 			l.lintExact(r)
+			l.lintIgnorePaths(r)
 		}
 		l.lintRegexes(sec)
+		for _, r := range sec.regex {
+			l.lintIgnorePaths(r)
+		}
 	}
 }
 
+// lintExact warns about an exact key that cannot do what it seems to.
 func (l *loader) lintExact(r *rule) {
-	fi, err := os.Stat(filepath.Clean(r.exact))
+	if link := firstSymlink(r.exact); link != "" {
+		what := "names a symlink"
+		if link != r.exact {
+			what = fmt.Sprintf("passes through the symlink %s", quote(link))
+		}
+		real := "a path that does not exist"
+		if rp, err := filepath.EvalSymlinks(r.exact); err == nil {
+			real = quote(rp)
+		} else if rl, err := filepath.EvalSymlinks(link); err == nil {
+			real = quote(rl + strings.TrimPrefix(r.exact, link))
+		}
+		l.warnf(r.off, r.path, "exact key %s %s: exact keys are never resolved, so this rule matches nothing; its real path is %s, write that if it is what you mean", quote(r.key), what, real)
+		return
+	}
+	if written := strings.TrimSuffix(r.key, "/"); written != r.exact && r.key != "/" {
+		l.warnf(r.off, r.path, "exact key %s is taken as %s: keys are cleaned (\".\", \"..\" and repeated '/' applied as text, nothing resolved); write it that way", quote(r.key), quote(r.exact))
+	}
+	fi, err := os.Stat(r.exact)
 	switch {
 	case err != nil:
-		l.warnf(r.off, r.path, "%s does not exist (yet): this rule applies only once it does", r.exact)
-	case fi.IsDir() && !strings.HasSuffix(r.exact, "/"):
-		l.warnf(r.off, r.path, "%s is a directory: write the key with a trailing '/' (%s) to say so; it matches the same either way", r.exact, quoteJSON(r.exact+"/"))
-	case !fi.IsDir() && strings.HasSuffix(r.exact, "/"):
-		l.warnf(r.off, r.path, "%s is a file, not a directory: remove the trailing '/'", strings.TrimSuffix(r.exact, "/"))
+		l.warnf(r.off, r.path, "%s does not exist (yet): this rule applies only once it does", quote(r.exact))
+	case fi.IsDir() && !strings.HasSuffix(r.key, "/") && r.exact != "/":
+		l.warnf(r.off, r.path, "%s is a directory: write the key with a trailing '/' (%s) to say so; it matches the same either way", quote(r.exact), quote(r.exact+"/"))
+	case !fi.IsDir() && strings.HasSuffix(r.key, "/"):
+		l.warnf(r.off, r.path, "%s is a file, not a directory: remove the trailing '/'", quote(r.exact))
 	}
+}
+
+// lintIgnorePaths warns about each ignore_paths entry of r that can leave
+// nothing out of verification, which is probably not what its author
+// meant (something they wanted left out is then verified, and denies).
+func (l *loader) lintIgnorePaths(r *rule) {
+	for _, ip := range r.ignorePaths {
+		if why := ignoreNoEffect(ip, r); why != "" {
+			l.warnf(r.off, r.path.key("ignore_paths"), "ignore path %s %s", quote(ip), why)
+		}
+	}
+}
+
+// ignoreNoEffect says why the ignore path p of rule r leaves nothing out,
+// or "" when it may. Ignore paths are relative to the model (a single
+// file's directory) unless absolute, and only what lies strictly inside
+// the model can be left out: the model itself and anything outside it
+// never are.
+func ignoreNoEffect(p string, r *rule) string {
+	clean := filepath.Clean(p)
+	switch {
+	case clean == "/":
+		return "names the root folder: ignore paths can only leave out something inside the model, so it has no effect"
+	case clean == ".":
+		return "names the model itself: ignore paths can only leave out something inside the model, so it has no effect"
+	case clean == ".." || strings.HasPrefix(clean, "../"):
+		return `leads out of the model with "..": ignore paths can only leave out something inside the model, so it has no effect`
+	}
+	if why := ignoreOutside(clean, r); why != "" {
+		return why
+	}
+	if hasDotDot(p) {
+		return fmt.Sprintf(`has a ".." component: it means %s; write that`, quote(clean))
+	}
+	return ""
+}
+
+// ignoreOutside says why the clean ignore path p lies outside every model
+// rule r can apply to, as far as that can be known without a model: for
+// an exact rule, its key; for a regex rule, the literal prefix every path
+// it matches starts with.
+func ignoreOutside(p string, r *rule) string {
+	if r.isRegex() {
+		if prefix, _ := r.re.LiteralPrefix(); filepath.IsAbs(p) && strings.HasPrefix(prefix, "/") && !strings.HasPrefix(p, prefix) {
+			return fmt.Sprintf("is outside every model this rule can apply to (their paths start with %s), so it has no effect", quote(prefix))
+		}
+		return ""
+	}
+	if fi, err := os.Stat(r.exact); err == nil && !fi.IsDir() {
+		return fmt.Sprintf("has no effect: %s is a single file, and ignore paths leave out things inside a model folder", quote(r.exact))
+	}
+	switch {
+	case !filepath.IsAbs(p):
+	case p == r.exact:
+		return "names the model itself: ignore paths can only leave out something inside the model, so it has no effect"
+	case !strings.HasPrefix(p, strings.TrimSuffix(r.exact, "/")+"/"):
+		return fmt.Sprintf("is outside the model %s, so it has no effect", quote(r.exact))
+	}
+	return ""
+}
+
+// hasDotDot reports whether the slash-separated path p has a ".."
+// component.
+func hasDotDot(p string) bool {
+	for _, c := range strings.Split(filepath.ToSlash(p), "/") {
+		if c == ".." {
+			return true
+		}
+	}
+	return false
 }
 
 func (l *loader) lintRegexes(sec *section) {
@@ -95,16 +208,16 @@ func (l *loader) lintRegexes(sec *section) {
 		}
 		switch prev := seen[r.pattern]; {
 		case universal != nil:
-			l.warnf(r.off, r.path, "never applies: the earlier rule %s (%s) matches every path", quoteJSON(universal.key), l.at(universal.off))
+			l.warnf(r.off, r.path, "never applies: the earlier rule %s (%s) matches every path", quote(universal.key), l.at(universal.off))
 		case prev != nil:
-			l.warnf(r.off, r.path, "never applies: the earlier rule %s (%s) has the same pattern", quoteJSON(prev.key), l.at(prev.off))
+			l.warnf(r.off, r.path, "never applies: the earlier rule %s (%s) has the same pattern", quote(prev.key), l.at(prev.off))
 		}
 		seen[r.pattern] = r
 		l.lintPattern(r)
 		if universal == nil && matchesEveryPath(r.pattern) {
 			universal = r
 			if r.signer.method == methodSkip {
-				l.warnf(r.off, r.path, "every path matched only by this rule loads without verification (signer %s skips)", quoteJSON(r.signer.name))
+				l.warnf(r.off, r.path, "every path matched only by this rule loads without verification (signer %s skips)", quote(r.signer.name))
 			}
 		}
 	}
@@ -114,11 +227,11 @@ func (l *loader) lintRegexes(sec *section) {
 func (l *loader) lintPattern(r *rule) {
 	prefix, _ := r.re.LiteralPrefix()
 	if prefix != "" && !strings.HasPrefix(prefix, "/") {
-		l.warnf(r.off, r.path, "never matches: the pattern must match the whole canonical path, which is absolute (starts with '/'), but it starts with %s", quoteJSON(prefix))
+		l.warnf(r.off, r.path, "never matches: the pattern must match the whole canonical path, which is absolute (starts with '/'), but it starts with %s", quote(prefix))
 	}
 	if dir := filepath.Dir(prefix); strings.HasPrefix(prefix, "/") && dir != "/" {
 		if real, err := filepath.EvalSymlinks(dir); err == nil && real != dir {
-			l.warnf(r.off, r.path, "%s resolves to %s: patterns are matched against canonical paths (symlinks resolved), so write the pattern with %s", dir, real, real)
+			l.warnf(r.off, r.path, "%s resolves to %s: patterns are matched against canonical paths (symlinks resolved), so write the pattern with %s", quote(dir), quote(real), quote(real))
 		}
 	}
 	if strings.Contains(r.pattern, "{,") {

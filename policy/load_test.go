@@ -90,7 +90,8 @@ func TestLoadErrors(t *testing.T) {
 		{"empty identity", sig(`{"s": {"verification_method": "sigstore", "identity": "", "identity_provider": "b"}}`, `{}`),
 			[]string{`identity: must not be empty`}},
 		{"use_staging with trust_config", sig(`{"s": {"verification_method": "sigstore", "identity": "a", "identity_provider": "b", "use_staging": true, "trust_config": "/t.json"}}`, `{}`),
-			[]string{`use_staging has no effect when trust_config is given`}},
+			// Every problem of the signer is reported, not only the first.
+			[]string{`use_staging has no effect when trust_config is given`, `signers.s.trust_config: signer "s": trust config "/t.json": no such file or directory`}},
 		{"undefined signer", sig(skip, `{"/m": {"signer": "t"}}`), []string{`policy.signatures.models["/m"].signer: undefined signer "t" (defined: s)`}},
 		{"undefined signer with suggestion", sig(`{"signer1": {"verification_method": "skip"}}`, `{"/m": {"signer": "signer2"}}`),
 			[]string{`undefined signer "signer2" (did you mean "signer1"?)`}},
@@ -113,9 +114,9 @@ func TestLoadErrors(t *testing.T) {
 		{"relative exact key", sig(skip, `{"models/m": {"signer": "s"}}`),
 			[]string{`key "models/m" is neither an absolute path nor "regex:PATTERN"`}},
 		{"same place twice", sig(skip, `{"/m/x": {"signer": "s"}, "/m/x/": {"signer": "s"}}`),
-			[]string{`"/m/x/" names the same place as "/m/x" (line 1, column 90): both are /m/x`}},
+			[]string{`"/m/x/" names the same path as "/m/x" (line 1, column 90): both are "/m/x" once cleaned`}},
 		{"same place after cleaning", sig(skip, `{"/m/./x": {"signer": "s"}, "/m/y/../x": {"signer": "s"}}`),
-			[]string{`"/m/y/../x" names the same place as "/m/./x"`}},
+			[]string{`"/m/y/../x" names the same path as "/m/./x"`}},
 		{"bad regex", sig(skip, `{"regex:/m/(a": {"signer": "s"}}`),
 			[]string{`bad regex rule "regex:/m/(a": error parsing regexp: missing closing )`}},
 		{"empty regex", sig(skip, `{"regex:": {"signer": "s"}}`), []string{`bad regex rule "regex:": empty pattern`}},
@@ -130,13 +131,57 @@ func TestLoadErrors(t *testing.T) {
 		{"verbose flag", sig(skip, `{"regex:(?x)/m/ a": {"signer": "s"}}`), []string{`RE2 syntax`}},
 		{"unbalanced group cannot escape the anchors", sig(skip, `{"regex:/a)|(/b": {"signer": "s"}}`), []string{`unexpected )`}},
 		{"missing key file", sig(`{"k": {"verification_method": "key", "public_key": "keys/missing.pem"}}`, `{}`),
-			[]string{`policy.signatures.signers.k.public_key: signer "k": && ` + d + "/keys/missing.pem&&no such file"}},
+			[]string{`policy.signatures.signers.k.public_key: signer "k": public key "` + d + `/keys/missing.pem": no such file or directory`}},
 		{"non-EC key", sig(`{"k": {"verification_method": "key", "public_key": "keys/rsa.pem"}}`, `{}`),
-			[]string{`signer "k": && ` + d + "/keys/rsa.pem&&elliptic"}},
+			[]string{`signer "k": public key "` + d + `/keys/rsa.pem": only elliptic`}},
 		{"PEM without certificates", sig(`{"c": {"verification_method": "certificate", "certificate_chain": ["keys/ca.pem", "keys/empty.pem"]}}`, `{}`),
-			[]string{`policy.signatures.signers.c.certificate_chain[1]: signer "c": && ` + d + "/keys/empty.pem&&no PEM CERTIFICATE"}},
+			[]string{`policy.signatures.signers.c.certificate_chain[1]: signer "c": certificate file "` + d + `/keys/empty.pem": no PEM CERTIFICATE`}},
+		{"every error of a signer", sig(`{"s": {"verification_method": "sigstore", "identity_provider": "", "use_staging": "yes", "trust_config": "nope.json", "zzz": 1}}`, `{}`),
+			[]string{`policy.signatures.signers.s: a sigstore signer needs "identity"`,
+				`signers.s.identity_provider: must not be empty`,
+				`signers.s.use_staging: must be true or false, not a string`,
+				`signers.s.trust_config: signer "s": trust config "` + d + `/nope.json": no such file`,
+				`signers.s.zzz: unknown key "zzz"`}},
+		{"every error of a signer without a valid method", sig(`{"s": {"verification_method": "gpg", "public_key": "keys/rsa.pem", "certificate_chain": ["nope.pem"], "zzz": 1}}`, `{}`),
+			[]string{`unknown verification method "gpg"`,
+				`signers.s.public_key: signer "s": public key "` + d + `/keys/rsa.pem": only elliptic`,
+				`signers.s.certificate_chain[0]: signer "s": certificate file "` + d + `/nope.pem": no such file`,
+				`signers.s.zzz: unknown key "zzz"`}},
+		{"every missing certificate file", sig(`{"c": {"verification_method": "certificate", "certificate_chain": ["a.pem", "keys/ca.pem", "b.pem"]}}`, `{}`),
+			[]string{`certificate_chain[0]: signer "c": certificate file "` + d + `/a.pem"`,
+				`certificate_chain[2]: signer "c": certificate file "` + d + `/b.pem"`}},
+		{"trust file is a directory", sig(`{"k": {"verification_method": "key", "public_key": "keys"}}`, `{}`),
+			[]string{`signers.k.public_key: signer "k": public key "` + d + `/keys" is a directory, not a regular file`}},
+		{"hub-id key", sig(skip, `{"hf:ibm/granite": {"signer": "s"}}`),
+			[]string{`hub-id key "hf:ibm/granite": keys naming a Hugging Face id are not supported yet`}},
+		{"digest not a string or list", sig(keySigner, `{"/m": {"signer": "k", "digest": 5}}`),
+			[]string{`models["/m"].digest: must be a subject digest "sha256:HEX" or a list of them, not a number`}},
+		{"digest empty list", sig(keySigner, `{"/m": {"signer": "k", "digest": []}}`),
+			[]string{`models["/m"].digest: must not be an empty list`}},
+		{"digest empty string", sig(keySigner, `{"/m": {"signer": "k", "digest": ""}}`),
+			[]string{`models["/m"].digest: must not be empty`}},
+		{"digest duplicate in list", sig(keySigner, `{"/m": {"signer": "k", "digest": ["sha256:`+hexA+`", "sha256:`+hexB+`", "sha256:`+hexA+`"]}}`),
+			[]string{`models["/m"].digest[2]: duplicate digest "sha256:` + hexA + `" (also at index 0)`}},
+		{"digest list element not a string", sig(keySigner, `{"/m": {"signer": "k", "digest": ["sha256:`+hexA+`", 1]}}`),
+			[]string{`digest[1]: must be a string, not a number`}},
+		{"digest uppercase hex", sig(keySigner, `{"/m": {"signer": "k", "digest": "sha256:`+strings.ToUpper(hexA)+`"}}`),
+			[]string{`uppercase hex digits; want "sha256:" and 64 lowercase hex digits`}},
+		{"digest uppercase algorithm", sig(keySigner, `{"/m": {"signer": "k", "digest": "SHA256:`+hexA+`"}}`),
+			[]string{`write the algorithm in lowercase: "sha256:"`}},
+		{"digest without algorithm", sig(keySigner, `{"/m": {"signer": "k", "digest": "`+hexA+`"}}`),
+			[]string{`no algorithm: write it as "sha256:` + hexA + `"`}},
+		{"digest other algorithm", sig(keySigner, `{"/m": {"signer": "k", "digest": "sha512:`+hexA+`"}}`),
+			[]string{`unsupported algorithm "sha512": subject digests are SHA-256`}},
+		{"digest too short", sig(keySigner, `{"/m": {"signer": "k", "digest": "sha256:`+hexA[:63]+`"}}`),
+			[]string{`63 hex digits`}},
+		{"digest not hex", sig(keySigner, `{"/m": {"signer": "k", "digest": "sha256:`+hexA[:63]+`g"}}`),
+			[]string{`not hexadecimal`}},
+		{"digest control characters are quoted", sig(keySigner, `{"/m": {"signer": "k", "digest": "\u001b[31m"}}`),
+			[]string{`digest "\x1b[31m": want "sha256:"`}},
+		{"digest on a skip entry", sig(skip, `{"/m": {"signer": "s", "digest": "sha256:`+hexA+`"}}`),
+			[]string{`"digest" has no effect: signer "s" skips verification`}},
 		{"missing trust_config", sig(`{"s": {"verification_method": "sigstore", "identity": "a", "identity_provider": "b", "trust_config": "nope.json"}}`, `{}`),
-			[]string{`signers.s.trust_config: signer "s": && ` + d + "/nope.json"}},
+			[]string{`signers.s.trust_config: signer "s": trust config "` + d + `/nope.json": no such file`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -156,6 +201,12 @@ func TestLoadErrors(t *testing.T) {
 		})
 	}
 }
+
+// Two valid subject digests, for digest pins.
+const (
+	hexA = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	hexB = "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
+)
 
 // TestLoadCollectsAllErrors: every problem is reported, in file order, and
 // the policy is refused as a whole.
@@ -238,8 +289,11 @@ func TestLoadUnreadable(t *testing.T) {
 	if _, ok := err.(*LoadError); ok {
 		t.Errorf("unreadable file reported as *LoadError")
 	}
+	if err == nil || err.Error() != fmt.Sprintf("read policy %q: no such file or directory", filepath.Join(d, "none.json")) {
+		t.Errorf("Load missing file: %v", err)
+	}
 	big := writeFile(t, d, "big.json", []byte(strings.Repeat(" ", MaxPolicySize+1)))
-	if _, err := Load(big, Options{}); err == nil || !strings.Contains(err.Error(), "larger than") {
+	if _, err := Load(big, Options{}); err == nil || err.Error() != fmt.Sprintf("read policy %q: is larger than %d bytes: file too large", big, MaxPolicySize) {
 		t.Errorf("Load huge file: %v", err)
 	}
 }

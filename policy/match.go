@@ -102,16 +102,6 @@ func canonicalPath(path, workDir string) (string, error) {
 	return filepath.EvalSymlinks(path)
 }
 
-// canonicalKey is the canonical form of an exact key: its canonical path
-// when it exists, else the cleaned key (nothing that exists can resolve to
-// it, so it matches nothing until it is created).
-func canonicalKey(key string) string {
-	if c, err := canonicalPath(key, "/"); err == nil {
-		return c
-	}
-	return filepath.Clean(key)
-}
-
 // isNotFound reports whether err means the path does not exist (including
 // a file used as a directory).
 func isNotFound(err error) bool {
@@ -139,29 +129,22 @@ type match struct {
 	why  string
 }
 
-// find returns the rule of sec that applies to the canonical path c
-// (spec/policy.md §4 steps 3-4). Exact keys are canonicalised now, not at
-// load, so a key whose path appears later still works. Two exact keys that
-// have come to name the same place make the decision fail (err).
-func (sec *section) find(c string, isDir bool) (match, error) {
-	var found *rule
-	var canonFound string
-	for _, r := range sec.exact {
-		ck := canonicalKey(r.exact)
-		if ck != c {
-			continue
-		}
-		if found != nil {
-			return match{}, fmt.Errorf("exact keys %s and %s both name %s: the policy is ambiguous for this path", quoteJSON(found.key), quoteJSON(r.key), c)
-		}
-		found, canonFound = r, ck
-	}
-	if found != nil {
-		why := fmt.Sprintf("exact rule %s", quoteJSON(found.key))
-		if canonFound != strings.TrimSuffix(found.exact, "/") {
-			why += fmt.Sprintf(" (canonical form %s)", canonFound)
-		}
-		return match{found, why + " names this path"}, nil
+// find returns the path rule of sec that applies to the canonical path c
+// (spec/policy.md §4 steps 3-4), or a match without a rule.
+//
+// Exact keys are literal (§4.3): the rule applies when its cleaned key is
+// c, compared as strings. Nothing is resolved, neither here nor at load,
+// so a key that names a symlink or passes through one matches nothing
+// (c never contains a symlink), and whoever can create or change a
+// symlink cannot aim a rule at another model. Load refuses two keys that
+// are equal once cleaned, so at most one exact rule can apply.
+//
+// Rules for artifacts named by Hugging Face id (spec/policy.md §7, keys
+// "hf:ORG/NAME[@COMMIT]") will be a separate lookup by id, tried by
+// Policy.resolve before the snapshot path comes here.
+func (sec *section) find(c string, isDir bool) match {
+	if r := sec.byPath[c]; r != nil {
+		return match{r, fmt.Sprintf("exact rule %s names this path", quote(r.key))}
 	}
 	candidates := []string{c}
 	if isDir && !strings.HasSuffix(c, "/") {
@@ -170,9 +153,59 @@ func (sec *section) find(c string, isDir bool) (match, error) {
 	for _, r := range sec.regex {
 		for _, s := range candidates {
 			if r.re.MatchString(s) {
-				return match{r, fmt.Sprintf("regex rule #%d in file order %s matches %s (no exact rule applies)", r.index, quoteJSON(r.key), s)}, nil
+				return match{r, fmt.Sprintf("regex rule #%d in file order %s matches %s (no exact rule applies)", r.index, quote(r.key), quote(s))}
 			}
 		}
 	}
-	return match{}, nil
+	return match{}
+}
+
+// unresolvedKeys explains each exact key of sec that does not apply to the
+// canonical path c although it leads there through a symlink: exact keys
+// are never resolved (spec/policy.md §4.3), which surprises an operator
+// who wrote a symlink as a key. It resolves every exact key, so it is for
+// explanations and denials, not for every decision.
+func (sec *section) unresolvedKeys(c string) []string {
+	var notes []string
+	for _, r := range sec.exact {
+		if r.exact == c {
+			continue
+		}
+		real, err := filepath.EvalSymlinks(r.exact)
+		if err != nil || real != c {
+			continue
+		}
+		notes = append(notes, fmt.Sprintf("exact key %s %s; exact keys are never resolved, so it does not apply", quote(r.key), describeLink(r.exact, real)))
+	}
+	return notes
+}
+
+// describeLink says how the absolute path p reaches its real path real:
+// "names a symlink to REAL" or "passes through the symlink LINK and
+// resolves to REAL".
+func describeLink(p, real string) string {
+	link := firstSymlink(p)
+	if link == p || link == "" {
+		return fmt.Sprintf("names a symlink to %s", quote(real))
+	}
+	return fmt.Sprintf("passes through the symlink %s and resolves to %s", quote(link), quote(real))
+}
+
+// firstSymlink returns the shortest prefix of the clean absolute path p
+// (p itself included) that is a symlink, or "" when none is, as far as the
+// path exists.
+func firstSymlink(p string) string {
+	for i := 1; i <= len(p); i++ {
+		if i < len(p) && p[i] != filepath.Separator {
+			continue
+		}
+		fi, err := os.Lstat(p[:i])
+		if err != nil {
+			return ""
+		}
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			return p[:i]
+		}
+	}
+	return ""
 }

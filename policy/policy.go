@@ -19,14 +19,13 @@ package policy
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sync"
 
 	"github.com/sigstore/sigstore-go/pkg/root"
 
+	"github.com/modelgate/modelgate/internal/safefile"
 	"github.com/modelgate/modelgate/modelsig"
 )
 
@@ -117,7 +116,7 @@ func Parse(name string, data []byte, baseDir string, opts Options) (*Policy, err
 	if opts.WorkDir != "" && !filepath.IsAbs(opts.WorkDir) {
 		abs, err := filepath.Abs(opts.WorkDir)
 		if err != nil {
-			return nil, fmt.Errorf("work directory %s: %w", opts.WorkDir, err)
+			return nil, fmt.Errorf("work directory %s: %w", quote(opts.WorkDir), err)
 		}
 		opts.WorkDir = abs
 	}
@@ -140,24 +139,16 @@ func (p *Policy) Governs(kind Kind) bool {
 	return p.sections[kind] != nil
 }
 
-// readPolicyFile reads at most MaxPolicySize bytes of path and returns them
-// with the absolute directory of path.
+// readPolicyFile reads the policy at path (a regular file of at most
+// MaxPolicySize bytes) and returns it with the absolute directory of path.
 func readPolicyFile(path string) ([]byte, string, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		return nil, "", fmt.Errorf("policy %s: %w", path, err)
+		return nil, "", fmt.Errorf("policy %s: %w", quote(path), err)
 	}
-	f, err := os.Open(path)
+	data, err := safefile.ReadFile(path, MaxPolicySize)
 	if err != nil {
-		return nil, "", fmt.Errorf("read policy: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxPolicySize+1))
-	if err != nil {
-		return nil, "", fmt.Errorf("read policy %s: %w", path, err)
-	}
-	if len(data) > MaxPolicySize {
-		return nil, "", fmt.Errorf("policy %s: larger than %d bytes", path, MaxPolicySize)
+		return nil, "", fmt.Errorf("read policy %s: %w", quote(path), innerError(err))
 	}
 	return data, filepath.Dir(abs), nil
 }

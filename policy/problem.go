@@ -1,12 +1,12 @@
 package policy
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // A Problem is one error or lint warning in a policy file: where it is and
@@ -26,7 +26,7 @@ type Problem struct {
 // String formats p as FILE:LINE:COL: JSON.PATH: MESSAGE.
 func (p Problem) String() string {
 	var b strings.Builder
-	b.WriteString(p.File)
+	b.WriteString(displayName(p.File))
 	if p.Line > 0 {
 		fmt.Fprintf(&b, ":%d:%d", p.Line, p.Col)
 	}
@@ -80,7 +80,7 @@ func (p jsonPath) key(k string) jsonPath {
 		}
 		return p + "." + jsonPath(k)
 	}
-	return p + "[" + jsonPath(quoteJSON(k)) + "]"
+	return p + "[" + jsonPath(quote(k)) + "]"
 }
 
 // index returns the path of element i of the list at p.
@@ -88,16 +88,54 @@ func (p jsonPath) index(i int) jsonPath {
 	return p + jsonPath(fmt.Sprintf("[%d]", i))
 }
 
-// quoteJSON quotes s as a JSON string, leaving non-ASCII text readable and
-// escaping control characters, so that untrusted keys print safely.
-func quoteJSON(s string) string {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(s); err != nil {
-		return fmt.Sprintf("%q", s)
+// quote quotes s for messages, in strconv.Quote style: every control
+// character, every other non-printable rune (C1 controls, bidirectional
+// overrides, line separators) and every invalid UTF-8 byte is escaped, so
+// a path, key or value that came from outside can never reach a terminal
+// or a log raw. Printable non-ASCII text stays readable.
+func quote(s string) string { return strconv.Quote(s) }
+
+// safeText escapes, without adding quotes, every character of s that is
+// not printable (spaces are kept). It is the last line of defence for
+// text built from other packages' errors, which may name paths raw:
+// reasons and problem messages always pass through it.
+func safeText(s string) string {
+	clean := true
+	for _, r := range s {
+		if r == utf8.RuneError || (r != ' ' && !strconv.IsPrint(r)) {
+			clean = false
+			break
+		}
 	}
-	return strings.TrimSuffix(b.String(), "\n")
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r == ' ' || strconv.IsPrint(r):
+			b.WriteString(s[i : i+n])
+		default:
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		}
+		i += n
+	}
+	return b.String()
+}
+
+// displayName is a file name as it starts a FILE:LINE:COL locator: as
+// given when it is plain, so editors and terminals can jump to it, and
+// quoted when it holds anything that is not (a space, a colon, a quote,
+// a control character).
+func displayName(s string) string {
+	if s != "" && safeText(s) == s && !strings.ContainsAny(s, " \t\":") {
+		return s
+	}
+	return quote(s)
 }
 
 // closest returns the candidate nearest to word by edit distance, or ""

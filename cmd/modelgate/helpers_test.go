@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -37,11 +38,26 @@ type result struct {
 	stdout, stderr string
 }
 
-// runCLI runs modelgate in-process with args.
+// runCLI runs modelgate in-process with args, as from a script: neither
+// stdout nor stderr is a terminal.
 func runCLI(t *testing.T, args ...string) result {
 	t.Helper()
+	return runApp(t, false, args...)
+}
+
+// runOnTerminal runs modelgate in-process as an operator at a terminal
+// would: stdout and stderr are terminals.
+func runOnTerminal(t *testing.T, args ...string) result {
+	t.Helper()
+	return runApp(t, true, args...)
+}
+
+func runApp(t *testing.T, terminal bool, args ...string) result {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), args, &stdout, &stderr)
+	a := newApp(&stdout, &stderr)
+	a.isTerminal = func(io.Writer) bool { return terminal }
+	code := a.run(context.Background(), args)
 	r := result{args: args, code: code, stdout: stdout.String(), stderr: stderr.String()}
 	if strings.Contains(r.stderr, "goroutine ") || strings.Contains(r.stderr, "internal error") {
 		t.Errorf("modelgate %s: crashed:\n%s", strings.Join(args, " "), r.stderr)

@@ -4,9 +4,10 @@
 //
 // The command line is a contract (see docs/cli.md): exit code 0 means every
 // artifact was allowed or verified, 1 means a decision went against the
-// caller, 2 means the command could not do its job. This package only parses
-// flags, prints results and maps errors to exit codes; the work is done by
-// packages policy, modelsig and manifest.
+// caller, 2 means the command could not do its job, and 130 or 143 mean a
+// SIGINT or SIGTERM interrupted it. This package only parses flags, prints
+// results and maps errors to exit codes; the work is done by packages
+// policy, modelsig and manifest.
 package main
 
 import (
@@ -16,10 +17,12 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
-// Exit codes of every command.
+// Exit codes of every command. An interruption exits with 128 plus the
+// signal number (see interruptedError).
 const (
 	exitOK     = 0 // allowed / verified / clean
 	exitDenied = 1 // a decision went against the caller
@@ -27,52 +30,81 @@ const (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	a := newApp(os.Stdout, os.Stderr)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go a.watchSignals(sigs, cancel, os.Exit)
+	os.Exit(a.run(ctx, os.Args[1:]))
 }
 
 // run executes the command line args and returns the process exit code. It
-// is the whole program minus os.Exit, so tests can call it in-process.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
+// is the whole program minus signals and os.Exit, so tests can call it
+// in-process.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return newApp(stdout, stderr).run(ctx, args)
+}
+
+func (a *app) run(ctx context.Context, args []string) (code int) {
 	defer func() {
 		// A crash must never read as success, and never print a stack
 		// trace at a user: report it as an internal error.
 		if r := recover(); r != nil {
-			fmt.Fprintf(stderr, "modelgate: internal error: %v\n", r)
+			fmt.Fprintf(a.stderr, "modelgate: internal error: %s\n", oneLine(fmt.Sprint(r)))
 			code = exitError
 		}
 	}()
-	app := newApp(stdout, stderr)
-	root := app.rootCommand()
+	root := a.rootCommand()
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
 	}
+	// A signal cancelled the context and the command stopped: whatever
+	// error that produced ("context canceled" from deep inside), the
+	// truth is that it was interrupted.
+	var ie *interruptedError
+	if ctx.Err() != nil && errors.As(context.Cause(ctx), &ie) {
+		a.reportError(ie, ie.code())
+		return ie.code()
+	}
 	var ex *exitCodeError
 	if errors.As(err, &ex) {
 		if ex.err != nil {
-			app.reportError(ex.err, ex.code)
+			a.reportError(ex.err, ex.code)
 		}
 		return ex.code
 	}
 	// Anything cobra itself returns (unknown command, bad arguments) is
 	// a usage error.
-	app.reportError(err, exitError)
+	a.reportError(err, exitError)
 	return exitError
 }
 
 // reportError writes the one sentence that says why the command failed.
 // With --log-format json it is a log record like every other line on
-// stderr, so that a log pipeline never meets a line it cannot parse.
+// stderr, so that a log pipeline never meets a line it cannot parse. In
+// text, anything in the message that could act on a terminal is escaped
+// (see oneLine); an error that is a list (an invalid policy's problems)
+// keeps one line per item. It may be called from the signal watcher while
+// the command runs, hence the lock.
 func (a *app) reportError(err error, code int) {
-	if a.logger != nil && a.logFormat == "json" {
-		a.logger.Error(err.Error(), "exit_code", code)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.jsonLogger != nil {
+		a.jsonLogger.Error(err.Error(), "exit_code", code)
 		return
 	}
-	fmt.Fprintf(a.stderr, "modelgate: %v\n", err)
+	var ml interface{ Lines() []string }
+	if errors.As(err, &ml) {
+		lines := ml.Lines()
+		for i, l := range lines {
+			lines[i] = oneLine(l)
+		}
+		fmt.Fprintf(a.stderr, "modelgate: %s\n", strings.Join(lines, "\n"))
+		return
+	}
+	fmt.Fprintf(a.stderr, "modelgate: %s\n", oneLine(err.Error()))
 }
 
 // exitCodeError carries the exit code a failure maps to. A nil err means

@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -25,8 +25,20 @@ func (f *policyVerifyFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.policy, "security-policy", "", "security policy JSON file")
 	fl.StringArrayVar(&f.models, "model", nil, "model path to decide and verify (repeatable)")
 	fl.StringArrayVar(&f.loras, "lora", nil, "LoRA adapter path to decide and verify (repeatable)")
-	fl.StringVar(&f.output, "output", "text", "output format: text (a line per artifact) or json (an object per artifact per line)")
+	outputFlag(cmd, &f.output, "output format: text (a line per artifact) or json (an object per artifact per line)")
 	fl.StringVar(&f.tufCache, "tuf-cache-dir", "", "TUF cache folder for Sigstore trusted roots (default: sigstore-go's, ~/.sigstore/root)")
+	completeDir(cmd, "tuf-cache-dir")
+}
+
+// nonEmpty refuses an empty --model or --lora value: "" would otherwise
+// mean the current directory, which nobody means to name by accident.
+func nonEmpty(flag string, paths []string) error {
+	for _, p := range paths {
+		if p == "" {
+			return usageError("--%s: empty path", flag)
+		}
+	}
+	return nil
 }
 
 // loadPolicy loads a policy for enforcement; any problem is exit 2.
@@ -35,11 +47,27 @@ func (a *app) loadPolicy(path, tufCache string) (*policy.Policy, error) {
 	if err != nil {
 		var le *policy.LoadError
 		if errors.As(err, &le) {
-			return nil, usageError("invalid security policy (nothing was loaded):\n%v", err)
+			return nil, failed(&invalidPolicyError{le})
 		}
 		return nil, failed(err)
 	}
 	return p, nil
+}
+
+// invalidPolicyError reports every problem of a policy that did not load,
+// one per line.
+type invalidPolicyError struct{ *policy.LoadError }
+
+func (e *invalidPolicyError) Error() string { return strings.Join(e.Lines(), "\n") }
+
+// Lines is the heading and then one line per problem, each to be
+// printed as one line whatever it holds.
+func (e *invalidPolicyError) Lines() []string {
+	lines := []string{"invalid security policy (nothing was loaded):"}
+	for _, p := range e.Problems {
+		lines = append(lines, p.String())
+	}
+	return lines
 }
 
 // runPolicyVerify decides every --model and --lora under the policy. It
@@ -51,6 +79,12 @@ func (a *app) runPolicyVerify(ctx context.Context, f *policyVerifyFlags) error {
 	if len(f.models)+len(f.loras) == 0 {
 		return usageError("nothing to verify: give --model PATH and/or --lora PATH")
 	}
+	if err := nonEmpty("model", f.models); err != nil {
+		return err
+	}
+	if err := nonEmpty("lora", f.loras); err != nil {
+		return err
+	}
 	p, err := a.loadPolicy(f.policy, f.tufCache)
 	if err != nil {
 		return err
@@ -59,6 +93,12 @@ func (a *app) runPolicyVerify(ctx context.Context, f *policyVerifyFlags) error {
 	decide := func(kind policy.Kind, paths []string) error {
 		for _, path := range paths {
 			d := p.Decide(ctx, kind, path)
+			if ctx.Err() != nil {
+				// A signal stopped the decision halfway: its outcome
+				// says nothing about the artifact, so it is not
+				// printed. The run ends as interrupted.
+				return context.Cause(ctx)
+			}
 			if !d.Allowed() {
 				deniedCount++
 			}
@@ -74,9 +114,6 @@ func (a *app) runPolicyVerify(ctx context.Context, f *policyVerifyFlags) error {
 	if err := decide(policy.LoRA, f.loras); err != nil {
 		return err
 	}
-	if ctx.Err() != nil {
-		return failed(ctx.Err())
-	}
 	if deniedCount > 0 {
 		total := len(f.models) + len(f.loras)
 		return denied(fmt.Errorf("%d of %s denied", deniedCount, plural(total, "artifact")))
@@ -84,33 +121,24 @@ func (a *app) runPolicyVerify(ctx context.Context, f *policyVerifyFlags) error {
 	return nil
 }
 
-// printDecision writes one decision to stdout: a line of text, or one JSON
+// printDecision writes one decision to stdout: a line of text (see
+// decisionLine; none for an allowed artifact with --quiet), or one JSON
 // object per line.
 func (a *app) printDecision(d policy.Decision, output string) error {
 	if output == "json" {
-		b, err := json.Marshal(d)
-		if err != nil {
-			return failed(fmt.Errorf("encode decision: %w", err))
-		}
-		_, err = fmt.Fprintf(a.stdout, "%s\n", b)
-		if err != nil {
-			return failed(fmt.Errorf("write output: %w", err))
-		}
+		return a.printJSON(d)
+	}
+	if a.quiet && d.Allowed() {
 		return nil
 	}
-	line := fmt.Sprintf("%s %q: %s", d.Kind, d.Path, d.Outcome)
-	if d.Code != "" {
-		line += fmt.Sprintf(" (%s)", d.Code)
-	}
-	if d.Rule != "" {
-		line += fmt.Sprintf(" by rule %q, signer %q (%s)", d.Rule, d.Signer, d.Method)
-	}
-	if d.Outcome == policy.Verified {
-		line += fmt.Sprintf(", %s, %d bytes", plural(d.Files, "file"), d.Bytes)
-	}
-	line += ": " + d.Reason
-	_, err := fmt.Fprintln(a.stdout, line)
-	if err != nil {
+	return a.printResult("%s\n", decisionLine(d))
+}
+
+// printResult writes a result to stdout; failing to write one (a closed
+// pipe, a full disk) fails the command, since its caller did not get the
+// answer.
+func (a *app) printResult(format string, args ...any) error {
+	if _, err := fmt.Fprintf(a.stdout, format, args...); err != nil {
 		return failed(fmt.Errorf("write output: %w", err))
 	}
 	return nil
@@ -132,9 +160,10 @@ func (a *app) policyCommand() *cobra.Command {
 func (a *app) policyLintCommand() *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
-		Use:   "lint [--output text|json] POLICY",
-		Short: "Report every error and warning in a policy (exit 0 clean, 1 errors, 2 unreadable)",
-		Args:  exactArgs(1, "one POLICY file"),
+		Use:               "lint [--output text|json] POLICY",
+		Short:             "Report every error and warning in a policy (exit 0 clean, 1 errors, 2 unreadable)",
+		Args:              exactArgs(1, "one POLICY file"),
+		ValidArgsFunction: onePathArg,
 		RunE: func(_ *cobra.Command, args []string) error {
 			if err := outputFormat(output); err != nil {
 				return err
@@ -144,41 +173,39 @@ func (a *app) policyLintCommand() *cobra.Command {
 				return failed(err)
 			}
 			if output == "json" {
-				b, err := json.Marshal(r)
-				if err != nil {
-					return failed(fmt.Errorf("encode lint report: %w", err))
-				}
-				fmt.Fprintf(a.stdout, "%s\n", b)
+				err = a.printJSON(r)
 			} else {
-				fmt.Fprint(a.stdout, r.String())
-				fmt.Fprintf(a.stdout, "%s: %s, %s\n", args[0], plural(len(r.Errors), "error"), plural(len(r.Warnings), "warning"))
+				err = a.printResult("%s%q: %s, %s\n", lintText(r), args[0],
+					plural(len(r.Errors), "error"), plural(len(r.Warnings), "warning"))
+			}
+			if err != nil {
+				return err
 			}
 			if !r.OK() {
-				return denied(fmt.Errorf("%s: %s", args[0], plural(len(r.Errors), "error")))
+				return denied(fmt.Errorf("%q: %s", args[0], plural(len(r.Errors), "error")))
 			}
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&output, "output", "text", "output format: text or json")
+	outputFlag(cmd, &output, "output format: text or json")
 	return cmd
 }
 
 func (a *app) policyExplainCommand() *cobra.Command {
-	var model, lora, output string
+	var models, loras []string
+	var output string
 	cmd := &cobra.Command{
-		Use:   "explain POLICY (--model PATH | --lora PATH)",
-		Short: "Show which rule and signer apply to a path, and why; hashes nothing",
-		Args:  exactArgs(1, "one POLICY file"),
+		Use:               "explain POLICY (--model PATH | --lora PATH)",
+		Short:             "Show which rule and signer apply to a path, and why; hashes nothing",
+		Args:              exactArgs(1, "one POLICY file"),
+		ValidArgsFunction: onePathArg,
 		RunE: func(_ *cobra.Command, args []string) error {
 			if err := outputFormat(output); err != nil {
 				return err
 			}
-			kind, path := policy.Model, model
-			switch {
-			case (model == "") == (lora == ""):
-				return usageError("explain needs exactly one of --model PATH or --lora PATH")
-			case lora != "":
-				kind, path = policy.LoRA, lora
+			kind, path, err := oneArtifact(models, loras)
+			if err != nil {
+				return err
 			}
 			p, err := a.loadPolicy(args[0], "")
 			if err != nil {
@@ -186,19 +213,27 @@ func (a *app) policyExplainCommand() *cobra.Command {
 			}
 			e := p.Explain(kind, path)
 			if output == "json" {
-				b, err := json.Marshal(e)
-				if err != nil {
-					return failed(fmt.Errorf("encode explanation: %w", err))
-				}
-				fmt.Fprintf(a.stdout, "%s\n", b)
-				return nil
+				return a.printJSON(e)
 			}
-			fmt.Fprint(a.stdout, e.String())
-			return nil
+			return a.printResult("%s", explanationText(e))
 		},
 	}
-	cmd.Flags().StringVar(&model, "model", "", "model path to explain")
-	cmd.Flags().StringVar(&lora, "lora", "", "LoRA adapter path to explain")
-	cmd.Flags().StringVar(&output, "output", "text", "output format: text or json")
+	// Arrays, not strings: a repeated --model must be refused, not
+	// silently explain only the last one.
+	cmd.Flags().StringArrayVar(&models, "model", nil, "model path to explain")
+	cmd.Flags().StringArrayVar(&loras, "lora", nil, "LoRA adapter path to explain")
+	outputFlag(cmd, &output, "output format: text or json")
 	return cmd
+}
+
+// oneArtifact returns the one artifact explain was asked about: exactly
+// one --model or --lora, not empty.
+func oneArtifact(models, loras []string) (policy.Kind, string, error) {
+	if n := len(models) + len(loras); n != 1 {
+		return "", "", usageError("explain needs exactly one --model PATH or --lora PATH, got %d", n)
+	}
+	if len(models) == 1 {
+		return policy.Model, models[0], nonEmpty("model", models)
+	}
+	return policy.LoRA, loras[0], nonEmpty("lora", loras)
 }

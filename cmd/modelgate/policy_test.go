@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -27,6 +28,19 @@ func writePolicy(t *testing.T, dir string, signers, models, loras map[string]any
 		t.Fatal(err)
 	}
 	return writeFile(t, filepath.Join(dir, "policy.json"), b)
+}
+
+// keySigner is a policy's signers section with one signer, "k", that
+// verifies with the public key file pub.
+func keySigner(pub string) map[string]any {
+	return map[string]any{"k": map[string]any{"verification_method": "key", "public_key": pub}}
+}
+
+// everyModelByKey writes a policy under which every model must verify
+// with the public key file pub (and adapters are not governed).
+func everyModelByKey(t *testing.T, pub string) string {
+	t.Helper()
+	return writePolicy(t, t.TempDir(), keySigner(pub), map[string]any{"regex:.*": map[string]any{"signer": "k"}}, nil)
 }
 
 // refSigners are signers for the reference material, one per method. The
@@ -145,7 +159,7 @@ func TestPolicyVerifyPerMethod(t *testing.T) {
 		t.Fatalf("%d text lines, want %d:\n%s", len(lines), len(want), r.stdout)
 	}
 	for i, w := range want {
-		prefix := fmt.Sprintf("%s %q: %s by rule %q, signer %q (%s)", w.kind, w.path, w.outcome, w.rule, w.signer, w.method)
+		prefix := fmt.Sprintf("%s %s %q: signer %q (%s), rule %q", w.outcome, w.kind, w.path, w.signer, w.method, w.rule)
 		if !strings.HasPrefix(lines[i], prefix) {
 			t.Errorf("line %d = %q, want prefix %q", i+1, lines[i], prefix)
 		}
@@ -217,7 +231,7 @@ func TestPolicyVerifyDenials(t *testing.T) {
 			if code == exitDenied {
 				r.stderrHas(t, "modelgate: 1 of 1 artifact denied")
 				text := runCLI(t, "verify", "--security-policy", policyPath, "--"+c.kind, c.path).want(t, code)
-				text.stdoutHas(t, fmt.Sprintf("%s %q: denied (%s)", c.kind, c.path, c.want.code), c.want.reason)
+				text.stdoutHas(t, fmt.Sprintf("denied %s %q (%s): ", c.kind, c.path, c.want.code), c.want.reason)
 			}
 		})
 	}
@@ -327,7 +341,7 @@ func TestPolicyLint(t *testing.T) {
 
 	r := runCLI(t, "policy", "lint", warn).want(t, exitOK).
 		stdoutHas(t, "warning: "+warn+`:2:53: policy.signatures.signers.unused: signer "unused" is not used by any entry`)
-	r.stdoutHas(t, warn+": 0 errors, 1 warning\n")
+	r.stdoutHas(t, strconv.Quote(warn)+": 0 errors, 1 warning\n")
 	if strings.Contains(r.stdout, "error:") {
 		t.Errorf("errors on a clean policy:\n%s", r.stdout)
 	}
@@ -342,14 +356,14 @@ func TestPolicyLint(t *testing.T) {
 
 	runCLI(t, "policy", "lint", bad).want(t, exitDenied).
 		stdoutHas(t, "error: "+bad+`:3:31: policy.signatures.models["/x"].signer: undefined signer "nope"`, `"relative/key"`).
-		stderrHas(t, "modelgate: "+bad+": 3 errors")
+		stderrHas(t, "modelgate: "+strconv.Quote(bad)+": 3 errors")
 	rep = oneJSON(t, runCLI(t, "policy", "lint", "--output", "json", bad).want(t, exitDenied).stdout)
 	if es, _ := rep["errors"].([]any); len(es) != 3 {
 		t.Errorf("errors %v, want 3", rep["errors"])
 	}
 
 	runCLI(t, "policy", "lint", filepath.Join(dir, "nope.json")).want(t, exitError).
-		stderrHas(t, "modelgate: read policy: open "+filepath.Join(dir, "nope.json")+": no such file or directory")
+		stderrHas(t, fmt.Sprintf("modelgate: read policy %q: no such file or directory", filepath.Join(dir, "nope.json")))
 	runCLI(t, "policy", "lint", dir).want(t, exitError).stderrHas(t, "modelgate: ", "is a directory")
 	runCLI(t, "policy", "lint").want(t, exitError).stderrHas(t, "expected one POLICY file, got 0 argument(s)")
 	runCLI(t, "policy", "lint", "--output", "yaml", warn).want(t, exitError).stderrHas(t, `--output "yaml"`)
@@ -385,15 +399,16 @@ func TestPolicyExplain(t *testing.T) {
 		}, nil)
 
 	r := runCLI(t, "policy", "explain", policyPath, "--model", model).want(t, exitOK)
+	// Values that came from outside (paths, keys, names) are quoted.
 	for _, line := range []string{
 		"kind:             model",
-		"path:             " + model,
-		"canonical path:   " + model,
+		"path:             " + strconv.Quote(model),
+		"canonical path:   " + strconv.Quote(model),
 		"action:           verify",
-		`rule:             regex:.*/gran(ite)?`,
-		"signer:           ibm-sigstore",
+		`rule:             "regex:.*/gran(ite)?"`,
+		`signer:           "ibm-sigstore"`,
 		"method:           sigstore",
-		"signature:        " + filepath.Join(model, "model.sig"),
+		"signature:        " + strconv.Quote(filepath.Join(model, "model.sig")),
 	} {
 		r.stdoutHas(t, line+"\n")
 	}
@@ -412,7 +427,7 @@ func TestPolicyExplain(t *testing.T) {
 
 	// Verification reads the files, and denies.
 	runCLI(t, "verify", "--security-policy", policyPath, "--model", model).want(t, exitDenied).
-		stdoutHas(t, fmt.Sprintf("model %q: denied (error)", model))
+		stdoutHas(t, fmt.Sprintf("denied model %q (error): ", model))
 
 	cases := []struct {
 		name string
@@ -456,8 +471,8 @@ func TestReadmeFirstCommand(t *testing.T) {
 	r := runCLI(t, args...).want(t, exitOK)
 	lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
 	if len(lines) != 2 ||
-		!strings.HasPrefix(lines[0], `model "examples/model": verified by rule "regex:.*/examples/model", signer "example-key" (key)`) ||
-		!strings.HasPrefix(lines[1], `lora "examples/adapter": verified by rule "regex:.*/examples/adapter", signer "example-ca" (certificate)`) {
+		lines[0] != `verified model "examples/model": signer "example-key" (key), rule "regex:.*/examples/model", 3 files, 207 bytes` ||
+		lines[1] != `verified lora "examples/adapter": signer "example-ca" (certificate), rule "regex:.*/examples/adapter", 2 files, 157 bytes` {
 		t.Errorf("README command output:\n%s", r.stdout)
 	}
 	recs := jsonLines(t, runCLI(t, append(args, "--output", "json")...).want(t, exitOK).stdout)

@@ -6,9 +6,11 @@ import (
 	"crypto/ecdsa"
 	"crypto/x509"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -29,6 +31,7 @@ func (f *hashFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.hash, "hash", "sha256", "hash for each file or shard: sha256, blake2b or blake3")
 	fl.Int64Var(&f.shardSize, "shard-size", 0, "hash files in shards of this many bytes (the shards method); 0 hashes whole files")
+	completeValues(cmd, "hash", "sha256", "blake2b", "blake3")
 }
 
 // serialization validates --hash and --shard-size.
@@ -53,7 +56,8 @@ func (a *app) signCommand() *cobra.Command {
 		Short: "Sign a model or adapter (model_signing v1.1.0 format)",
 		Long: `Sign a model or LoRA adapter and write its model.sig in the newest model_signing
 format (v1.1.0 layout), which the model_signing verifier and modelgate accept.`,
-		Args: cobra.NoArgs,
+		Args:              cobra.NoArgs,
+		ValidArgsFunction: cobra.NoFileCompletions,
 		RunE: func(*cobra.Command, []string) error {
 			return usageError("sign needs a method subcommand: key or certificate")
 		},
@@ -86,6 +90,8 @@ func (f *signFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.password, "password", "", "refused: use --password-file or --password-env")
 	_ = fl.MarkHidden("password")
 	_ = cmd.MarkFlagRequired("private-key")
+	completeValues(cmd, "password-env") // an environment variable, not a file: offer nothing
+	cmd.ValidArgsFunction = onePathArg
 }
 
 // loadKey reads the private key, with a password from a file or the
@@ -97,9 +103,9 @@ func (f *signFlags) loadKey() (*ecdsa.PrivateKey, error) {
 	var password []byte
 	switch {
 	case f.passwordFile != "":
-		b, err := os.ReadFile(f.passwordFile)
+		b, err := readPasswordFile(f.passwordFile)
 		if err != nil {
-			return nil, usageError("read password file: %v", err)
+			return nil, usageError("--password-file %q: %v", f.passwordFile, err)
 		}
 		password = bytes.TrimSuffix(bytes.TrimSuffix(b, []byte("\n")), []byte("\r"))
 	case f.passwordEnv != "":
@@ -110,6 +116,90 @@ func (f *signFlags) loadKey() (*ecdsa.PrivateKey, error) {
 		return nil, failed(err)
 	}
 	return key, nil
+}
+
+// maxPasswordFile bounds what --password-file reads: /dev/zero named by
+// mistake must not fill memory.
+const maxPasswordFile = 64 << 10
+
+// readPasswordFile reads a password file. It may be a pipe, as from
+// --password-file <(pass show modelgate/key): reading then waits for the
+// writer, and a signal ends the wait (see watchSignals).
+func readPasswordFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the caller names the file
+		}
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxPasswordFile+1))
+	switch {
+	case err != nil:
+		return nil, err
+	case len(b) > maxPasswordFile:
+		return nil, fmt.Errorf("longer than %d bytes: not a password", maxPasswordFile)
+	}
+	return b, nil
+}
+
+// checkDefaultSignatureFree refuses to sign when the default signature
+// file already holds the signature of something else. Without it, signing
+// a second single file in a folder would silently replace the first one's
+// model.sig (and signing a folder, the signature of a file in it, or the
+// other way round). The existing file is peeked at, not verified: the
+// peek only decides whether to ask for --signature, and a forged file can
+// at most make sign refuse, or replace it as it always did.
+func checkDefaultSignatureFree(m model, sigPath string) error {
+	fi, err := os.Lstat(sigPath)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return failed(fmt.Errorf("signature %q: %w", sigPath, err))
+	case !fi.Mode().IsRegular():
+		// A FIFO would block the peek; a symlink or a folder is
+		// nothing sign should replace unasked.
+		return usageError("%q exists and is not a regular file; pass --signature FILE to write the signature elsewhere", sigPath)
+	}
+	name := modelsig.ModelName(m.abs)
+	subject, single, err := peekSubject(sigPath)
+	if err == nil && subject == name && single == !m.dir {
+		return nil // an earlier signature of this model: replace it
+	}
+	var holds string
+	switch {
+	case err != nil:
+		holds = "is not a signature modelgate can read"
+	case single:
+		holds = fmt.Sprintf("holds the signature of the file %q", subject)
+	default:
+		holds = fmt.Sprintf("holds the signature of the folder %q", subject)
+	}
+	return usageError("%q already exists and %s, not of %q: pass --signature FILE to write this signature elsewhere, or --signature %q to replace it",
+		sigPath, holds, m.arg, sigPath)
+}
+
+// peekSubject reads the signature file at path without verifying it and
+// returns the subject name of its statement and whether it signs a single
+// file (exactly one file, named "." or the subject).
+func peekSubject(path string) (subject string, single bool, err error) {
+	b, err := modelsig.ReadBundle(path)
+	if err != nil {
+		return "", false, err
+	}
+	st, err := modelsig.ParseStatement(b.Envelope.PayloadType, b.Envelope.Payload)
+	if err != nil {
+		return "", false, err
+	}
+	files := map[string]bool{}
+	for _, r := range st.Manifest.Resources {
+		files[r.Path] = true
+	}
+	single = len(files) == 1 && (files["."] || files[st.SubjectName])
+	return st.SubjectName, single, nil
 }
 
 func (a *app) signKeyCommand() *cobra.Command {
@@ -152,7 +242,7 @@ func (a *app) signCertificateCommand() *cobra.Command {
 				return failed(err)
 			}
 			if len(leaf) != 1 {
-				return usageError("--signing-certificate %s: holds %d certificates, want exactly the signing certificate", leafPath, len(leaf))
+				return usageError("--signing-certificate %q: holds %d certificates, want exactly the signing certificate", leafPath, len(leaf))
 			}
 			var chain []*x509.Certificate
 			if len(chainPaths) > 0 {
@@ -180,61 +270,73 @@ func (a *app) runSign(ctx context.Context, modelPath string, f *signFlags, s mod
 	if err != nil {
 		return err
 	}
-	absModel, err := filepath.Abs(modelPath)
-	if err != nil {
-		return usageError("model path %q: %v", modelPath, err)
-	}
-	opts := modelsig.SignOptions{IgnoreGitPaths: f.ignoreGitPaths(), Serialization: ser}
-	if f.signature != "" {
-		if opts.SignaturePath, err = filepath.Abs(f.signature); err != nil {
-			return usageError("--signature %q: %v", f.signature, err)
-		}
-	}
-	if opts.IgnorePaths, err = resolveIgnorePaths(absModel, f.ignorePaths); err != nil {
-		return err
-	}
-	res, err := modelsig.Sign(ctx, absModel, s, opts)
+	m, err := statModel(modelPath)
 	if err != nil {
 		return failed(err)
 	}
+	opts := modelsig.SignOptions{IgnoreGitPaths: f.ignoreGitPaths(), Serialization: ser}
+	if opts.SignaturePath, err = m.signaturePath(f.signature); err != nil {
+		return err
+	}
+	if f.signature == "" {
+		if err := checkDefaultSignatureFree(m, opts.SignaturePath); err != nil {
+			return err
+		}
+	}
+	if opts.IgnorePaths, err = resolveIgnorePaths(m.abs, f.ignorePaths); err != nil {
+		return err
+	}
+	res, err := modelsig.Sign(ctx, m.abs, s, opts)
+	if err != nil {
+		return failed(err)
+	}
+	if a.quiet {
+		return nil
+	}
 	digest := res.Manifest.SubjectDigest()
-	fmt.Fprintf(a.stdout, "Signed %s: wrote %s (%s, %s, sha256:%s)\n", modelPath, res.SignaturePath,
+	return a.printResult("Signed %q: wrote %q (%s, %s, sha256:%s)\n", modelPath, res.SignaturePath,
 		plural(len(res.Manifest.Resources), "resource"), ser.HashType, hex.EncodeToString(digest[:]))
-	return nil
 }
 
 func (a *app) digestCommand() *cobra.Command {
 	var f hashFlags
+	var signature string
 	cmd := &cobra.Command{
 		Use:   "digest [flags] MODEL_PATH",
 		Short: "Print the subject digest a signature of the model would carry",
 		Long: `Hash the model as sign would and print sha256:<subject digest>, the digest a
-signature over it carries. No signature file is left out automatically.`,
-		Args: exactArgs(1, "one MODEL_PATH"),
+signature over it carries. Like sign, it leaves out the signature file (model.sig in
+the model folder, or --signature) when that lies inside the model.`,
+		Args:              exactArgs(1, "one MODEL_PATH"),
+		ValidArgsFunction: onePathArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ser, err := f.serialization()
 			if err != nil {
 				return err
 			}
-			absModel, err := filepath.Abs(args[0])
+			m, err := statModel(args[0])
 			if err != nil {
-				return usageError("model path %q: %v", args[0], err)
+				return failed(err)
 			}
-			ignore, err := resolveIgnorePaths(absModel, f.ignorePaths)
+			sig, err := m.signaturePath(signature)
 			if err != nil {
 				return err
 			}
-			m, _, err := manifest.Build(cmd.Context(), absModel, manifest.Options{
-				Serialization: ser, IgnorePaths: ignore, IgnoreGitPaths: f.ignoreGitPaths(),
+			ignore, err := resolveIgnorePaths(m.abs, f.ignorePaths)
+			if err != nil {
+				return err
+			}
+			man, _, err := manifest.Build(cmd.Context(), m.abs, manifest.Options{
+				Serialization: ser, IgnorePaths: append(ignore, sig), IgnoreGitPaths: f.ignoreGitPaths(),
 			})
 			if err != nil {
 				return failed(err)
 			}
-			d := m.SubjectDigest()
-			fmt.Fprintf(a.stdout, "sha256:%s\n", hex.EncodeToString(d[:]))
-			return nil
+			d := man.SubjectDigest()
+			return a.printResult("sha256:%s\n", hex.EncodeToString(d[:]))
 		},
 	}
 	f.register(cmd)
+	cmd.Flags().StringVar(&signature, "signature", "", "signature file to leave out, as sign would (default: model.sig in the model's directory); relative to the current directory")
 	return cmd
 }

@@ -9,15 +9,16 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/modelgate/modelgate/internal/testpki"
 )
 
-// signedLine matches sign's report and captures the resource count, the
-// hash and the subject digest.
-var signedLine = regexp.MustCompile(`^Signed (.+): wrote (.+) \((\d+) resources?, (\w+), sha256:([0-9a-f]{64})\)\n$`)
+// signedLine matches sign's report and captures the model and signature
+// (quoted), the resource count, the hash and the subject digest.
+var signedLine = regexp.MustCompile(`^Signed ("(?:[^"\\]|\\.)*"): wrote ("(?:[^"\\]|\\.)*") \((\d+) resources?, (\w+), sha256:([0-9a-f]{64})\)\n$`)
 
 // keyPair writes a fresh P-256 key pair into dir and returns the private
 // and public key paths.
@@ -42,6 +43,26 @@ func smallModel(t *testing.T) string {
 	})
 }
 
+// signedModel makes smallModel, signs it with a fresh key into its
+// model.sig, and returns it with the key files.
+func signedModel(t *testing.T) (model, priv, pub string) {
+	t.Helper()
+	priv, pub = keyPair(t, t.TempDir())
+	model = smallModel(t)
+	sign(t, model, filepath.Join(model, "model.sig"), "sign", "key", "--private-key", priv)
+	return model, priv, pub
+}
+
+// mustRead returns the contents of the file at path.
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // sign runs a sign command and returns the subject digest it reported,
 // after checking its report line and the written signature.
 func sign(t *testing.T, model, sigPath string, args ...string) string {
@@ -51,8 +72,8 @@ func sign(t *testing.T, model, sigPath string, args ...string) string {
 	if m == nil {
 		t.Fatalf("sign output %q does not match %v", r.stdout, signedLine)
 	}
-	if m[2] != sigPath {
-		t.Errorf("sign wrote %s, want %s", m[2], sigPath)
+	if wrote, err := strconv.Unquote(m[2]); err != nil || wrote != sigPath {
+		t.Errorf("sign wrote %s, want %q", m[2], sigPath)
 	}
 	if got := subjectDigest(t, sigPath); got != m[5] {
 		t.Errorf("reported digest %s, signature's subject %s", m[5], got)
@@ -162,7 +183,7 @@ func TestSignCertificateRoundTrip(t *testing.T) {
 		testpki.WriteCerts(t, both, leaf.Cert, inter.Cert)
 		m := smallModel(t)
 		runCLI(t, "sign", "certificate", "--private-key", keyPath, "--signing-certificate", both, m).
-			want(t, exitError).stderrHas(t, "--signing-certificate "+both+": holds 2 certificates, want exactly the signing certificate")
+			want(t, exitError).stderrHas(t, "--signing-certificate "+strconv.Quote(both)+": holds 2 certificates, want exactly the signing certificate")
 		assertNoFile(t, filepath.Join(m, "model.sig"))
 	})
 }
@@ -232,16 +253,16 @@ func TestSignEncryptedKey(t *testing.T) {
 		args []string
 		msg  string
 	}{
-		{"wrong-password-file", nil, []string{"--private-key", pkcs8Key, "--password-file", wrongFile}, "private key " + pkcs8Key + ": wrong password or corrupt key"},
-		{"wrong-password-legacy", nil, []string{"--private-key", legacyKey, "--password-file", wrongFile}, "private key " + legacyKey + ": "},
+		{"wrong-password-file", nil, []string{"--private-key", pkcs8Key, "--password-file", wrongFile}, "private key " + strconv.Quote(pkcs8Key) + ": wrong password or corrupt key"},
+		{"wrong-password-legacy", nil, []string{"--private-key", legacyKey, "--password-file", wrongFile}, "private key " + strconv.Quote(legacyKey) + ": "},
 		{"wrong-password-env", map[string]string{"MODELGATE_KEY_PASSWORD": "nope"}, []string{"--private-key", pkcs8Key}, "wrong password or corrupt key"},
-		{"no-password", nil, []string{"--private-key", pkcs8Key}, "private key " + pkcs8Key + ": the key is encrypted; a password is needed"},
+		{"no-password", nil, []string{"--private-key", pkcs8Key}, "private key " + strconv.Quote(pkcs8Key) + ": the key is encrypted; a password is needed"},
 		{"unset-named-env", nil, []string{"--private-key", pkcs8Key, "--password-env", "MODELGATE_TEST_UNSET"}, "a password is needed"},
-		{"missing-password-file", nil, []string{"--private-key", pkcs8Key, "--password-file", filepath.Join(dir, "nope")}, "read password file: open " + filepath.Join(dir, "nope")},
+		{"missing-password-file", nil, []string{"--private-key", pkcs8Key, "--password-file", filepath.Join(dir, "nope")}, "--password-file " + strconv.Quote(filepath.Join(dir, "nope")) + ": no such file or directory"},
 		{"bare-password", nil, []string{"--private-key", pkcs8Key, "--password", password}, "--password would expose the password in process lists; use --password-file FILE or --password-env VAR"},
 		{"bare-empty-password", nil, []string{"--private-key", pkcs8Key, "--password="}, "--password would expose the password"},
 		{"missing-private-key", nil, []string{"--private-key", filepath.Join(dir, "nope.pem")}, filepath.Join(dir, "nope.pem")},
-		{"public-key-as-private", nil, []string{"--private-key", pub}, "private key " + pub + ": no PEM private key block found"},
+		{"public-key-as-private", nil, []string{"--private-key", pub}, "private key " + strconv.Quote(pub) + ": no PEM private key block found"},
 		{"private-key-absent", nil, nil, `required flag(s) "private-key" not set`},
 	}
 	for _, c := range bad {
@@ -288,7 +309,7 @@ func TestSignPaths(t *testing.T) {
 			t.Errorf("single-file resources %v, want one named \".\"", res)
 		}
 		runCLI(t, "verify", "key", "--public-key", pub, file).want(t, exitOK).
-			stdoutHas(t, "Verification succeeded: "+file+" (key, 1 file, 7 bytes)")
+			stdoutHas(t, "Verification succeeded: "+strconv.Quote(file)+" (key, 1 file, 7 bytes)")
 	})
 	t.Run("relative-signature-is-cwd-relative", func(t *testing.T) {
 		model := smallModel(t)
@@ -305,7 +326,7 @@ func TestSignPaths(t *testing.T) {
 			t.Errorf("an outside signature is recorded: %q", got)
 		}
 		runCLI(t, "verify", "key", "--public-key", pub, "--signature", "out/granite.sig", model).want(t, exitOK)
-		runCLI(t, "verify", "key", "--public-key", pub, model).want(t, exitDenied).stderrHas(t, "model.sig: no such file or directory")
+		runCLI(t, "verify", "key", "--public-key", pub, model).want(t, exitDenied).stderrHas(t, `model.sig" (name the signature file with --signature)`)
 	})
 	t.Run("ignore-paths-from-parent", func(t *testing.T) {
 		model := smallModel(t) // .../model
@@ -374,10 +395,16 @@ func TestDigestMatchesReference(t *testing.T) {
 	if r.stdout != "sha256:"+want+"\n" {
 		t.Errorf("digest printed %q, want exactly sha256:%s", r.stdout, want)
 	}
-	// No signature file is left out automatically.
-	if r := runCLI(t, "digest", "--ignore-paths", "v1.1.0-elliptic-key/ignore-me", "v1.1.0-elliptic-key").want(t, exitOK); strings.Contains(r.stdout, want) {
-		t.Errorf("digest left model.sig out on its own: %s", r.stdout)
+	// Like sign, digest leaves out model.sig on its own (the reference
+	// CLI's digest does not), or the --signature file.
+	runCLI(t, "digest", "--ignore-paths", "v1.1.0-elliptic-key/ignore-me", "v1.1.0-elliptic-key").want(t, exitOK).
+		stdoutHas(t, "sha256:"+want+"\n")
+	elsewhere := filepath.Join(t.TempDir(), "model.sig")
+	if r := runCLI(t, "digest", "--ignore-paths", "v1.1.0-elliptic-key/ignore-me", "--signature", elsewhere, "v1.1.0-elliptic-key").want(t, exitOK); strings.Contains(r.stdout, want) {
+		t.Errorf("digest left model.sig out although --signature names another file: %s", r.stdout)
 	}
+	runCLI(t, "digest", "--ignore-paths", "v1.1.0-elliptic-key/ignore-me", "--signature", "v1.1.0-elliptic-key/model.sig", "v1.1.0-elliptic-key").
+		want(t, exitOK).stdoutHas(t, "sha256:"+want+"\n")
 	// A single-file model's digest is the one its signature carries.
 	single := filepath.Join(filepath.Dir(model), "v1.0.0-elliptic-key")
 	runCLI(t, "digest", filepath.Join(single, "signme-1")).want(t, exitOK).
@@ -413,4 +440,66 @@ func TestIgnoreUnsignedFiles(t *testing.T) {
 	runCLI(t, append(args, "--ignore-unsigned-files", sharded)...).want(t, exitOK)
 	mustRemove(t, filepath.Join(sharded, "config.json"))
 	runCLI(t, append(args, "--ignore-unsigned-files", sharded)...).want(t, exitDenied).stderrHas(t, `1 missing shard ("config.json`)
+}
+
+// TestSignDoesNotReplaceAnotherSignature: without --signature, sign
+// refuses to overwrite a model.sig that holds the signature of another
+// file or folder (two single files in one folder share the default
+// model.sig), and says to pass --signature; it replaces its own model's
+// earlier signature as before.
+func TestSignDoesNotReplaceAnotherSignature(t *testing.T) {
+	priv, pub := keyPair(t, t.TempDir())
+	signKey := func(extra ...string) []string {
+		return append([]string{"sign", "key", "--private-key", priv}, extra...)
+	}
+
+	t.Run("second-single-file", func(t *testing.T) {
+		dir := t.TempDir()
+		a := writeFile(t, filepath.Join(dir, "a.gguf"), []byte("GGUF a"))
+		b := writeFile(t, filepath.Join(dir, "b.gguf"), []byte("GGUF b"))
+		sigPath := filepath.Join(dir, "model.sig")
+		sign(t, a, sigPath, signKey()...)
+		before := mustRead(t, sigPath)
+		r := runCLI(t, signKey(b)...).want(t, exitError)
+		r.stderrHas(t, "modelgate: "+strconv.Quote(sigPath)+` already exists and holds the signature of the file "a.gguf", not of `+strconv.Quote(b),
+			"pass --signature FILE")
+		if r.stdout != "" {
+			t.Errorf("output although nothing was signed: %q", r.stdout)
+		}
+		if after, _ := os.ReadFile(sigPath); string(after) != string(before) {
+			t.Error("a.gguf's signature was replaced")
+		}
+		runCLI(t, "verify", "key", "--public-key", pub, a).want(t, exitOK)
+
+		// Re-signing a itself replaces its signature; b goes elsewhere.
+		sign(t, a, sigPath, signKey()...)
+		bSig := filepath.Join(dir, "b.sig")
+		sign(t, b, bSig, signKey("--signature", bSig)...)
+		runCLI(t, "verify", "key", "--public-key", pub, "--signature", bSig, b).want(t, exitOK)
+		// Naming the default file explicitly replaces it on purpose.
+		sign(t, b, sigPath, signKey("--signature", sigPath)...)
+		runCLI(t, "verify", "key", "--public-key", pub, b).want(t, exitOK)
+	})
+	t.Run("folder-over-file-signature", func(t *testing.T) {
+		model := smallModel(t)
+		sign(t, filepath.Join(model, "config.json"), filepath.Join(model, "model.sig"), signKey()...)
+		runCLI(t, signKey(model)...).want(t, exitError).
+			stderrHas(t, `holds the signature of the file "config.json", not of `+strconv.Quote(model))
+	})
+	t.Run("file-over-folder-signature", func(t *testing.T) {
+		model := smallModel(t)
+		sign(t, model, filepath.Join(model, "model.sig"), signKey()...)
+		runCLI(t, signKey(filepath.Join(model, "config.json"))...).want(t, exitError).
+			stderrHas(t, `holds the signature of the folder "model", not of `)
+		runCLI(t, "verify", "key", "--public-key", pub, model).want(t, exitOK)
+		sign(t, model, filepath.Join(model, "model.sig"), signKey()...) // the folder again: fine
+	})
+	t.Run("not-a-signature", func(t *testing.T) {
+		model := smallModel(t)
+		writeFile(t, filepath.Join(model, "model.sig"), []byte("my notes"))
+		runCLI(t, signKey(model)...).want(t, exitError).stderrHas(t, "already exists and is not a signature modelgate can read")
+		if b, _ := os.ReadFile(filepath.Join(model, "model.sig")); string(b) != "my notes" {
+			t.Error("model.sig was replaced")
+		}
+	})
 }

@@ -28,7 +28,8 @@ Exit 0 only if all are allowed.
 
 The subcommands key, certificate and sigstore verify a single model's model.sig
 without a policy, with the model_signing CLI's flags.`,
-		Args: cobra.NoArgs,
+		Args:              cobra.NoArgs,
+		ValidArgsFunction: cobra.NoFileCompletions,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if pf.policy == "" {
 				return usageError("verify needs --security-policy POLICY, or a method subcommand: key, certificate or sigstore")
@@ -76,31 +77,27 @@ func (f *commonVerifyFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.signature, "signature", "", "signature file (default: model.sig in the model's directory); relative to the current directory")
 	fl.BoolVar(&f.ignoreUnsigned, "ignore-unsigned-files", false, "hash only the files the signature lists; extra files on disk are not an error")
 	fl.BoolVar(&f.noIgnoreUnsigned, "no-ignore-unsigned-files", false, "same as --ignore-unsigned-files=false")
-	fl.StringVar(&f.output, "output", "text", "output format: text or json")
+	outputFlag(cmd, &f.output, "output format: text or json")
 	_ = fl.MarkHidden("no-ignore-unsigned-files")
+	cmd.ValidArgsFunction = onePathArg
 }
 
-// options turns the flags into modelsig options for the model at
-// modelPath, resolving relative paths against the current directory.
-func (f *commonVerifyFlags) options(modelPath string, a *app) (modelsig.VerifyOptions, error) {
+// options turns the flags into modelsig options for the model m,
+// resolving relative paths against the current directory.
+func (f *commonVerifyFlags) options(m model, a *app) (modelsig.VerifyOptions, error) {
 	opts := modelsig.VerifyOptions{
 		IgnoreGitPaths:      f.ignoreGitPaths(),
 		AllowSymlinks:       f.allowSymlinks,
 		IgnoreUnsignedFiles: f.ignoreUnsigned && !f.noIgnoreUnsigned,
 		Logger:              a.logger,
 	}
-	if f.signature != "" {
-		abs, err := filepath.Abs(f.signature)
-		if err != nil {
-			return opts, usageError("--signature %q: %v", f.signature, err)
-		}
-		opts.SignaturePath = abs
-	}
-	ignore, err := resolveIgnorePaths(modelPath, f.ignorePaths)
-	if err != nil {
+	var err error
+	if opts.SignaturePath, err = m.signaturePath(f.signature); err != nil {
 		return opts, err
 	}
-	opts.IgnorePaths = ignore
+	if opts.IgnorePaths, err = resolveIgnorePaths(m.abs, f.ignorePaths); err != nil {
+		return opts, err
+	}
 	return opts, nil
 }
 
@@ -237,6 +234,7 @@ air-gapped and private deployments) or else from the Sigstore production (or
 	fl.BoolVar(&staging, "use-staging", false, "use the Sigstore staging instance's trusted root")
 	fl.StringVar(&trustConfig, "trust-config", "", "Sigstore TrustedRoot or ClientTrustConfig JSON file (takes precedence over --use-staging)")
 	fl.StringVar(&tufCache, "tuf-cache-dir", "", "TUF cache folder for the fetched trusted root (default: sigstore-go's, ~/.sigstore/root)")
+	completeDir(cmd, "tuf-cache-dir")
 	_ = cmd.MarkFlagRequired("identity")
 	_ = cmd.MarkFlagRequired("identity-provider")
 	return cmd
@@ -252,59 +250,76 @@ func (a *app) loadSigstoreTrust(ctx context.Context, trustConfig string, staging
 	return modelsig.FetchTrustedRoot(ctx, modelsig.TrustRootOptions{Staging: staging, CacheDir: cacheDir, Logger: a.logger})
 }
 
-// runMethodVerify verifies one model with v and reports the outcome.
+// runMethodVerify verifies one model with v and reports the outcome. A
+// model that is missing or cannot be read is a denial (exit 1), as in
+// policy mode: in verify, whatever keeps the model from being proven
+// goes against the caller.
 func (a *app) runMethodVerify(ctx context.Context, modelPath string, f *commonVerifyFlags, v modelsig.Verifier, logFingerprints bool) error {
 	if err := outputFormat(f.output); err != nil {
 		return err
 	}
-	absModel, err := filepath.Abs(modelPath)
-	if err != nil {
-		return usageError("model path %q: %v", modelPath, err)
-	}
-	opts, err := f.options(absModel, a)
-	if err != nil {
-		return err
-	}
 	start := time.Now()
-	res, verr := modelsig.Verify(ctx, absModel, v, opts)
 	// The JSON record has the same shape as a policy decision, so scripts
 	// read one format whichever way a model was verified.
-	canonical := absModel
-	if c, err := filepath.EvalSymlinks(absModel); err == nil {
-		canonical = c
-	}
-	d := policy.Decision{Kind: policy.Model, Path: modelPath, CanonicalPath: canonical,
-		Method: string(v.Method()), Signature: opts.SignaturePath, Duration: time.Since(start)}
-	if verr != nil {
-		d.Outcome, d.Code, d.Reason = policy.Denied, policy.CodeError, verr.Error()
-		var ve *modelsig.VerificationError
-		if errors.As(verr, &ve) {
-			d.Code = policy.CodeVerificationFailed
+	d := policy.Decision{Kind: policy.Model, Path: modelPath, Method: string(v.Method())}
+	m, err := statModel(modelPath)
+	if err == nil {
+		d.CanonicalPath = m.canonical()
+		var opts modelsig.VerifyOptions
+		if opts, err = f.options(m, a); err != nil {
+			return err
 		}
-	} else {
-		d.Outcome, d.Reason = policy.Verified, "signature and every file match"
-		d.Signature = res.SignaturePath
-		d.Files, d.Bytes = res.Stats.Files, res.Stats.Bytes
-		d.Identity, d.Issuer = res.Signed.Identity, res.Signed.Issuer
-		d.Fingerprints, d.Warnings = res.Signed.Fingerprints, res.Signed.Warnings
-		if logFingerprints {
-			for _, fp := range res.Signed.Fingerprints {
-				a.logger.Info("certificate fingerprint", "stage", "verify", "sha256", fp)
-			}
+		d.Signature = opts.SignaturePath
+		err = a.verifyInto(ctx, &d, m, v, opts, logFingerprints)
+	}
+	if err != nil {
+		var me *modelError
+		switch {
+		case ctx.Err() != nil:
+			return context.Cause(ctx) // interrupted: no outcome to report
+		case errors.As(err, &me):
+			d.Outcome, d.Code, d.Reason = policy.Denied, me.code, err.Error()
+		default:
+			return err
 		}
 	}
-	if f.output == "json" {
+	d.Duration = time.Since(start)
+	switch {
+	case f.output == "json":
 		if err := a.printDecision(d, "json"); err != nil {
 			return err
 		}
-	} else if verr == nil {
-		fmt.Fprintf(a.stdout, "Verification succeeded: %s (%s, %s, %d bytes)\n", modelPath, d.Method, plural(d.Files, "file"), d.Bytes)
-	}
-	if verr != nil {
-		if errors.Is(verr, context.Canceled) {
-			return failed(verr)
+	case d.Outcome == policy.Verified && !a.quiet:
+		if err := a.printResult("Verification succeeded: %q (%s, %s, %d bytes)\n", modelPath, d.Method, plural(d.Files, "file"), d.Bytes); err != nil {
+			return err
 		}
-		return denied(fmt.Errorf("verification failed: %w", verr))
+	}
+	if d.Outcome != policy.Verified {
+		return denied(fmt.Errorf("verification failed: %s", d.Reason))
+	}
+	return nil
+}
+
+// verifyInto verifies m with v and fills d with the outcome. A failed
+// verification is a *modelError; other errors are the command's own.
+func (a *app) verifyInto(ctx context.Context, d *policy.Decision, m model, v modelsig.Verifier, opts modelsig.VerifyOptions, logFingerprints bool) error {
+	res, err := modelsig.Verify(ctx, m.abs, v, opts)
+	if err != nil {
+		var ve *modelsig.VerificationError
+		if errors.As(err, &ve) {
+			return &modelError{code: policy.CodeVerificationFailed, err: err}
+		}
+		return &modelError{code: policy.CodeError, err: err}
+	}
+	d.Outcome, d.Reason = policy.Verified, "signature and every file match"
+	d.Signature = res.SignaturePath
+	d.Files, d.Bytes = res.Stats.Files, res.Stats.Bytes
+	d.Identity, d.Issuer = res.Signed.Identity, res.Signed.Issuer
+	d.Fingerprints, d.Warnings = res.Signed.Fingerprints, res.Signed.Warnings
+	if logFingerprints {
+		for _, fp := range res.Signed.Fingerprints {
+			a.logger.Info("certificate fingerprint", "stage", "verify", "sha256", fp)
+		}
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -122,7 +123,7 @@ func TestVerifyReferenceParity(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			args := append(slices.Clone(c.args), c.model)
 			runCLI(t, args...).want(t, exitOK).stdoutHas(t,
-				fmt.Sprintf("Verification succeeded: %s (%s, %d file", c.model, c.method, c.files),
+				fmt.Sprintf("Verification succeeded: %q (%s, %d file", c.model, c.method, c.files),
 				fmt.Sprintf(", %d bytes)", c.bytes))
 
 			r := runCLI(t, append(args, "--output", "json")...).want(t, exitOK)
@@ -154,7 +155,7 @@ func TestVerifyInModelDir(t *testing.T) {
 	keyPub := refPath(t, "keys/certificate/signing-key-pub.pem")
 	t.Chdir(refPath(t, "v1.1.0-elliptic-key"))
 	runCLI(t, "verify", "key", "--public-key", keyPub, "--signature", "model.sig", "--ignore-paths", "ignore-me", ".").
-		want(t, exitOK).stdoutHas(t, "Verification succeeded: . (key, 2 files, 17 bytes)")
+		want(t, exitOK).stdoutHas(t, `Verification succeeded: "." (key, 2 files, 17 bytes)`)
 }
 
 // TestVerifyUnrecordedIgnoreRequired: v1.0.1 signatures do not record
@@ -288,12 +289,12 @@ func TestVerifyFailsClosed(t *testing.T) {
 			}
 			writeFile(t, sigPath, b[:len(b)/2])
 			return keyArgs(m)
-		}, []string{"model.sig: not valid JSON"}, "error"},
+		}, []string{`model.sig":1:`, ": not valid JSON: truncated"}, "error"},
 		{"garbage-signature", func(t *testing.T) []string {
 			m := copyRef(t, "v1.1.0-elliptic-key")
 			writeFile(t, filepath.Join(m, "model.sig"), []byte("\x00\xffnot a bundle"))
 			return keyArgs(m)
-		}, []string{filepath.Join("v1.1.0-elliptic-key", "model.sig") + ": not valid JSON"}, "error"},
+		}, []string{filepath.Join("v1.1.0-elliptic-key", "model.sig") + `":1:1: not valid JSON`, "(not a model signature?)"}, "error"},
 		{"garbled-signature-bytes", func(t *testing.T) []string {
 			m := copyRef(t, "v1.1.0-elliptic-key")
 			garbleJSONField(t, filepath.Join(m, "model.sig"), "sig")
@@ -322,13 +323,13 @@ func TestVerifyFailsClosed(t *testing.T) {
 			m := copyRef(t, "v1.1.0-elliptic-key")
 			mustRemove(t, filepath.Join(m, "model.sig"))
 			return keyArgs(m)
-		}, []string{"read signature: open ", filepath.Join("v1.1.0-elliptic-key", "model.sig") + ": no such file or directory"}, "error"},
+		}, []string{"no signature at ", filepath.Join("v1.1.0-elliptic-key", "model.sig") + `" (name the signature file with --signature)`}, "error"},
 		{"missing-signature-flag", func(*testing.T) []string {
 			return keyArgs(refPath(t, "v1.1.0-elliptic-key"), "--signature", filepath.Join(t.TempDir(), "nope.sig"))
-		}, []string{"nope.sig: no such file or directory"}, "error"},
+		}, []string{`nope.sig" (name the signature file with --signature)`}, "error"},
 		{"missing-model", func(*testing.T) []string {
 			return keyArgs(filepath.Join(t.TempDir(), "nothing-here"))
-		}, []string{"nothing-here"}, "error"},
+		}, []string{`nothing-here" does not exist`}, "not-found"},
 		{"ignore-unsigned-missing-file", func(t *testing.T) []string {
 			m := copyRef(t, "v1.1.0-elliptic-key")
 			mustRemove(t, filepath.Join(m, "signme-2"))
@@ -380,9 +381,9 @@ func TestVerifyUsageErrors(t *testing.T) {
 		msg  []string
 	}{
 		{"missing-public-key-file", []string{"verify", "key", "--public-key", missing, model}, []string{missing, "no such file or directory"}},
-		{"rsa-public-key", []string{"verify", "key", "--public-key", rsaPub, model}, []string{"public key " + rsaPub + ": only elliptic-curve keys on P-256, P-384 or P-521 are supported (got RSA)"}},
-		{"garbage-public-key", []string{"verify", "key", "--public-key", garbage, model}, []string{"public key " + garbage + ": no PEM PUBLIC KEY block found"}},
-		{"certificate-as-public-key", []string{"verify", "key", "--public-key", caCert, model}, []string{caCert + ": no PEM PUBLIC KEY block found (found CERTIFICATE)"}},
+		{"rsa-public-key", []string{"verify", "key", "--public-key", rsaPub, model}, []string{"public key " + strconv.Quote(rsaPub) + ": only elliptic-curve keys on P-256, P-384 or P-521 are supported (got RSA)"}},
+		{"garbage-public-key", []string{"verify", "key", "--public-key", garbage, model}, []string{"public key " + strconv.Quote(garbage) + ": no PEM PUBLIC KEY block found"}},
+		{"certificate-as-public-key", []string{"verify", "key", "--public-key", caCert, model}, []string{strconv.Quote(caCert) + ": no PEM PUBLIC KEY block found (found CERTIFICATE)"}},
 		{"public-key-as-chain", []string{"verify", "certificate", "--certificate-chain", keyPub, model}, []string{keyPub}},
 		{"missing-chain-file", []string{"verify", "certificate", "--certificate-chain", missing, model}, []string{missing}},
 		{"public-key-flag-absent", []string{"verify", "key", model}, []string{`required flag(s) "public-key" not set`}},

@@ -13,9 +13,12 @@ import (
 	"testing"
 )
 
-// Root returns the absolute path of ../shared/testdata beside the
-// repository root, or "" when it does not exist. It is computed once, so a
-// test that changes directory (t.Chdir) still finds the material.
+// Root returns the canonical path (absolute, symlinks resolved) of
+// ../shared/testdata beside the repository root, or "" when it does not
+// exist. It is computed once, so a test that changes directory (t.Chdir)
+// still finds the material. It is canonical because exact policy keys are
+// literal (never resolved): a test that writes a key from it must name the
+// real path, wherever ../shared is linked from.
 func Root() string { return root() }
 
 var root = sync.OnceValue(func() string {
@@ -29,6 +32,9 @@ var root = sync.OnceValue(func() string {
 	p := filepath.Join(filepath.Dir(repo), "shared", "testdata")
 	if fi, err := os.Stat(p); err != nil || !fi.IsDir() {
 		return ""
+	}
+	if real, err := filepath.EvalSymlinks(p); err == nil {
+		return real
 	}
 	return p
 })

@@ -3,10 +3,14 @@
 // order, every repeated key, and the byte offset where each key and value
 // starts.
 //
-// Policies need the order (regex rules are tried in file order) and the
-// offsets (errors say FILE:LINE:COL); signatures and statements need to see
-// repeated keys, because parsers disagree on which repeat wins and a signed
-// document must mean one thing to every reader.
+// Policies need the order (regex rules are tried in file order), the
+// offsets (errors say FILE:LINE:COL) and every repeated key (reported, not
+// just refused), and a hand-written file deserves errors in words.
+//
+// Signatures do not use the tree: a signature may be tens of megabytes,
+// and modelsig streams it through jsontext (go-json-experiment), which
+// refuses repeated keys itself, straight into the compact form it keeps.
+// Position is shared by both for LINE:COL.
 //
 // Tokens come from encoding/json's Decoder, so the grammar, string
 // unescaping and number syntax are the standard library's. This package

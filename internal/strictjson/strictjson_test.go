@@ -203,17 +203,26 @@ func TestKindString(t *testing.T) {
 	}
 }
 
+// TestLinesPosition: Lines.Position and Position (no index) agree, and
+// count lines from 1 and columns in characters from 1.
 func TestLinesPosition(t *testing.T) {
-	x := NewLines([]byte("ab\n\"é\": x\n\nz"))
+	data := []byte("ab\n\"é\": x\n\nz")
+	x := NewLines(data)
 	for _, tt := range []struct{ off, line, col int }{
 		{0, 1, 1}, {2, 1, 3}, {3, 2, 1}, {8, 2, 5}, {9, 2, 6}, {10, 2, 7}, {11, 3, 1}, {12, 4, 1}, {13, 4, 2},
 		{-5, 1, 1}, {99, 4, 2},
 	} {
 		if l, c := x.Position(tt.off); l != tt.line || c != tt.col {
+			t.Errorf("Lines.Position(%d) = %d:%d, want %d:%d", tt.off, l, c, tt.line, tt.col)
+		}
+		if l, c := Position(data, tt.off); l != tt.line || c != tt.col {
 			t.Errorf("Position(%d) = %d:%d, want %d:%d", tt.off, l, c, tt.line, tt.col)
 		}
 	}
 	if l, c := NewLines(nil).Position(0); l != 1 || c != 1 {
+		t.Errorf("empty document: %d:%d", l, c)
+	}
+	if l, c := Position(nil, 0); l != 1 || c != 1 {
 		t.Errorf("empty document: %d:%d", l, c)
 	}
 }

@@ -1,0 +1,109 @@
+// Package safefile reads small files named by users or attackers
+// (signatures, keys, certificates, trust roots, policies) without letting
+// the file decide how long that takes or how much memory it costs.
+//
+// A path may name a FIFO (open blocks until a writer appears, for ever), a
+// device (/dev/zero never ends), a socket or a directory. ReadFile opens
+// without blocking, checks with fstat on the open descriptor (so a file
+// swapped after a stat cannot slip through) that it is a regular file,
+// refuses one larger than the caller's limit before reading a byte, and
+// reads at most limit bytes even if the file grows meanwhile.
+package safefile
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"strconv"
+)
+
+// ErrNotRegular is wrapped by the error for a path that is not a regular
+// file (after following symlinks).
+var ErrNotRegular = errors.New("not a regular file")
+
+// ErrTooLarge is wrapped by the error for a file larger than the limit.
+var ErrTooLarge = errors.New("file too large")
+
+// PathError is a failure to read the file at Path. Its message quotes the
+// path, which may hold any bytes.
+type PathError struct {
+	Op   string // "open", "read", ...
+	Path string
+	Err  error // a syscall error, or wraps ErrNotRegular or ErrTooLarge
+}
+
+func (e *PathError) Error() string {
+	if e.Op == "" {
+		return strconv.Quote(e.Path) + " " + e.Err.Error()
+	}
+	return e.Op + " " + strconv.Quote(e.Path) + ": " + e.Err.Error()
+}
+
+func (e *PathError) Unwrap() error { return e.Err }
+
+// ReadFile returns the contents of the regular file at path, which must
+// hold at most limit bytes. Symlinks are followed (the user named the
+// path). Errors are *PathError; errors.Is works with fs.ErrNotExist,
+// fs.ErrPermission, ErrNotRegular and ErrTooLarge.
+func ReadFile(path string, limit int64) ([]byte, error) {
+	f, size, err := open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if size > limit {
+		return nil, tooLarge(path, limit)
+	}
+	// Sized from fstat, so that a genuine file costs one allocation; read
+	// one byte past the limit to notice a file that grew meanwhile.
+	var buf bytes.Buffer
+	buf.Grow(int(size) + bytes.MinRead)
+	if _, err := buf.ReadFrom(io.LimitReader(f, limit+1)); err != nil {
+		return nil, &PathError{Op: "read", Path: path, Err: unwrapPathError(err)}
+	}
+	if int64(buf.Len()) > limit {
+		return nil, tooLarge(path, limit)
+	}
+	return buf.Bytes(), nil
+}
+
+func tooLarge(path string, limit int64) error {
+	return &PathError{Path: path, Err: fmt.Errorf("is larger than %d bytes: %w", limit, ErrTooLarge)}
+}
+
+// notRegular is the error for a file of mode m that is not regular.
+func notRegular(path string, m fs.FileMode) error {
+	return &PathError{Path: path, Err: fmt.Errorf("is %s, %w", Kind(m), ErrNotRegular)}
+}
+
+// Kind names a file mode's type for messages ("a named pipe (FIFO)", "a
+// directory"...), for every package that refuses a file for its type.
+func Kind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a block device"
+	case m&fs.ModeIrregular != 0:
+		return "an irregular file"
+	}
+	return "not a regular file"
+}
+
+// unwrapPathError drops an *fs.PathError layer (whose message does not
+// quote the path) around a syscall error.
+func unwrapPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}

@@ -1,0 +1,228 @@
+package vllmcmd
+
+import (
+	"bytes"
+	"encoding/json"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/modelgate/modelgate/internal/strictjson"
+)
+
+// Pins are the commits modelgate verified hub artifacts at, by the flag
+// that pins them in vLLM's argv (Artifact.RevisionFlag). Empty fields
+// add nothing.
+type Pins struct {
+	// Revision pins MODEL (and whatever else --revision applies to:
+	// --hf-config-path, --generation-config); --code-revision, when the
+	// user set one, is pinned to the same commit.
+	Revision string
+	// TokenizerRevision pins --tokenizer-revision.
+	TokenizerRevision string
+	// SpeculativeRevision pins "revision" (and "code_revision", when set)
+	// inside --speculative-config.
+	SpeculativeRevision string
+}
+
+// RewriteOptions are the changes Rewrite makes to the user's argv.
+type RewriteOptions struct {
+	Pins Pins
+	// Listen, when set, replaces where vLLM listens (modelgate exec
+	// --listen).
+	Listen *Listen
+	// ConfigCopy, when set, replaces the --config file's name: an
+	// absolute .yaml path of a file holding exactly Command.ConfigData
+	// that only modelgate can write, so that vLLM cannot read a file
+	// changed after modelgate read it.
+	ConfigCopy string
+}
+
+// Listen is where vLLM listens behind the gate: Host and Port, or UDS.
+type Listen struct {
+	Host string
+	Port int
+	UDS  string
+}
+
+var commitRE = regexp.MustCompile(`^[0-9a-f]{40}$`)
+
+// Rewrite returns the argv vLLM is executed with: the user's, byte for
+// byte, with the pins appended (a later flag wins in argparse, and the
+// command line wins over --config), the --config file's name replaced by
+// ConfigCopy and, for Listen, the user's --host, --port and --uds
+// removed and Listen's appended.
+func (c *Command) Rewrite(o RewriteOptions) ([]string, error) {
+	pins, listen := o.Pins, o.Listen
+	for _, p := range []struct{ name, value string }{
+		{"Pins.Revision", pins.Revision}, {"Pins.TokenizerRevision", pins.TokenizerRevision},
+		{"Pins.SpeculativeRevision", pins.SpeculativeRevision},
+	} {
+		if p.value != "" && !commitRE.MatchString(p.value) {
+			return nil, refuse(p.name, "pin a 40-hex commit", "%q is not a commit", p.value)
+		}
+	}
+	drop := map[int]bool{}
+	var tail []string
+	if pins.Revision != "" {
+		tail = append(tail, "--revision", pins.Revision)
+		if c.CodeRevision != "" {
+			tail = append(tail, "--code-revision", pins.Revision)
+		}
+	}
+	if pins.TokenizerRevision != "" {
+		tail = append(tail, "--tokenizer-revision", pins.TokenizerRevision)
+	}
+	if pins.SpeculativeRevision != "" {
+		if c.speculator == nil {
+			return nil, refuse("Pins.SpeculativeRevision", "pin only a --speculative-config model", "no --speculative-config to pin")
+		}
+		spec, err := pinSpeculative(c.speculator.obj, pins.SpeculativeRevision)
+		if err != nil {
+			return nil, err
+		}
+		tail = append(tail, "--speculative-config", spec)
+	}
+	if listen != nil {
+		flags, err := listen.flags()
+		if err != nil {
+			return nil, err
+		}
+		if c.configUDS && listen.UDS == "" {
+			return nil, refuse("--uds", "remove uds from "+c.ConfigFile,
+				"set in the config file, where modelgate cannot replace it, and vLLM would listen there instead of on the gate's port")
+		}
+		for _, i := range c.removable {
+			drop[i] = true
+		}
+		tail = append(tail, flags...)
+	}
+	if o.ConfigCopy != "" {
+		if err := c.checkConfigCopy(o.ConfigCopy); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]string, 0, len(c.Argv)+len(tail))
+	for i, a := range c.Argv {
+		switch {
+		case drop[i]:
+		case i == c.configArg && o.ConfigCopy != "":
+			out = append(out, o.ConfigCopy)
+		default:
+			out = append(out, a)
+		}
+	}
+	return append(out, tail...), nil
+}
+
+// checkConfigCopy makes sure vLLM will read the copy as it read the file.
+func (c *Command) checkConfigCopy(p string) error {
+	switch {
+	case c.ConfigFile == "":
+		return refuse("ConfigCopy", "copy only a --config file", "the command line has no --config")
+	case !filepath.IsAbs(p):
+		return refuse("ConfigCopy", "give an absolute path", "%q is not absolute", p)
+	case !strings.HasSuffix(p, ".yaml") && !strings.HasSuffix(p, ".yml"):
+		return refuse("ConfigCopy", "end the name in .yaml", "%q: vLLM reads only .yaml and .yml files", p)
+	}
+	return nil
+}
+
+func (l *Listen) flags() ([]string, error) {
+	switch {
+	case l.UDS != "" && l.Host == "" && l.Port == 0:
+		if strings.HasPrefix(l.UDS, "-") {
+			return nil, refuse("Listen.UDS", "use an absolute socket path", "%q looks like a flag", l.UDS)
+		}
+		return []string{"--uds", l.UDS}, nil
+	case l.UDS == "" && l.Host != "" && l.Port > 0 && l.Port <= 65535:
+		if strings.HasPrefix(l.Host, "-") || strings.ContainsAny(l.Host, " \t\n") {
+			return nil, refuse("Listen.Host", "use an address such as 127.0.0.1", "%q is not a host", l.Host)
+		}
+		return []string{"--host", l.Host, "--port", strconv.Itoa(l.Port)}, nil
+	}
+	return nil, refuse("Listen", "give Host and Port, or UDS", "%+v is not one listening address", *l)
+}
+
+// pinSpeculative returns the --speculative-config JSON with "revision"
+// (and "code_revision", when present) set to commit, every other member
+// as it was. The whole JSON is given again: a dotted
+// --speculative-config.revision would replace it, not merge.
+func pinSpeculative(obj *strictjson.Value, commit string) (string, error) {
+	pinned := *obj
+	pinned.Members = nil
+	rev := &strictjson.Value{Kind: strictjson.String, Str: commit}
+	hasRevision := false
+	for _, m := range obj.Members {
+		switch m.Key {
+		case "revision":
+			hasRevision = true
+			m.Value = rev
+		case "code_revision":
+			if m.Value.Kind != strictjson.Null {
+				m.Value = rev
+			}
+		}
+		pinned.Members = append(pinned.Members, m)
+	}
+	if !hasRevision {
+		pinned.Members = append(pinned.Members, strictjson.Member{Key: "revision", Value: rev})
+	}
+	var b bytes.Buffer
+	if err := encodeJSON(&b, &pinned); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+// encodeJSON writes v compactly, numbers as written and members in order.
+func encodeJSON(b *bytes.Buffer, v *strictjson.Value) error {
+	switch v.Kind {
+	case strictjson.Null:
+		b.WriteString("null")
+	case strictjson.Bool:
+		b.WriteString(strconv.FormatBool(v.Bool))
+	case strictjson.Number:
+		b.WriteString(v.Str)
+	case strictjson.String:
+		return encodeString(b, v.Str)
+	case strictjson.Array:
+		b.WriteByte('[')
+		for i, e := range v.Elems {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			if err := encodeJSON(b, e); err != nil {
+				return err
+			}
+		}
+		b.WriteByte(']')
+	case strictjson.Object:
+		b.WriteByte('{')
+		for i, m := range v.Members {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			if err := encodeString(b, m.Key); err != nil {
+				return err
+			}
+			b.WriteByte(':')
+			if err := encodeJSON(b, m.Value); err != nil {
+				return err
+			}
+		}
+		b.WriteByte('}')
+	}
+	return nil
+}
+
+func encodeString(b *bytes.Buffer, s string) error {
+	enc := json.NewEncoder(b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(s); err != nil {
+		return err
+	}
+	b.Truncate(b.Len() - 1) // Encode's newline
+	return nil
+}
