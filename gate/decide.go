@@ -24,6 +24,9 @@ func (g *Gate) decide(ctx context.Context, ap *activePolicy, kind policy.Kind, p
 	ch := g.flight.DoChan(key, func() (any, error) {
 		return g.runDecide(ap, kind, path), nil
 	})
+	if g.testHookWaitDecision != nil {
+		g.testHookWaitDecision()
+	}
 	var d policy.Decision
 	select {
 	case r := <-ch:

@@ -88,7 +88,8 @@ func (f *fakeVLLM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if id := r.Header.Get("X-Test-ID"); id != "" {
 		w.Header().Set("X-Test-ID", id)
 	}
-	if f.apiKey != "" && guarded(path) && r.Header.Get("Authorization") != "Bearer "+f.apiKey {
+	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	if f.apiKey != "" && guarded(path) && (!strings.EqualFold(scheme, "bearer") || token != f.apiKey) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusUnauthorized)
 		io.WriteString(w, `{"error":"Unauthorized"}`)

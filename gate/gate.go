@@ -185,6 +185,10 @@ type Gate struct {
 	cancel  context.CancelFunc
 	bg      sync.WaitGroup // background refreshes started by requests
 	serving atomic.Bool
+
+	// testHookWaitDecision, when set, runs as a request starts waiting
+	// for a (possibly shared) decision.
+	testHookWaitDecision func()
 }
 
 // New checks cfg, loads the policy and returns a gate ready to serve. A

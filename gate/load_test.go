@@ -2,6 +2,7 @@ package gate
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -72,17 +73,11 @@ func TestLoadInplace(t *testing.T) {
 }
 
 func quoteJSON(s string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for _, r := range s {
-		switch r {
-		case '"', '\\':
-			b.WriteByte('\\')
-		}
-		b.WriteRune(r)
+	b, err := json.Marshal(s)
+	if err != nil {
+		panic(err)
 	}
-	b.WriteByte('"')
-	return b.String()
+	return string(b)
 }
 
 // TestSageMakerAdapters covers POST /adapters with a JSON body and with a
