@@ -89,6 +89,8 @@ func expandHome(home, p string) string {
 // absolute name replaces DIR altogether.
 func resolverPath(dir, name string) (string, error) {
 	switch {
+	case name == "":
+		return "", fmt.Errorf("the model name is empty")
 	case name == "." || name == "..":
 		return "", fmt.Errorf("the model name %s is not a folder name", strconv.Quote(name))
 	case strings.ContainsRune(name, '/'):
