@@ -29,7 +29,7 @@ func (g *Gate) serveAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rt := classify(r.URL.Path, g.cfg.RootPath)
-	g.metrics.requests.WithLabelValues(rt.kind.String()).Inc()
+	g.metrics.byRoute[rt.kind].Inc()
 	if len(g.cfg.APIKeys) > 0 && r.Method != http.MethodOptions && guarded(rt.path) && !g.authorized(r) {
 		// vLLM would answer the same; the gate answers first so that an
 		// unauthenticated client cannot make it verify anything.

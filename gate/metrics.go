@@ -9,6 +9,7 @@ import (
 // served by AdminHandler (vLLM's /metrics stays vLLM's).
 type metrics struct {
 	requests       *prometheus.CounterVec   // by route
+	byRoute        [routeDev + 1]prometheus.Counter
 	decisions      *prometheus.CounterVec   // by kind, outcome
 	refused        *prometheus.CounterVec   // by reason
 	wouldDeny      *prometheus.CounterVec   // warn mode, by reason
@@ -72,5 +73,10 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 	reg.MustRegister(m.requests, m.decisions, m.refused, m.wouldDeny, m.verifySeconds, m.verifying,
 		m.bytesHashed, m.reloads, m.reloadFailures, m.policyLoaded, m.upstreamErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// Resolved once: every request counts, and a label lookup per
+	// request would cost more than the rest of the gate's bookkeeping.
+	for k := range m.byRoute {
+		m.byRoute[k] = m.requests.WithLabelValues(routeKind(k).String())
+	}
 	return m
 }

@@ -154,6 +154,17 @@ func objectModels(dec *json.Decoder, names []string) ([]string, error) {
 // such as a lone UTF-16 surrogate, which Python keeps as is: the two
 // would otherwise read two different names.
 func modelValue(raw []byte) (string, error) {
+	if !bytes.Contains(raw, []byte(`\u`)) {
+		// No escapes that encoding/json could repair: the fast path.
+		var name *string
+		if err := json.Unmarshal(raw, &name); err != nil {
+			return "", fmt.Errorf(`"model" must be a string, not %s`, jsonKind(raw))
+		}
+		if name == nil {
+			return "", nil
+		}
+		return *name, nil
+	}
 	v, err := strictjson.Parse(raw)
 	if err != nil {
 		return "", fmt.Errorf(`the "model" value is not valid: %v`, err)
@@ -165,6 +176,23 @@ func modelValue(raw []byte) (string, error) {
 		return "", nil
 	}
 	return "", fmt.Errorf(`"model" must be a string, not %s`, v.Kind)
+}
+
+// jsonKind names the kind of a valid JSON value by its first byte.
+func jsonKind(raw []byte) strictjson.Kind {
+	switch raw[0] {
+	case '{':
+		return strictjson.Object
+	case '[':
+		return strictjson.Array
+	case '"':
+		return strictjson.String
+	case 't', 'f':
+		return strictjson.Bool
+	case 'n':
+		return strictjson.Null
+	}
+	return strictjson.Number
 }
 
 // skipValue consumes one JSON value; the decoder validates it, nothing is

@@ -72,8 +72,14 @@ func (u *upstream) url(path string) string {
 
 // newProxy builds the reverse proxy every forwarded request goes through.
 // It keeps the path and query as the client sent them (vLLM decodes them
-// as the gate did), flushes every write at once so that server-sent
-// events arrive as vLLM sends them, and drops hop-by-hop headers.
+// as the gate did) and drops hop-by-hop headers.
+//
+// Streams are never buffered: ReverseProxy flushes every write at once
+// for text/event-stream and for any response without a Content-Length
+// (chunked: NDJSON, a stream of unknown length). FlushInterval stays 0
+// for the rest, responses whose whole length vLLM announced: -1 there
+// would start a flush timer per response and cost a fifth of the gate's
+// CPU, for bodies that are complete anyway.
 func (g *Gate) newProxy() *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
@@ -82,7 +88,6 @@ func (g *Gate) newProxy() *httputil.ReverseProxy {
 			pr.SetXForwarded()
 		},
 		Transport:      g.up.transport,
-		FlushInterval:  -1,
 		BufferPool:     copyBuffers{},
 		ModifyResponse: runResponseHook,
 		ErrorHandler:   g.proxyError,
