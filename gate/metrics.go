@@ -8,7 +8,7 @@ import (
 // metrics are the gate's own Prometheus metrics, on a private registry
 // served by AdminHandler (vLLM's /metrics stays vLLM's).
 type metrics struct {
-	requests       *prometheus.CounterVec   // by route
+	requests       *prometheus.CounterVec // by route
 	byRoute        [routeDev + 1]prometheus.Counter
 	decisions      *prometheus.CounterVec   // by kind, outcome
 	refused        *prometheus.CounterVec   // by reason
