@@ -37,6 +37,12 @@ func (g *Gate) serveAPI(w http.ResponseWriter, r *http.Request) {
 		writeUnauthorized(w)
 		return
 	}
+	if strings.EqualFold(r.Header.Get("Upgrade"), "h2c") {
+		// curl --http2 asks for HTTP/2 over cleartext; neither the gate
+		// nor vLLM speaks it, so the request goes on as HTTP/1.1.
+		r.Header.Del("Upgrade")
+		r.Header.Del("Http2-Settings")
+	}
 	if r.Header.Get("Upgrade") != "" && !g.cfg.AllowUpgrade {
 		g.refuse(w, r, &refusal{status: http.StatusForbidden, typ: typePermissionDenied, reason: "upgrade",
 			msg: "modelgate refuses protocol upgrades (WebSocket): it cannot read the messages, which can name a model for vLLM to load"})

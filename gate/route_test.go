@@ -145,3 +145,16 @@ func TestUpgradeRefused(t *testing.T) {
 		t.Errorf("the upstream saw %d requests", n)
 	}
 }
+
+// TestH2CUpgradeIgnored: curl --http2 over cleartext asks to upgrade to
+// h2c; the request goes on as HTTP/1.1.
+func TestH2CUpgradeIgnored(t *testing.T) {
+	h := newHarness(t)
+	r := h.do(http.MethodGet, "/health", "", "", "Connection", "Upgrade, HTTP2-Settings", "Upgrade", "h2c", "HTTP2-Settings", "AAMAAABkAARAAAAAAAIAAAAA")
+	if r.status != http.StatusOK {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	if got := h.fake.received("/health"); len(got) != 1 || got[0].header.Get("Upgrade") != "" {
+		t.Errorf("forwarded as %v", got)
+	}
+}

@@ -34,10 +34,17 @@ const (
 // When ctx ends it stops accepting connections and lets the requests in
 // flight finish, streams included, for at most DrainTimeout; then it
 // cancels what is left. It returns once every goroutine it started has
-// ended, and closes the gate: Serve can be called once. The error is nil
-// after a shutdown through ctx.
+// ended, with the listeners and the gate closed: Serve can be called once.
+// The error is nil after a shutdown through ctx.
 func (g *Gate) Serve(ctx context.Context, api, admin net.Listener) error {
+	closeListeners := func() {
+		api.Close()
+		if admin != nil {
+			admin.Close()
+		}
+	}
 	if !g.serving.CompareAndSwap(false, true) {
+		closeListeners()
 		return errors.New("gate: Serve called twice")
 	}
 	defer g.Close()
@@ -45,6 +52,7 @@ func (g *Gate) Serve(ctx context.Context, api, admin net.Listener) error {
 	if g.cfg.WatchPolicy {
 		var err error
 		if watcher, err = g.newPolicyWatcher(); err != nil {
+			closeListeners()
 			return err
 		}
 	}
