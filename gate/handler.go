@@ -92,16 +92,8 @@ func (g *Gate) serveDev(w http.ResponseWriter, r *http.Request, rt route) {
 
 // serveLoad handles POST /v1/load_lora_adapter.
 func (g *Gate) serveLoad(w http.ResponseWriter, r *http.Request) {
-	if !g.method(w, r, http.MethodPost) {
-		return
-	}
-	if ref := jsonOnly(r); ref != nil {
-		g.refuse(w, r, ref)
-		return
-	}
-	body, ref := g.readBody(w, r, MaxLoadBody)
-	if ref != nil {
-		g.refuse(w, r, ref)
+	body, ok := g.controlBody(w, r, true)
+	if !ok {
 		return
 	}
 	req, err := parseLoadBody(body)
@@ -115,12 +107,8 @@ func (g *Gate) serveLoad(w http.ResponseWriter, r *http.Request) {
 // serveAdapters handles SageMaker's POST /adapters. SageMaker's handler
 // reads the body as JSON whatever its Content-Type, so the gate does too.
 func (g *Gate) serveAdapters(w http.ResponseWriter, r *http.Request) {
-	if !g.method(w, r, http.MethodPost) {
-		return
-	}
-	body, ref := g.readBody(w, r, MaxLoadBody)
-	if ref != nil {
-		g.refuse(w, r, ref)
+	body, ok := g.controlBody(w, r, false)
+	if !ok {
 		return
 	}
 	req, err := parseAdapterRequest(body, r.URL.RawQuery)
@@ -129,6 +117,28 @@ func (g *Gate) serveAdapters(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g.admitLoad(w, r, body, req, "src")
+}
+
+// controlBody reads the body of a load or unload request: POST only,
+// application/json only when jsonOnly is set (vLLM's
+// validate_json_request), at most MaxLoadBody. ok is false when the gate
+// has answered the request itself.
+func (g *Gate) controlBody(w http.ResponseWriter, r *http.Request, jsonOnly bool) (body []byte, ok bool) {
+	if !g.method(w, r, http.MethodPost) {
+		return nil, false
+	}
+	if jsonOnly {
+		if ref := jsonMedia(r); ref != nil {
+			g.refuse(w, r, ref)
+			return nil, false
+		}
+	}
+	body, ref := g.readBody(w, r, MaxLoadBody)
+	if ref != nil {
+		g.refuse(w, r, ref)
+		return nil, false
+	}
+	return body, true
 }
 
 // admitLoad decides the adapter of a parsed load request and forwards the
@@ -157,16 +167,8 @@ func (g *Gate) admitLoad(w http.ResponseWriter, r *http.Request, body []byte, re
 // serveUnload handles POST /v1/unload_lora_adapter: forwarded, and the
 // name forgotten once vLLM confirms.
 func (g *Gate) serveUnload(w http.ResponseWriter, r *http.Request) {
-	if !g.method(w, r, http.MethodPost) {
-		return
-	}
-	if ref := jsonOnly(r); ref != nil {
-		g.refuse(w, r, ref)
-		return
-	}
-	body, ref := g.readBody(w, r, MaxLoadBody)
-	if ref != nil {
-		g.refuse(w, r, ref)
+	body, ok := g.controlBody(w, r, true)
+	if !ok {
 		return
 	}
 	name, err := parseUnloadBody(body)
@@ -314,9 +316,9 @@ func (g *Gate) method(w http.ResponseWriter, r *http.Request, want string) bool 
 	return false
 }
 
-// jsonOnly refuses a body vLLM's validate_json_request would refuse:
+// jsonMedia refuses a body vLLM's validate_json_request would refuse:
 // the media type must be application/json.
-func jsonOnly(r *http.Request) *refusal {
+func jsonMedia(r *http.Request) *refusal {
 	media, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if media == "application/json" {
 		return nil
