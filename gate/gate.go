@@ -103,8 +103,7 @@ type Config struct {
 	// anything, so unknown model names get a 404.
 	LoRAResolverDir string
 	// ResolveHub finds Hugging Face repository ids in the local cache;
-	// nil means hub ids are decided as given (the policy denies them as
-	// not local).
+	// nil means hub ids are denied as not local.
 	ResolveHub HubResolver
 	// APIKeys are vLLM's --api-key values. The gate uses the first for
 	// its own calls (GET /v1/models), and answers 401 itself, before any

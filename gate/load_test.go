@@ -260,6 +260,7 @@ func TestLoRAPathResolution(t *testing.T) {
 		{"hub id in the cache", "org/adapter", []option{hub("", nil)}, true, ""},
 		{"hub id not in the cache", "org/adapter", []option{hub("", errors.New("not in the cache"))}, false, "not in the cache"},
 		{"hub id without a cache resolver", "org/adapter", nil, false, "not a local path"},
+		{"relative path that exists only in the gate's directory", "adapters/good", []option{func(h *harness, _ *Config) { t.Chdir(h.fx.root) }}, false, "not a local path"},
 		{"hub snapshot outside the policy", "org/adapter", []option{hub("/", nil)}, false, "no rule"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

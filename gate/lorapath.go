@@ -37,8 +37,8 @@ type adapterPath struct {
 //     os.path.abspath of it: joined and cleaned lexically, as vLLM then
 //     opens it;
 //   - anything else is a Hugging Face repository id, looked up in the
-//     local cache at revision main (hub); with no hub resolver it is
-//     decided as given, which the policy denies as not local.
+//     local cache at revision main (ResolveHub); with no hub resolver it
+//     is denied as not local.
 func (c *Config) resolveLoRAPath(ctx context.Context, p string) adapterPath {
 	switch {
 	case strings.ContainsRune(p, 0):
@@ -59,7 +59,9 @@ func (c *Config) resolveLoRAPath(ctx context.Context, p string) adapterPath {
 		return adapterPath{path: filepath.Join(c.UpstreamWorkDir, p)}
 	}
 	if c.ResolveHub == nil {
-		return adapterPath{path: p}
+		// Never hand the policy a relative path: it would resolve it
+		// against the gate's directory, not vLLM's.
+		return adapterPath{path: p, refused: fmt.Errorf("%s is not a local path in vLLM's working directory %s, so vLLM would fetch it from the Hugging Face Hub, and the gate has no Hugging Face cache to verify it in", strconv.Quote(p), c.UpstreamWorkDir), code: policy.CodeNotLocal}
 	}
 	snap, err := c.ResolveHub(ctx, p)
 	if err != nil {
