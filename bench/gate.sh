@@ -8,7 +8,11 @@
 #                           it) at 64 concurrent clients; each client
 #                           alternates a request through the gate and one
 #                           straight to the upstream; reports p50/p99 of both
-#                           and the differences (added-p50-µs, added-p99-µs).
+#                           and the differences (added-p50-µs, added-p99-µs),
+#                           against an upstream that answers at once
+#                           (upstream-0ms: every core saturated, latency is
+#                           queueing) and one that takes 20 ms per completion
+#                           (upstream-20ms: the realistic case).
 #                           Targets on 2 cores: added p50 <= 500 µs, p99 <= 3 ms.
 #   BenchmarkSSEThroughput  a streamed completion (2048 events of 512 bytes,
 #                           each flushed), through the gate and direct,

@@ -1,6 +1,7 @@
 package gate
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -21,7 +22,12 @@ const (
 	sseEventSize = 512
 )
 
-func benchUpstream(tb testing.TB) *httptest.Server {
+func benchUpstream(tb testing.TB) *httptest.Server { return benchUpstreamDelay(tb, 0) }
+
+// benchUpstreamDelay is benchUpstream answering each completion after
+// delay: the time a real model takes to generate, during which the
+// client waits and nothing runs.
+func benchUpstreamDelay(tb testing.TB, delay time.Duration) *httptest.Server {
 	event := []byte("data: " + strings.Repeat("x", sseEventSize-8) + "\n\n")
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
@@ -36,6 +42,9 @@ func benchUpstream(tb testing.TB) *httptest.Server {
 				fl.Flush()
 			}
 		default:
+			if delay > 0 {
+				time.Sleep(delay)
+			}
 			w.Header().Set("Content-Type", "application/json")
 			io.WriteString(w, `{"id":"cmpl-1","object":"text_completion","model":"base","choices":[{"index":0,"text":"ok"}]}`)
 		}
@@ -65,8 +74,22 @@ const completionBody = `{"model":"base","messages":[{"role":"system","content":"
 // clients. Each client alternates a request through the gate and one
 // straight to the upstream, so both see the same machine load; the
 // reported p50/p99 are per-request latencies and their differences.
+//
+// With an upstream that answers at once (upstream-0ms) the clients keep
+// every core busy and latency is mostly queueing for CPU, client and
+// upstream included: the gate's CPU cost times the concurrency. With an
+// upstream that takes 20 ms per completion (upstream-20ms, still far
+// quicker than a model) the cores are not saturated and the difference is
+// the gate's own work on the request's path.
 func BenchmarkAddedLatency(b *testing.B) {
-	up := benchUpstream(b)
+	for _, delay := range []time.Duration{0, 20 * time.Millisecond} {
+		b.Run(fmt.Sprintf("upstream-%dms", delay.Milliseconds()), func(b *testing.B) {
+			benchAddedLatency(b, benchUpstreamDelay(b, delay))
+		})
+	}
+}
+
+func benchAddedLatency(b *testing.B, up *httptest.Server) {
 	gw := benchGate(b, up.URL)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 128, MaxIdleConns: 256}}
 	defer client.CloseIdleConnections()
