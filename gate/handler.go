@@ -145,7 +145,7 @@ func (g *Gate) controlBody(w http.ResponseWriter, r *http.Request, jsonOnly bool
 // original body if it may load.
 func (g *Gate) admitLoad(w http.ResponseWriter, r *http.Request, body []byte, req loadRequest, param string) {
 	d := g.decideAdapter(r.Context(), g.policy(), req.path)
-	attrs := []any{"name", strconv.Quote(req.name), "path", strconv.Quote(req.path), "canonical_path", d.CanonicalPath, "outcome", string(d.Outcome)}
+	attrs := []any{"name", strconv.Quote(req.name), "path", strconv.Quote(req.path), "canonical_path", strconv.Quote(d.CanonicalPath), "outcome", string(d.Outcome)}
 	if !d.Allowed() {
 		ref := &refusal{status: http.StatusForbidden, typ: typePermissionDenied, param: param, msg: d.Reason, reason: "policy"}
 		if g.refusePolicy(w, r, ref, append(attrs, "code", string(d.Code))...) {
@@ -284,7 +284,7 @@ func (g *Gate) admitModel(ctx context.Context, ap *activePolicy, name string) (r
 	d := g.decide(ctx, ap, policy.LoRA, path)
 	switch {
 	case d.Allowed():
-		g.log.Info("LoRA resolver load allowed", "model", strconv.Quote(name), "path", path, "outcome", string(d.Outcome))
+		g.log.Info("LoRA resolver load allowed", "model", strconv.Quote(name), "path", strconv.Quote(path), "outcome", string(d.Outcome))
 		return true, nil
 	case d.Code == policy.CodeNotFound:
 		return false, notFound(name)
