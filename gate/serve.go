@@ -216,7 +216,21 @@ func (g *Gate) AdminHandler() http.Handler {
 }
 
 func (g *Gate) serveReady(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.ControlTimeout)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if err := g.Ready(r.Context()); err != nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("not ready: " + err.Error() + "\n"))
+		return
+	}
+	_, _ = w.Write([]byte("ready\n"))
+}
+
+// Ready reports whether the gate can serve: a policy is in force, vLLM
+// answers GET /health and its served model names are known. The error
+// says what is missing. It waits at most ControlTimeout (or until ctx
+// ends); a caller that starts vLLM polls it before sending traffic.
+func (g *Gate) Ready(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, g.cfg.ControlTimeout)
 	defer cancel()
 	var problems []string
 	if g.policy() == nil {
@@ -230,11 +244,8 @@ func (g *Gate) serveReady(w http.ResponseWriter, r *http.Request) {
 			problems = append(problems, "vLLM's served model names are not known: "+err.Error())
 		}
 	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	if len(problems) > 0 {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write([]byte("not ready: " + strings.Join(problems, "; ") + "\n"))
-		return
+		return errors.New(strings.Join(problems, "; "))
 	}
-	_, _ = w.Write([]byte("ready\n"))
+	return nil
 }
