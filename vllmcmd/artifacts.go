@@ -82,6 +82,16 @@ type Artifact struct {
 	// argv, or "" when it cannot be pinned (LoRA adapters: vLLM loads
 	// them at the default branch).
 	RevisionFlag string
+	// PinFlags (Hub) are every Pin* flag that pins this artifact:
+	// RevisionFlag and those of the artifacts merged into it (the
+	// tokenizer that is MODEL at the same revision, MTP's draft that is
+	// MODEL). Pin each to the verified commit.
+	PinFlags []string
+	// Weights says vLLM loads model weights from it: MODEL, the
+	// speculative model, a speculators verifier. With --download-dir vLLM
+	// reads those from there (config and tokenizer still from the hub
+	// cache), so a hub artifact with Weights is decided in both.
+	Weights bool
 	// GGUFQuant (Hub) is the quantization of a "org/name:QUANT" GGUF
 	// reference: vLLM loads the matching .gguf files of the repository.
 	GGUFQuant string

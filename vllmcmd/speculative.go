@@ -103,7 +103,7 @@ func (c *Command) readSpeculative(v *values, r *resolver, model Artifact) error 
 			return err
 		}
 	}
-	a := Artifact{Kind: KindModel, Source: "--speculative-config.model"}
+	a := Artifact{Kind: KindModel, Source: "--speculative-config.model", Weights: true}
 	switch {
 	case so != nil && sc != nil && sc.model != nil:
 		return refuse(so.name, "name the speculative model once, in --speculative-config", "also given as --speculative-config's \"model\"")
