@@ -40,6 +40,10 @@ type Command struct {
 	// TrustRemoteCode is --trust-remote-code: vLLM will run the model's
 	// own Python files. Allow it only over a verified model.
 	TrustRemoteCode bool
+	// Speculative is set when --speculative-config (or --spec-model) is
+	// given, whatever it names: speculative decoding is configured on the
+	// command line.
+	Speculative bool
 	// CodeFlags are the code-loading flags that are set; Parse refuses any
 	// the operator did not allow.
 	CodeFlags []CodeFlag

@@ -92,6 +92,7 @@ func deref(s *string) string {
 func (c *Command) readSpeculative(v *values, r *resolver, model Artifact) error {
 	text, o := v.str(roleSpeculativeConfig, true)
 	specModel, so := v.str(roleSpecModel, false)
+	c.Speculative = o != nil || so != nil
 	var sc *specConfig
 	if o != nil {
 		var err error
