@@ -135,7 +135,7 @@ func (c *Command) readSpeculative(v *values, r *resolver, model Artifact) error 
 	if specSentinels[a.Value] {
 		return nil
 	}
-	if strings.Contains(a.Value, ".") && !strings.Contains(a.Value, "/") && !uriRE.MatchString(a.Value) {
+	if strings.Contains(a.Value, ".") && !strings.Contains(a.Value, "/") && !uriRE().MatchString(a.Value) {
 		return refuse(a.Source, "write ./"+a.Value+" for a folder here",
 			"%q names a Python class, which modelgate cannot verify", a.Value)
 	}
