@@ -17,7 +17,7 @@ import (
 )
 
 // skipPolicy governs models and loras, skipping everything under dir.
-func skipPolicy(t *testing.T, dir string) *policy.Policy {
+func skipPolicy(t testing.TB, dir string) *policy.Policy {
 	t.Helper()
 	doc := `{"policy": {"signatures": {"signers": {"s": {"verification_method": "skip"}},
 		"models": {"regex:` + dir + `/.*": {"signer": "s"}, "hf:org/m": {"signer": "s"}},
@@ -29,7 +29,7 @@ func skipPolicy(t *testing.T, dir string) *policy.Policy {
 	return p
 }
 
-func tempDir(t *testing.T) string {
+func tempDir(t testing.TB) string {
 	t.Helper()
 	d, err := filepath.EvalSymlinks(t.TempDir())
 	if err != nil {
