@@ -105,7 +105,7 @@ func TestPrepare(t *testing.T) {
 // TestDecisionJSON: a launch decision is the policy's record with
 // "source" first.
 func TestDecisionJSON(t *testing.T) {
-	d := Decision{Source: "MODEL", Decision: policy.Decision{Kind: policy.Model, Path: "org/m", Outcome: policy.Skipped, HubID: "org/m"}}
+	d := Decision{Source: "MODEL", Decision: policy.Decision{Kind: policy.Model, Path: "org/m", Outcome: policy.Skipped, HubResolution: policy.HubResolution{HubID: "org/m"}}}
 	b, err := json.Marshal(d)
 	if err != nil {
 		t.Fatal(err)

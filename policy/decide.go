@@ -69,16 +69,28 @@ type Decision struct {
 	// signature format without a key hint).
 	Warnings []string
 
-	// The resolution of an artifact named by Hugging Face id (DecideHub);
-	// all "" for a path. HubID is the id as given (Path holds it too),
-	// HubRevision the revision asked ("main" when none was given),
-	// HubCommit the commit it resolved to (pin vLLM to it), HubRef the
-	// ref file read ("" when the revision is a commit), HubCache the
-	// cache root searched and HubCacheChosenBy what chose it
-	// (`HF_HUB_CACHE="/x"`, `--download-dir "/d"`, the default).
-	HubID, HubRevision, HubCommit, HubRef, HubCache, HubCacheChosenBy string
+	// HubResolution is set for an artifact named by Hugging Face id
+	// (DecideHub); all "" for a path.
+	HubResolution
 
 	hub *hfcache.Resolution // the resolution, for DecideHubSameCommit
+}
+
+// HubResolution is where an artifact named by Hugging Face id was looked
+// for and found, as decisions and explanations report it.
+type HubResolution struct {
+	// HubID is the id as given (a decision's Path holds it too).
+	HubID string `json:"hub_id,omitempty"`
+	// HubRevision is the revision asked, "main" when none was given.
+	HubRevision string `json:"revision,omitempty"`
+	// HubCommit is the commit it resolved to: pin vLLM to it.
+	HubCommit string `json:"commit,omitempty"`
+	// HubRef is the ref file read, "" when the revision is a commit.
+	HubRef string `json:"ref,omitempty"`
+	// HubCache is the cache root searched, and HubCacheChosenBy what
+	// chose it (`HF_HUB_CACHE="/x"`, `--download-dir "/d"`, the default).
+	HubCache         string `json:"cache_dir,omitempty"`
+	HubCacheChosenBy string `json:"cache_chosen_by,omitempty"`
 }
 
 // Allowed reports whether the artifact may be loaded.
@@ -110,13 +122,7 @@ type decisionJSON struct {
 	Issuer        string   `json:"issuer,omitempty"`
 	Fingerprints  []string `json:"fingerprints,omitempty"`
 	Warnings      []string `json:"warnings,omitempty"`
-
-	HubID            string `json:"hub_id,omitempty"`
-	HubRevision      string `json:"revision,omitempty"`
-	HubCommit        string `json:"commit,omitempty"`
-	HubRef           string `json:"ref,omitempty"`
-	HubCache         string `json:"cache_dir,omitempty"`
-	HubCacheChosenBy string `json:"cache_chosen_by,omitempty"`
+	HubResolution
 }
 
 // MarshalJSON encodes the decision with the field names of the command
@@ -132,8 +138,7 @@ func (d Decision) MarshalJSON() ([]byte, error) {
 		Signer: d.Signer, Method: d.Method, Signature: d.Signature, SubjectDigest: d.SubjectDigest, Outcome: d.Outcome, Code: d.Code, Reason: d.Reason,
 		Files: d.Files, Bytes: d.Bytes, DurationMS: float64(d.Duration.Microseconds()) / 1000,
 		Identity: d.Identity, Issuer: d.Issuer, Fingerprints: d.Fingerprints, Warnings: d.Warnings,
-		HubID: d.HubID, HubRevision: d.HubRevision, HubCommit: d.HubCommit, HubRef: d.HubRef,
-		HubCache: d.HubCache, HubCacheChosenBy: d.HubCacheChosenBy,
+		HubResolution: d.HubResolution,
 	})
 }
 

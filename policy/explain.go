@@ -42,15 +42,9 @@ type Explanation struct {
 	// model's must be one of them. Empty when the entry pins none.
 	Digests []string `json:"digest,omitempty"`
 
-	// The resolution of an artifact named by Hugging Face id (ExplainHub),
-	// as in Decision: the id, the revision asked, the commit it resolved
-	// to, the ref file read, the cache root and what chose it.
-	HubID            string `json:"hub_id,omitempty"`
-	HubRevision      string `json:"revision,omitempty"`
-	HubCommit        string `json:"commit,omitempty"`
-	HubRef           string `json:"ref,omitempty"`
-	HubCache         string `json:"cache_dir,omitempty"`
-	HubCacheChosenBy string `json:"cache_chosen_by,omitempty"`
+	// HubResolution is set for an artifact named by Hugging Face id
+	// (ExplainHub), as in Decision.
+	HubResolution
 }
 
 // Explain reports what Decide would do for the artifact of the given kind

@@ -289,7 +289,6 @@ func (p *Policy) ExplainHub(kind Kind, root hfcache.Root, id, revision string) E
 	d.setHubAsked(root, id, revision)
 	_, t, m, ok := p.resolveHub(&d, root, id, revision, nil)
 	e := p.explain(d, t, m, ok)
-	e.HubID, e.HubRevision, e.HubCommit, e.HubRef = d.HubID, d.HubRevision, d.HubCommit, d.HubRef
-	e.HubCache, e.HubCacheChosenBy = d.HubCache, d.HubCacheChosenBy
+	e.HubResolution = d.HubResolution
 	return e
 }
