@@ -149,6 +149,11 @@ func Prepare(ctx context.Context, pol *policy.Policy, argv []string, o Options) 
 	if err != nil {
 		return nil, err
 	}
+	if o.BehindGate {
+		if err := servesBehindGate(cmd); err != nil {
+			return nil, err
+		}
+	}
 	l := &launcher{ctx: ctx, pol: pol, cmd: cmd, opt: opt, on: o.OnDecision, plan: &Plan{Command: cmd, Env: env}}
 	if err := l.checkPins(cmd.Artifacts, firstModel(cmd.Artifacts)); err != nil {
 		return nil, err
@@ -172,6 +177,39 @@ func Prepare(ctx context.Context, pol *policy.Policy, argv []string, o Options) 
 	}
 	l.plan.Refused = l.trustRemoteCode()
 	return l.plan, nil
+}
+
+// servesBehindGate refuses a command line whose vLLM the gate cannot stand
+// in front of: one that serves no API, or serves it over TLS (the gate
+// speaks plain HTTP to vLLM on loopback or a unix socket).
+func servesBehindGate(cmd *vllmcmd.Command) error {
+	switch {
+	case cmd.Headless:
+		return &vllmcmd.RefusedError{Flag: "--headless", Reason: "vLLM serves no API then, so there is nothing to put the gate in front of",
+			Hint: "remove --listen, or --headless"}
+	case cmd.TLSFlag != "":
+		return &vllmcmd.RefusedError{Flag: cmd.TLSFlag, Reason: "vLLM would serve HTTPS on its private address, where the gate speaks plain HTTP to it",
+			Hint: "remove the --ssl-* flags and terminate TLS in front of the gate"}
+	}
+	return nil
+}
+
+// APIKeys are the keys vLLM's API will require, chosen as its api_server
+// chooses them: the non-empty values of --api-key when the flag is given
+// (so that --api-key "" turns authentication off), else VLLM_API_KEY when
+// it is not empty. nil means no key is required.
+func (p *Plan) APIKeys() []string {
+	given := p.Command.APIKeys
+	if given == nil && p.Env.APIKey != "" {
+		given = []string{p.Env.APIKey}
+	}
+	var keys []string
+	for _, k := range given {
+		if k != "" {
+			keys = append(keys, k)
+		}
+	}
+	return keys
 }
 
 // launcher holds one Prepare's state.
