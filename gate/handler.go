@@ -23,6 +23,10 @@ const AdapterHeader = "X-Amzn-SageMaker-Adapter-Identifier"
 
 // serveAPI is the gate's API handler.
 func (g *Gate) serveAPI(w http.ResponseWriter, r *http.Request) {
+	if g.held.Load() {
+		g.serveStarting(w, r)
+		return
+	}
 	escaped := r.URL.EscapedPath()
 	if err := checkPath(escaped, r.URL.Path); err != nil {
 		g.refuse(w, r, badRequest("path", "", fmt.Sprintf("modelgate refuses the request path %s: %v", strconv.Quote(escaped), err)))
@@ -62,6 +66,22 @@ func (g *Gate) serveAPI(w http.ResponseWriter, r *http.Request) {
 	default:
 		g.serveInference(w, r, rt)
 	}
+}
+
+// startingRetryAfter is the Retry-After of the answers while vLLM starts,
+// in seconds: often enough to notice readiness soon, rarely enough not to
+// matter.
+const startingRetryAfter = "5"
+
+// serveStarting answers while the gate is held (Config.StartHeld): vLLM
+// is still loading, nothing may reach it yet. Every request gets 503, as
+// vLLM's /health does while its engine is not running.
+func (g *Gate) serveStarting(w http.ResponseWriter, r *http.Request) {
+	g.metrics.refused.WithLabelValues("starting").Inc()
+	g.log.Debug("request refused: vLLM is starting", "method", r.Method, "path", strconv.Quote(r.URL.Path))
+	w.Header().Set("Retry-After", startingRetryAfter)
+	writeError(w, &refusal{status: http.StatusServiceUnavailable, typ: typeServiceUnavailable, reason: "starting",
+		msg: "vLLM is starting: modelgate serves its API once vLLM is healthy"})
 }
 
 // authorized reports whether r carries one of vLLM's API keys, compared
