@@ -321,13 +321,10 @@ func absDir(what, dir string, cwdDefault bool) (string, error) {
 func (g *Gate) Handler() http.Handler { return http.HandlerFunc(g.serveAPI) }
 
 // Release ends Config.StartHeld: from now on the API is served through
-// the gate. The caller releases the gate once Ready reports vLLM healthy.
-// Releasing a gate that is not held does nothing.
-func (g *Gate) Release() {
-	if g.held.CompareAndSwap(true, false) {
-		g.log.Info("vLLM is ready: serving its API through the gate")
-	}
-}
+// the gate. The caller releases the gate once Ready reports vLLM healthy
+// (and says so in its log). Releasing a gate that is not held does
+// nothing.
+func (g *Gate) Release() { g.held.Store(false) }
 
 // Close stops the gate's shared work (verifications in flight are
 // cancelled) and closes idle upstream connections. Serve calls it on

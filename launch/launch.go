@@ -100,7 +100,21 @@ type Plan struct {
 	// cannot run as written: --trust-remote-code over a model that was
 	// not verified. It is a *vllmcmd.RefusedError.
 	Refused error
+	// Home is HOME in vLLM's environment ("" when unset): where vLLM
+	// expands "~" in paths, LoRA adapters loaded at run time included.
+	Home string
+
+	hubCache    hfcache.Root
+	hubCacheErr error
 }
+
+// HubCache is the Hugging Face hub cache vLLM reads ids from, chosen from
+// its environment as huggingface_hub chooses it: the cache artifacts
+// named by id were decided in, and the one the gate must decide adapters
+// named by id in. The error says why there is none (an *hfcache.EnvError
+// for a variable modelgate will not interpret); Prepare refuses it only
+// when the command line names an id.
+func (p *Plan) HubCache() (hfcache.Root, error) { return p.hubCache, p.hubCacheErr }
 
 // Denied is the number of decisions that denied.
 func (p *Plan) Denied() int {
@@ -154,7 +168,7 @@ func Prepare(ctx context.Context, pol *policy.Policy, argv []string, o Options) 
 			return nil, err
 		}
 	}
-	l := &launcher{ctx: ctx, pol: pol, cmd: cmd, opt: opt, on: o.OnDecision, plan: &Plan{Command: cmd, Env: env}}
+	l := &launcher{ctx: ctx, pol: pol, cmd: cmd, opt: opt, on: o.OnDecision, plan: &Plan{Command: cmd, Env: env, Home: home}}
 	if err := l.checkPins(cmd.Artifacts, firstModel(cmd.Artifacts)); err != nil {
 		return nil, err
 	}
@@ -255,6 +269,7 @@ func firstModel(as []vllmcmd.Artifact) *vllmcmd.Artifact {
 // refused only when a hub id needs the cache.
 func (l *launcher) chooseRoots(lookup func(string) (string, bool), home string) error {
 	l.root, l.rootErr = hfcache.FindCacheRoot(lookup, home)
+	l.plan.hubCache, l.plan.hubCacheErr = l.root, l.rootErr
 	if dir := l.cmd.DownloadDir; dir != "" {
 		if real, err := filepath.EvalSymlinks(dir); err == nil {
 			dir = real

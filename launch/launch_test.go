@@ -74,6 +74,9 @@ func TestPrepare(t *testing.T) {
 	if !strings.Contains(strings.Join(plan.Env.Environ, " "), "HF_HUB_OFFLINE=1") {
 		t.Errorf("env %q", plan.Env.Environ)
 	}
+	if root, err := plan.HubCache(); err != nil || root.Dir != hub.Root || plan.Home != dir {
+		t.Errorf("hub cache %+v (%v), home %q", root, err, plan.Home)
+	}
 
 	// Denied: Argv refuses.
 	plan, err = Prepare(context.Background(), p, []string{"vllm", "serve", tempDir(t)}, Options{Dir: dir, Environ: env})
@@ -185,6 +188,14 @@ func TestBehindGate(t *testing.T) {
 		if _, err := Prepare(context.Background(), p, argv, Options{Dir: dir}); err != nil {
 			t.Errorf("%q without the gate: %v", tc.args, err)
 		}
+	}
+	// No hub cache: said, not refused, for a command line without ids.
+	plan, err := Prepare(context.Background(), p, []string{"vllm", "serve", model}, Options{Dir: dir, BehindGate: true, Environ: []string{"HF_HUB_CACHE=rel"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := plan.HubCache(); err == nil || plan.Home != "" {
+		t.Errorf("relative HF_HUB_CACHE: %v, home %q", err, plan.Home)
 	}
 	// "None" is vLLM's spelling of unset.
 	if _, err := Prepare(context.Background(), p, []string{"vllm", "serve", model, "--ssl-keyfile", "None"}, Options{Dir: dir, BehindGate: true}); err != nil {

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -45,12 +46,15 @@ type vllmRecord struct {
 	Config string   `json:"config"` // the --config file's contents, as vLLM would read them
 	// StartNS is when the fake started (UnixNano), for bench/exec.sh.
 	StartNS int64 `json:"start_ns"`
+	// PGID is the fake's process group.
+	PGID int `json:"pgid"`
 }
 
 // fakeVLLM records its argv, environment, working directory and process
-// id (and the contents of its --config file) and exits 0.
+// id (and the contents of its --config file) and exits 0, or serves HTTP
+// (see serveFakeVLLM).
 func fakeVLLM() {
-	rec := vllmRecord{Argv: os.Args, Env: os.Environ(), PID: os.Getpid(), StartNS: time.Now().UnixNano()}
+	rec := vllmRecord{Argv: os.Args, Env: os.Environ(), PID: os.Getpid(), StartNS: time.Now().UnixNano(), PGID: syscall.Getpgrp()}
 	rec.Dir, _ = os.Getwd()
 	for i, a := range os.Args {
 		if a == "--config" && i+1 < len(os.Args) {
@@ -59,8 +63,13 @@ func fakeVLLM() {
 		}
 	}
 	b, _ := json.Marshal(rec)
-	if err := os.WriteFile(os.Getenv(fakeVLLMRecord), b, 0o600); err != nil {
+	// Written whole, then renamed: a test may be polling for it.
+	record := os.Getenv(fakeVLLMRecord)
+	if err := os.WriteFile(record+".tmp", b, 0o600); err != nil || os.Rename(record+".tmp", record) != nil {
 		os.Exit(3)
+	}
+	if os.Getenv(fakeServe) == "1" {
+		serveFakeVLLM(os.Getenv(fakeVLLMRecord))
 	}
 	os.Exit(0)
 }
