@@ -225,3 +225,31 @@ func cpuTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkFindModels measures reading the model of a request body: the
+// typical small chat request, and a 1 MiB one (long messages, escapes)
+// whose model comes last.
+func BenchmarkFindModels(b *testing.B) {
+	var long strings.Builder
+	long.WriteString(`{"messages":[`)
+	for i := 0; long.Len() < 1<<20; i++ {
+		if i > 0 {
+			long.WriteByte(',')
+		}
+		fmt.Fprintf(&long, `{"role":"user","content":"line %d with \"quotes\", \\u00e9 and [brackets] {braces}: %s"}`, i, strings.Repeat("lorem ipsum ", 20))
+	}
+	long.WriteString(`],"max_tokens":64,"model":"base"}`)
+	for _, tt := range []struct{ name, body string }{{"chat", completionBody}, {"1MiB", long.String()}} {
+		b.Run(tt.name, func(b *testing.B) {
+			body := []byte(tt.body)
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				names, err := findModels("application/json", body)
+				if err != nil || len(names) != 1 || names[0] != "base" {
+					b.Fatalf("%q %v", names, err)
+				}
+			}
+		})
+	}
+}

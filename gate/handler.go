@@ -348,28 +348,42 @@ func jsonMedia(r *http.Request) *refusal {
 }
 
 // readBody reads a body the gate must inspect, at most limit bytes and
-// within BodyReadTimeout.
+// within BodyReadTimeout. A body of announced length is read into a
+// buffer of exactly that size (plus the byte that shows nothing follows),
+// once: this is on the path of every inference request.
 func (g *Gate) readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *refusal) {
-	tooLarge := &refusal{status: http.StatusRequestEntityTooLarge, typ: typeTooLarge, reason: "too-large",
-		msg: fmt.Sprintf("modelgate: the request body is larger than %d bytes", limit)}
+	tooLarge := func() *refusal {
+		return &refusal{status: http.StatusRequestEntityTooLarge, typ: typeTooLarge, reason: "too-large",
+			msg: fmt.Sprintf("modelgate: the request body is larger than %d bytes", limit)}
+	}
 	if r.ContentLength > limit {
-		return nil, tooLarge
+		return nil, tooLarge()
 	}
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Now().Add(g.cfg.BodyReadTimeout))
 	defer rc.SetReadDeadline(time.Time{})
-	var buf bytes.Buffer
+	var body []byte
+	var err error
 	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength) + 1)
+		body = make([]byte, r.ContentLength+1)
+		var n int
+		n, err = io.ReadFull(r.Body, body)
+		if int64(n) == r.ContentLength && err == io.ErrUnexpectedEOF {
+			err = nil // the usual end: all of it, and nothing more
+		}
+		body = body[:n]
+	} else {
+		var buf bytes.Buffer
+		_, err = buf.ReadFrom(io.LimitReader(r.Body, limit+1))
+		body = buf.Bytes()
 	}
-	_, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1))
 	if err != nil {
 		return nil, badRequest("body", "", fmt.Sprintf("modelgate: cannot read the request body: %v", err))
 	}
-	if int64(buf.Len()) > limit {
-		return nil, tooLarge
+	if int64(len(body)) > limit {
+		return nil, tooLarge()
 	}
-	return buf.Bytes(), nil
+	return body, nil
 }
 
 // replayBody makes the bytes read the request's body again, for vLLM.
