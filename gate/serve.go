@@ -246,7 +246,11 @@ func (g *Gate) Ready(ctx context.Context) error {
 		problems = append(problems, "no policy in force")
 	}
 	if _, err := g.control(ctx, "/health", 1<<16); err != nil {
-		g.metrics.upstreamErrors.WithLabelValues("health").Inc()
+		if !g.held.Load() {
+			// While held, vLLM is still loading: not answering is
+			// expected, not an upstream error.
+			g.metrics.upstreamErrors.WithLabelValues("health").Inc()
+		}
 		problems = append(problems, "vLLM is not healthy: "+err.Error())
 	} else if !g.names.isLearnt() {
 		if err := g.names.refresh(ctx); err != nil {

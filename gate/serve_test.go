@@ -540,3 +540,29 @@ func TestStartHeld(t *testing.T) {
 		t.Error("the completion did not reach vLLM after Release")
 	}
 }
+
+// TestStartHeldHealthErrors: while held, vLLM not answering /health is
+// the expected state of a loading vLLM, not an upstream error to count.
+func TestStartHeldHealthErrors(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := "http://" + l.Addr().String()
+	l.Close() // nothing listens there now
+	h := newHarness(t, func(_ *harness, c *Config) { c.StartHeld = true; c.Upstream = down; c.ControlTimeout = 5 * time.Second })
+	health := h.gate.metrics.upstreamErrors.WithLabelValues("health")
+	if err := h.gate.Ready(context.Background()); err == nil || !strings.Contains(err.Error(), "vLLM is not healthy") {
+		t.Fatalf("Ready: %v", err)
+	}
+	if got := testCounter(t, health); got != 0 {
+		t.Errorf("upstream_errors{health} = %v while held", got)
+	}
+	h.gate.Release()
+	if err := h.gate.Ready(context.Background()); err == nil {
+		t.Fatal("Ready with vLLM down")
+	}
+	if got := testCounter(t, health); got != 1 {
+		t.Errorf("upstream_errors{health} = %v after Release, want 1", got)
+	}
+}
