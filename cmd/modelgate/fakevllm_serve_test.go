@@ -171,14 +171,11 @@ func (f *servingFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			Name string `json:"lora_name"`
 			Path string `json:"lora_path"`
 		}
-		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
+		if !decodeJSON(w, r, &req) {
 			return
 		}
 		f.event("load %s %s", req.Name, req.Path)
-		f.mu.Lock()
-		f.served = append(f.served, req.Name)
-		f.mu.Unlock()
+		f.addServed(req.Name)
 		fmt.Fprintf(w, "Success: LoRA adapter '%s' added successfully.", req.Name)
 	case "/v1/completions":
 		f.complete(w, r)
@@ -201,16 +198,12 @@ func (f *servingFake) complete(w http.ResponseWriter, r *http.Request) {
 		Model  string `json:"model"`
 		Stream bool   `json:"stream"`
 	}
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
+	if !decodeJSON(w, r, &req) {
 		return
 	}
-	f.mu.Lock()
-	if !slices.Contains(f.served, req.Model) {
+	if f.addServed(req.Model) {
 		f.event("resolve %s", req.Model)
-		f.served = append(f.served, req.Model)
 	}
-	f.mu.Unlock()
 	if !req.Stream {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"object":"text_completion","model":%q,"choices":[{"text":"hi"}]}`, req.Model)
@@ -223,6 +216,28 @@ func (f *servingFake) complete(w http.ResponseWriter, r *http.Request) {
 		fl.Flush()
 	}
 	io.WriteString(w, "data: [DONE]\n\n")
+}
+
+// decodeJSON reads the request's JSON body into v; false when it
+// answered 400 instead.
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return false
+	}
+	return true
+}
+
+// addServed adds name to the served names; false when it was served
+// already.
+func (f *servingFake) addServed(name string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if slices.Contains(f.served, name) {
+		return false
+	}
+	f.served = append(f.served, name)
+	return true
 }
 
 // fakeEvents reads the fake's events.

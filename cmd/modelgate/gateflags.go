@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"net"
 	"os"
@@ -101,6 +102,44 @@ func (a *app) newGate(policyFile, tufCache string, f *gateFlags, t gateTarget) (
 // drainSlack is what a draining gate may take beyond its drain timeout:
 // cancelling the requests left, closing the admin listener.
 const drainSlack = 10 * time.Second
+
+// openGate builds the gate (newGate) and opens its listeners at listen
+// and --admin-listen; on error nothing is left open.
+func (a *app) openGate(policyFile, tufCache string, f *gateFlags, listen string, t gateTarget) (*gateServer, error) {
+	g, err := a.newGate(policyFile, tufCache, f, t)
+	if err != nil {
+		return nil, err
+	}
+	api, admin, err := f.listeners(listen)
+	if err != nil {
+		g.Close()
+		return nil, err
+	}
+	return &gateServer{Gate: g, api: api, admin: admin}, nil
+}
+
+// gateServer is a gate with its listeners open.
+type gateServer struct {
+	*gate.Gate
+	api, admin net.Listener
+}
+
+// serve serves the gate on its listeners until ctx ends (gate.Serve).
+func (s *gateServer) serve(ctx context.Context) error { return s.Serve(ctx, s.api, s.admin) }
+
+// close closes what serve would have: the listeners and the gate.
+func (s *gateServer) close() {
+	closeListeners(s.api, s.admin)
+	s.Close()
+}
+
+// closeListeners closes the gate's listeners when Serve will not.
+func closeListeners(api, admin net.Listener) {
+	api.Close()
+	if admin != nil {
+		admin.Close()
+	}
+}
 
 // gateListeners opens the gate's API listener at listen and, when
 // --admin-listen was given, its admin listener. On error nothing is left

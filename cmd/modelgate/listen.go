@@ -13,7 +13,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/modelgate/modelgate/gate"
 	"github.com/modelgate/modelgate/launch"
 	"github.com/modelgate/modelgate/vllmcmd"
 )
@@ -153,21 +152,17 @@ func (a *app) runBehindGate(ctx context.Context, f *execFlags, plan *launch.Plan
 	root, rootErr := plan.HubCache()
 	hub, _ := a.gateHubRoot(root, rootErr, false)
 	keys := plan.APIKeys()
-	g, err := a.newGate(f.policy, f.tufCache, &f.gate, gateTarget{
+	s, err := a.openGate(f.policy, f.tufCache, &f.gate, f.listen, gateTarget{
 		upstream: addr.upstream, workdir: wd, home: plan.Home, resolverDir: plan.Env.ResolverDir,
 		rootPath: plan.Command.RootPath, apiKeys: keys, hub: hub, startHeld: true,
 	})
 	if err != nil {
 		return err
 	}
-	defer g.Close()
-	api, admin, err := f.gate.listeners(f.listen)
-	if err != nil {
-		return err
-	}
+	defer s.Close() // Serve closes it too; this covers every other return
 	if ctx.Err() != nil {
 		// Interrupted while the gate was being set up: nothing to stop.
-		closeListeners(api, admin)
+		s.close()
 		return context.Cause(ctx)
 	}
 	// vLLM's stop and the gate's drain run side by side, then modelgate
@@ -176,25 +171,17 @@ func (a *app) runBehindGate(ctx context.Context, f *execFlags, plan *launch.Plan
 	a.logger.Debug("starting vLLM", "path", path, "argv", redact(args, keys))
 	proc, err := startVLLMProcess(path, args, plan.Env.Environ, wd, a.stdout, a.stderr)
 	if err != nil {
-		closeListeners(api, admin)
+		s.close()
 		return failed(fmt.Errorf("start %q: %w", path, err))
 	}
 	a.setForcedExit(proc.kill)
 	defer a.setForcedExit(nil)
 	a.logger.Info("vLLM started behind the gate", "pid", proc.pid, "vllm", addr.upstream, "listen", f.listen)
-	b := &behindGate{a: a, f: f, g: g, proc: proc, served: make(chan error, 1)}
-	err = b.run(ctx, api, admin)
+	b := &behindGate{a: a, f: f, g: s, proc: proc, served: make(chan error, 1)}
+	err = b.run(ctx)
 	proc.kill() // every path of run has waited for vLLM; this is the guard
 	<-proc.done
 	return err
-}
-
-// closeListeners closes the gate's listeners when Serve will not.
-func closeListeners(api, admin net.Listener) {
-	api.Close()
-	if admin != nil {
-		admin.Close()
-	}
 }
 
 // redact replaces the API keys in argv, for the log.
@@ -213,7 +200,7 @@ func redact(argv, secrets []string) []string {
 type behindGate struct {
 	a    *app
 	f    *execFlags
-	g    *gate.Gate
+	g    *gateServer
 	proc *vllmProcess
 
 	served      chan error // Serve's result
@@ -235,11 +222,11 @@ const (
 // run serves the gate, waits until vLLM is healthy, releases the gate and
 // waits for the end; then it stops what is left. It returns after vLLM
 // and the gate have stopped.
-func (b *behindGate) run(ctx context.Context, api, admin net.Listener) error {
+func (b *behindGate) run(ctx context.Context) error {
 	serveCtx, stop := context.WithCancel(context.Background())
 	b.stopServing = stop
 	defer stop()
-	go func() { b.served <- b.g.Serve(serveCtx, api, admin) }()
+	go func() { b.served <- b.g.serve(serveCtx) }()
 	started := time.Now()
 	ev, err := b.waitHealthy(ctx, started)
 	if ev != healthy {

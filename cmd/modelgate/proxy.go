@@ -71,19 +71,14 @@ func (a *app) runProxy(cmd *cobra.Command, f *proxyFlags) error {
 	if err != nil {
 		return err
 	}
-	g, err := a.newGate(f.policy, f.tufCache, &f.gate, gateTarget{
+	s, err := a.openGate(f.policy, f.tufCache, &f.gate, f.listen, gateTarget{
 		upstream: f.upstream, workdir: f.workdir, home: f.home, resolverDir: f.resolverDir, rootPath: f.rootPath,
 		apiKeys: keys, hub: hub,
 	})
 	if err != nil {
 		return err
 	}
-	defer g.Close()
-	api, admin, err := f.gate.listeners(f.listen)
-	if err != nil {
-		return err
-	}
-	if err := g.Serve(cmd.Context(), api, admin); err != nil {
+	if err := s.serve(cmd.Context()); err != nil {
 		return failed(err)
 	}
 	return nil
