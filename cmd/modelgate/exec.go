@@ -72,7 +72,7 @@ See docs/vllm.md.`,
 	completeValues(cmd, "allow-flag", vllmcmd.CodeFlagNames()...)
 	fl.StringVar(&f.listen, "listen", "", "run vLLM behind the gate and serve its API on ADDR: HOST:PORT or unix:PATH")
 	fl.BoolVar(&f.uds, "uds", false, "with --listen: vLLM listens on a unix socket in a private folder instead of a loopback port")
-	f.gate.register(cmd)
+	f.gate.register(cmd, "with --listen: ")
 	fl.DurationVar(&f.startupTimeout, "startup-timeout", defaultStartupTimeout, "with --listen: how long vLLM may take to become healthy")
 	fl.DurationVar(&f.stopTimeout, "stop-timeout", defaultStopTimeout, "with --listen: how long vLLM may take to exit after SIGINT or SIGTERM before it is killed")
 	return cmd

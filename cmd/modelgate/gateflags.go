@@ -31,14 +31,16 @@ type gateFlags struct {
 // gateFlagNames are the flags gateFlags.register defines.
 var gateFlagNames = []string{"admin-listen", "mode", "max-body-size", "max-verifications", "drain-timeout", "allow-websocket"}
 
-func (f *gateFlags) register(cmd *cobra.Command) {
+// register defines the gate's flags on cmd, each help text starting with
+// prefix.
+func (f *gateFlags) register(cmd *cobra.Command, prefix string) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.adminListen, "admin-listen", "", "address for the gate's /metrics, /healthz and /readyz: HOST:PORT or unix:PATH (default: none)")
-	fl.StringVar(&f.mode, "mode", string(gate.Enforce), "enforce (refuse what the policy denies) or warn (forward it, log and count it)")
-	fl.Int64Var(&f.maxBody, "max-body-size", gate.DefaultMaxBodyBytes, "largest request body the gate reads to find its model, in bytes")
-	fl.IntVar(&f.maxVerifications, "max-verifications", 0, "verifications running at once (default: the number of CPUs)")
-	fl.DurationVar(&f.drainTimeout, "drain-timeout", gate.DefaultDrainTimeout, "how long requests in flight may run on after SIGTERM")
-	fl.BoolVar(&f.allowWebSocket, "allow-websocket", false, "forward WebSocket upgrades (vLLM's /v1/realtime), whose messages the gate cannot read")
+	fl.StringVar(&f.adminListen, "admin-listen", "", prefix+"address for the gate's /metrics, /healthz and /readyz: HOST:PORT or unix:PATH (default: none)")
+	fl.StringVar(&f.mode, "mode", string(gate.Enforce), prefix+"enforce (refuse what the policy denies) or warn (forward it, log and count it)")
+	fl.Int64Var(&f.maxBody, "max-body-size", gate.DefaultMaxBodyBytes, prefix+"largest request body the gate reads to find its model, in bytes")
+	fl.IntVar(&f.maxVerifications, "max-verifications", 0, prefix+"verifications running at once (default: the number of CPUs)")
+	fl.DurationVar(&f.drainTimeout, "drain-timeout", gate.DefaultDrainTimeout, prefix+"how long requests in flight may run on after SIGTERM")
+	fl.BoolVar(&f.allowWebSocket, "allow-websocket", false, prefix+"forward WebSocket upgrades (vLLM's /v1/realtime), whose messages the gate cannot read")
 	completeValues(cmd, "mode", string(gate.Enforce), string(gate.Warn))
 }
 

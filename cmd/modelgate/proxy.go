@@ -42,7 +42,7 @@ that cannot be opened.`,
 	fl.StringVar(&f.policy, "security-policy", "", "security policy JSON file (required)")
 	fl.StringVar(&f.listen, "listen", "", "address to serve vLLM's API on: HOST:PORT or unix:PATH (required)")
 	fl.StringVar(&f.upstream, "upstream", "", "vLLM's API: http://HOST:PORT or unix:PATH (required)")
-	f.gate.register(cmd)
+	f.gate.register(cmd, "")
 	fl.StringVar(&f.workdir, "upstream-workdir", "", "vLLM's working directory, for relative adapter paths (default: the gate's)")
 	fl.StringVar(&f.home, "upstream-home", "", "vLLM's home directory, for adapter paths starting with ~ (default: such paths are refused)")
 	fl.StringVar(&f.resolverDir, "lora-resolver-dir", "", "vLLM's filesystem LoRA resolver directory (VLLM_LORA_RESOLVER_CACHE_DIR); without it unknown model names get a 404")
