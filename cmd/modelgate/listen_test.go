@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,9 +15,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
 
 // These tests run `modelgate exec --listen` as a child process (the test
@@ -461,4 +465,97 @@ func TestExecListenUsage(t *testing.T) {
 	t.Setenv("VLLM_ALLOW_RUNTIME_LORA_UPDATING", "1")
 	runCLI(t, append(slices.Clone(base), "--", "vllm", "serve", fx.good)...).want(t, exitError).
 		stderrHas(t, "refused: VLLM_ALLOW_RUNTIME_LORA_UPDATING", "modelgate exec --listen")
+}
+
+// lockedBuffer is a bytes.Buffer safe for the writers of an in-process
+// run: the logger and the copies of vLLM's output.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestExecListenNoLeaks runs exec --listen in-process, stops it as a
+// signal would (the context ends) and checks that it exits with vLLM's
+// code and leaves no goroutine and no vLLM behind.
+func TestExecListenNoLeaks(t *testing.T) {
+	fx := newExecFixture(t)
+	execWorld(t, fx)
+	dir, err := os.MkdirTemp("", "mgl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	record, sock := filepath.Join(dir, "record.json"), filepath.Join(dir, "api.sock")
+	t.Setenv("PATH", vllmBin(t))
+	t.Setenv(fakeVLLMRecord, record)
+	t.Setenv(fakeServe, "1")
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent(),
+		// The gate's SIGHUP reload starts os/signal's dispatcher, which
+		// runs for the rest of the process once started.
+		goleak.IgnoreTopFunction("os/signal.signal_recv"), goleak.IgnoreAnyFunction("os/signal.loop"))
+
+	var out lockedBuffer
+	a := newApp(&out, &out)
+	a.isTerminal = func(io.Writer) bool { return false }
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	go func() {
+		done <- a.run(ctx, []string{"exec", "--security-policy", fx.policy, "--listen", "unix:" + sock, "--", "vllm", "serve", fx.good})
+	}()
+	client := &http.Client{Timeout: watchdog, Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	}}}
+	deadline := time.Now().Add(watchdog)
+	for {
+		resp, err := client.Get("http://api/health")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("the gate never served vLLM's /health: %v\n%s", err, out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	client.CloseIdleConnections()
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("exit %d, want vLLM's 0\n%s", code, out.String())
+		}
+	case <-time.After(watchdog):
+		t.Fatalf("exec --listen did not stop\n%s", out.String())
+	}
+	b, err := os.ReadFile(record)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec vllmRecord
+	if err := json.Unmarshal(b, &rec); err != nil {
+		t.Fatal(err)
+	}
+	if alive(rec.PID) {
+		syscall.Kill(rec.PID, syscall.SIGKILL)
+		t.Errorf("vLLM (process %d) outlived exec --listen", rec.PID)
+	}
+	if got := fakeEvents(record); !slices.Contains(got, "signal SIGTERM") {
+		t.Errorf("vLLM's events %q lack the forwarded SIGTERM", got)
+	}
 }
