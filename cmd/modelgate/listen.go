@@ -320,10 +320,10 @@ func (b *behindGate) finish(ctx context.Context, ev end, err error, wasHealthy b
 		b.stopGate()
 		code := b.proc.code
 		if !wasHealthy {
-			return programExit(code, fmt.Errorf("vLLM %s before it became healthy", describeExit(code)))
+			return programExit(code, fmt.Errorf("vLLM %s before it became healthy", b.proc.ended))
 		}
 		if code != 0 {
-			return programExit(code, fmt.Errorf("vLLM %s", describeExit(code)))
+			return programExit(code, fmt.Errorf("vLLM %s", b.proc.ended))
 		}
 		b.a.logger.Info("vLLM exited", "exit_code", code)
 		return programExit(code, nil)
@@ -336,7 +336,7 @@ func (b *behindGate) finish(ctx context.Context, ev end, err error, wasHealthy b
 		case killed:
 			return programExit(code, fmt.Errorf("interrupted (%s): vLLM did not exit within %s (--stop-timeout) and was killed", signalName(sig), b.f.stopTimeout))
 		case code != 0:
-			return programExit(code, fmt.Errorf("interrupted (%s): vLLM %s", signalName(sig), describeExit(code)))
+			return programExit(code, fmt.Errorf("interrupted (%s): vLLM %s", signalName(sig), b.proc.ended))
 		}
 		b.a.logger.Info("vLLM stopped", "signal", signalName(sig))
 		return programExit(0, nil)

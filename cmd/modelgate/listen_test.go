@@ -354,14 +354,16 @@ func TestExecListenUDS(t *testing.T) {
 // leaves no vLLM running.
 func TestExecListenEnds(t *testing.T) {
 	fx := newExecFixture(t)
-	t.Run("vLLM exits by itself", func(t *testing.T) {
-		r := startListen(t, fx, listenOpts{vllm: []string{fx.good}, ready: true})
-		rec := r.started()
-		r.serving()
-		r.do("POST", "http://api/test/exit?code=3", "")
-		r.exit(3, "vLLM exited with status 3")
-		r.gone(rec)
-	})
+	for _, code := range []int{3, 130} {
+		t.Run("vLLM exits by itself with "+strconv.Itoa(code), func(t *testing.T) {
+			r := startListen(t, fx, listenOpts{vllm: []string{fx.good}, ready: true})
+			rec := r.started()
+			r.serving()
+			r.do("POST", "http://api/test/exit?code="+strconv.Itoa(code), "")
+			r.exit(code, "modelgate: vLLM exited with status "+strconv.Itoa(code))
+			r.gone(rec)
+		})
+	}
 	t.Run("vLLM dies while starting", func(t *testing.T) {
 		r := startListen(t, fx, listenOpts{vllm: []string{fx.good}, env: []string{fakeExitAtStart + "=5"}})
 		rec := r.started()

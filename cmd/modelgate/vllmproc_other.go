@@ -11,9 +11,10 @@ import (
 // vllmProcess is not available: exec --listen manages vLLM's process
 // group, which only Unix systems have.
 type vllmProcess struct {
-	pid  int
-	done chan struct{}
-	code int
+	pid   int
+	done  chan struct{}
+	code  int
+	ended string
 }
 
 func startVLLMProcess(string, []string, []string, string, io.Writer, io.Writer) (*vllmProcess, error) {
@@ -22,4 +23,3 @@ func startVLLMProcess(string, []string, []string, string, io.Writer, io.Writer) 
 
 func (p *vllmProcess) signal(os.Signal) {}
 func (p *vllmProcess) kill()            {}
-func describeExit(code int) string      { return "exited" }

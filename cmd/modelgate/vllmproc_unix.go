@@ -25,7 +25,10 @@ type vllmProcess struct {
 	pid  int
 	cmd  *exec.Cmd
 	done chan struct{} // closed once vLLM has exited and been reaped
-	code int           // its exit code, 128+N for a death by signal N; set before done closes
+	// Set before done closes: the exit code (128+N for a death by signal
+	// N, as a shell reports it) and how vLLM ended, in words.
+	code  int
+	ended string
 }
 
 // pipeWaitDelay bounds how long the output of vLLM's descendants is
@@ -53,18 +56,19 @@ func startVLLMProcess(path string, argv, env []string, dir string, stdout, stder
 // so the kill cannot reach an unrelated process.
 func (p *vllmProcess) wait() {
 	_ = p.cmd.Wait() // the exit status is in ProcessState; an error copying output changes nothing
-	p.code = exitStatus(p.cmd.ProcessState)
+	p.code, p.ended = exitStatus(p.cmd.ProcessState)
 	_ = syscall.Kill(-p.pid, syscall.SIGKILL)
 	close(p.done)
 }
 
-// exitStatus is a finished process's exit code, as a shell reports it:
-// 128+N for a death by signal N.
-func exitStatus(ps *os.ProcessState) int {
+// exitStatus is a finished process's exit code, as a shell reports it
+// (128+N for a death by signal N), and how it ended, in words.
+func exitStatus(ps *os.ProcessState) (int, string) {
 	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return 128 + int(ws.Signal())
+		code := 128 + int(ws.Signal())
+		return code, fmt.Sprintf("was ended by signal %s (exit status %d)", signalName(ws.Signal()), code)
 	}
-	return ps.ExitCode()
+	return ps.ExitCode(), fmt.Sprintf("exited with status %d", ps.ExitCode())
 }
 
 // signal sends sig to vLLM's main process only, as a supervisor would:
@@ -85,12 +89,4 @@ func (p *vllmProcess) kill() {
 	default:
 		_ = syscall.Kill(-p.pid, syscall.SIGKILL)
 	}
-}
-
-// describeExit says how a process with exit status code ended.
-func describeExit(code int) string {
-	if code > 128 && code < 128+65 {
-		return fmt.Sprintf("was ended by signal %s (exit status %d)", signalName(syscall.Signal(code-128)), code)
-	}
-	return fmt.Sprintf("exited with status %d", code)
 }
