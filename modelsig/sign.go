@@ -308,7 +308,7 @@ func checkOwnBundle(name string, data []byte, s Signer) error {
 		return err
 	}
 	env := b.Envelope
-	if !ecdsa.VerifyASN1(pub, digest(h, pae(env.PayloadType, env.Payload)), env.Signatures[0]) {
+	if !ecdsa.VerifyASN1(pub, paeDigest(h, env.PayloadType, env.Payload), env.Signatures[0]) {
 		return errors.New("the signature does not verify with the signer's public key")
 	}
 	switch certs := s.Certificates(); {
