@@ -35,6 +35,11 @@ const compatModelName = "compat-undefined-not-present"
 type Statement struct {
 	PredicateType string
 	SubjectName   string // informational only, never compared
+	// SubjectDigest is the subject's recorded sha256 digest (32 bytes) for
+	// a signature/v1.0 statement, checked to be SHA-256 over the
+	// resources' digests in payload order; nil for Digests/v0.1, which
+	// records no overall digest.
+	SubjectDigest []byte
 	// Manifest is the expected manifest: resources in payload order, the
 	// recorded serialization, and IgnorePaths = the recorded ignore_paths
 	// (sorted, as recorded: not yet filtered).
@@ -280,6 +285,7 @@ func (d *statementDoc) native() (*Statement, error) {
 	return &Statement{
 		PredicateType: PredicateSignatureV1,
 		SubjectName:   d.subjects.nameString(0),
+		SubjectDigest: subjectDigest,
 		Manifest:      &manifest.Manifest{Serialization: s, Resources: rs, IgnorePaths: ignore},
 	}, nil
 }

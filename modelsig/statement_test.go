@@ -112,6 +112,12 @@ func TestParseStatementReference(t *testing.T) {
 			if st.Manifest.Serialization != want {
 				t.Errorf("serialization %+v", st.Manifest.Serialization)
 			}
+			// The recorded subject digest comes with a native statement
+			// (SHA-256 over the digests in payload order); compat records none.
+			sum := st.Manifest.SubjectDigest()
+			if native := tc.predicate == PredicateSignatureV1; native && !bytes.Equal(st.SubjectDigest, sum[:]) || !native && st.SubjectDigest != nil {
+				t.Errorf("subject digest %x (manifest's: %x)", st.SubjectDigest, sum)
+			}
 		})
 	}
 }

@@ -49,9 +49,16 @@ type VerifyOptions struct {
 type Result struct {
 	Method        Method
 	SignaturePath string
-	Signed        *Signed
-	Manifest      *manifest.Manifest // the verified (expected == actual) manifest, as hashed from disk
-	Stats         manifest.Stats
+	// Signed is what the verifier learnt about the signer. Its Payload is
+	// nil: Verify lets go of the payload's bytes once it has parsed them
+	// into Statement, so that a many-file model's signature (tens of
+	// megabytes of JSON) is not held while the model is hashed.
+	Signed *Signed
+	// Statement is the verified statement the payload held: its recorded
+	// subject digest, and the expected manifest (in payload order).
+	Statement *Statement
+	Manifest  *manifest.Manifest // the verified (expected == actual) manifest, as hashed from disk
+	Stats     manifest.Stats
 }
 
 // Verify checks that modelPath is exactly what the signature says and that
@@ -105,6 +112,7 @@ func Verify(ctx context.Context, modelPath string, v Verifier, opts VerifyOption
 	if err != nil {
 		return nil, &VerificationError{Path: sigPath, Err: err}
 	}
+	signed.Payload = nil // st holds what it says; the bytes would double the memory hashing needs
 	expected := st.Manifest
 	if single {
 		if expected, err = singleFileManifest(expected, filepath.Base(modelPath)); err != nil {
@@ -147,7 +155,7 @@ func Verify(ctx context.Context, modelPath string, v Verifier, opts VerifyOption
 	if err := manifest.Compare(expected, actual); err != nil {
 		return nil, &VerificationError{Path: modelPath, Err: err}
 	}
-	return &Result{Method: v.Method(), SignaturePath: sigPath, Signed: signed, Manifest: actual, Stats: stats}, nil
+	return &Result{Method: v.Method(), SignaturePath: sigPath, Signed: signed, Statement: st, Manifest: actual, Stats: stats}, nil
 }
 
 // modelKind reports whether modelPath is a single regular file (true) or a
