@@ -675,6 +675,12 @@ type StatementOptions struct {
 }
 
 // BuildStatementWith is BuildStatement with options.
+//
+// The JSON is the reference library's layout, byte for byte what
+// encoding/json writes for it with a two-space indent and HTML characters
+// left alone. It is appended straight into one buffer sized for it: no
+// value per resource (no hex string, no struct, no second copy in an
+// encoder), so a statement of a million resources costs about its own size.
 func BuildStatementWith(m *manifest.Manifest, modelName string, opts StatementOptions) ([]byte, error) {
 	if m == nil {
 		return nil, errors.New("build statement: no manifest")
@@ -683,55 +689,120 @@ func BuildStatementWith(m *manifest.Manifest, modelName string, opts StatementOp
 	if err := checkSerialization(s); err != nil {
 		return nil, fmt.Errorf("build statement: %w", err)
 	}
-	st := statementJSON{
-		Type:          StatementTypeV1,
-		PredicateType: PredicateSignatureV1,
-		Predicate: predicateJSON{
-			Serialization: serializationJSON{
-				Method:        string(s.Method),
-				HashType:      string(s.HashType),
-				AllowSymlinks: s.AllowSymlinks,
-				IgnorePaths:   m.IgnorePaths,
-			},
-			Resources: make([]resourceJSON, 0, len(m.Resources)),
-		},
-	}
 	algorithm := string(s.HashType)
-	if s.Method == manifest.Shards {
-		st.Predicate.Serialization.ShardSize = s.ShardSize
-		if opts.LibraryShardForm {
-			algorithm = libraryShardAlgorithm(s)
-		}
+	if s.Method == manifest.Shards && opts.LibraryShardForm {
+		algorithm = libraryShardAlgorithm(s)
 	}
 	for _, p := range m.IgnorePaths {
 		if !utf8.ValidString(p) {
 			return nil, fmt.Errorf("build statement: ignore path %q is not valid UTF-8", p)
 		}
 	}
-	for _, r := range m.Resources {
+	for i := range m.Resources {
+		r := &m.Resources[i]
 		if err := checkName(r.Path); err != nil {
 			return nil, fmt.Errorf("build statement: file name %q %w", r.Path, err)
 		}
 		if len(r.Digest) != s.HashType.Size() || r.Shard != (s.Method == manifest.Shards) {
 			return nil, fmt.Errorf("build statement: resource %q does not fit the serialization", r.Name())
 		}
-		st.Predicate.Resources = append(st.Predicate.Resources, resourceJSON{
-			Name:      r.Name(),
-			Algorithm: algorithm,
-			Digest:    hex.EncodeToString(r.Digest),
-		})
 	}
-	d := m.SubjectDigest()
-	st.Subject = []subjectJSON{{Name: modelName, Digest: map[string]string{"sha256": hex.EncodeToString(d[:])}}}
+	subject := m.SubjectDigest()
 
+	b := make([]byte, 0, statementSize(m, modelName, algorithm))
+	b = append(b, "{\n  \"_type\": "...)
+	b = appendJSONString(b, StatementTypeV1)
+	b = append(b, ",\n  \"subject\": [\n    {\n      \"name\": "...)
+	b = appendJSONString(b, modelName)
+	b = append(b, ",\n      \"digest\": {\n        \"sha256\": \""...)
+	b = hex.AppendEncode(b, subject[:])
+	b = append(b, "\"\n      }\n    }\n  ],\n  \"predicateType\": "...)
+	b = appendJSONString(b, PredicateSignatureV1)
+	b = append(b, ",\n  \"predicate\": {\n    \"serialization\": {\n      \"method\": "...)
+	b = appendJSONString(b, string(s.Method))
+	b = append(b, ",\n      \"hash_type\": "...)
+	b = appendJSONString(b, string(s.HashType))
+	b = append(b, ",\n      \"allow_symlinks\": "...)
+	b = strconv.AppendBool(b, s.AllowSymlinks)
+	if s.Method == manifest.Shards {
+		b = append(b, ",\n      \"shard_size\": "...)
+		b = strconv.AppendInt(b, s.ShardSize, 10)
+	}
+	if len(m.IgnorePaths) > 0 {
+		b = append(b, ",\n      \"ignore_paths\": ["...)
+		for i, p := range m.IgnorePaths {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, "\n        "...)
+			b = appendJSONString(b, p)
+		}
+		b = append(b, "\n      ]"...)
+	}
+	b = append(b, "\n    },\n    \"resources\": ["...)
+	for i := range m.Resources {
+		r := &m.Resources[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, "\n      {\n        \"name\": "...)
+		b = appendJSONString(b, r.Name())
+		b = append(b, ",\n        \"algorithm\": "...)
+		b = appendJSONString(b, algorithm)
+		b = append(b, ",\n        \"digest\": \""...)
+		b = hex.AppendEncode(b, r.Digest)
+		b = append(b, "\"\n      }"...)
+	}
+	if len(m.Resources) > 0 {
+		b = append(b, "\n    "...)
+	}
+	return append(b, "]\n  }\n}"...), nil
+}
+
+// resourceLayout is one resource as BuildStatementWith writes it, with
+// empty strings: the bytes each resource adds besides its name, algorithm
+// and hex digest.
+const resourceLayout = ",\n      {\n        \"name\": \"\",\n        \"algorithm\": \"\",\n        \"digest\": \"\"\n      }"
+
+// statementSize is the length of the statement BuildStatementWith writes
+// for m, exact when no string needs escaping, plus room for shard
+// offsets; escapes, rare, grow the buffer once.
+func statementSize(m *manifest.Manifest, modelName, algorithm string) int {
+	n := 1024 + len(modelName) // the fixed parts, with room to spare
+	for _, p := range m.IgnorePaths {
+		n += len(p) + 12
+	}
+	per := len(resourceLayout) + len(algorithm) + 2*m.Serialization.HashType.Size()
+	if m.Serialization.Method == manifest.Shards {
+		per += 2 + 2*20 // two colons and two offsets of at most 20 digits
+	}
+	for i := range m.Resources {
+		n += per + len(m.Resources[i].Path)
+	}
+	return n
+}
+
+// appendJSONString appends s as a JSON string exactly as encoding/json
+// writes it with HTML escaping off. Names made of printable ASCII other
+// than the quote and the backslash, nearly all of them, are copied as
+// they are; anything else goes through encoding/json itself (invalid
+// UTF-8, control characters, U+2028 and U+2029 are its business).
+func appendJSONString(b []byte, s string) []byte {
+	plain := true
+	for i := 0; i < len(s) && plain; i++ {
+		c := s[i]
+		plain = c >= 0x20 && c < 0x7f && c != '"' && c != '\\'
+	}
+	if plain {
+		b = append(b, '"')
+		b = append(b, s...)
+		return append(b, '"')
+	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(st); err != nil {
-		return nil, fmt.Errorf("build statement: %w", err)
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	enc.Encode(s) // a string always encodes
+	return append(b, bytes.TrimSuffix(buf.Bytes(), []byte("\n"))...)
 }
 
 // checkSerialization reports whether s can be written as a predicate.
@@ -748,38 +819,6 @@ func checkSerialization(s manifest.Serialization) error {
 		return fmt.Errorf("shard size %d does not fit the %s method", s.ShardSize, s.Method)
 	}
 	return nil
-}
-
-// The statement as written; field order is the reference library's.
-type statementJSON struct {
-	Type          string        `json:"_type"`
-	Subject       []subjectJSON `json:"subject"`
-	PredicateType string        `json:"predicateType"`
-	Predicate     predicateJSON `json:"predicate"`
-}
-
-type subjectJSON struct {
-	Name   string            `json:"name"`
-	Digest map[string]string `json:"digest"`
-}
-
-type predicateJSON struct {
-	Serialization serializationJSON `json:"serialization"`
-	Resources     []resourceJSON    `json:"resources"`
-}
-
-type serializationJSON struct {
-	Method        string   `json:"method"`
-	HashType      string   `json:"hash_type"`
-	AllowSymlinks bool     `json:"allow_symlinks"`
-	ShardSize     int64    `json:"shard_size,omitempty"`
-	IgnorePaths   []string `json:"ignore_paths,omitempty"`
-}
-
-type resourceJSON struct {
-	Name      string `json:"name"`
-	Algorithm string `json:"algorithm"`
-	Digest    string `json:"digest"`
 }
 
 // ModelName is the subject name for a model path (format spec §4.6): its
