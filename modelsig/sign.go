@@ -6,11 +6,12 @@ import (
 	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/x509"
-	"encoding/json"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/modelgate/modelgate/manifest"
 )
@@ -190,8 +191,8 @@ func Sign(ctx context.Context, modelPath string, s Signer, opts SignOptions) (*S
 	if err != nil {
 		return nil, fmt.Errorf("sign %s: %w", modelPath, err)
 	}
-	if _, err := ParseStatement(PayloadTypeInToto, stmt); err != nil {
-		return nil, fmt.Errorf("sign %s: internal error: the statement does not parse back: %w", modelPath, err)
+	if err := checkOwnStatement(stmt, m); err != nil {
+		return nil, fmt.Errorf("sign %s: internal error: %w", modelPath, err)
 	}
 	sig, err := s.SignPAE(pae(PayloadTypeInToto, stmt))
 	if err != nil {
@@ -227,70 +228,74 @@ func isModelItself(modelPath, sigPath string) bool {
 
 // marshalBundle writes the bundle exactly as model_signing v1.1.0 does:
 // compact JSON, field order as there, "tlogEntries": [] and "keyid": "".
+// It is appended into one buffer of the bundle's size, the payload
+// base64-encoded straight into it: the bundle of a many-file model is tens
+// of megabytes, and an encoder would hold it twice over.
 func marshalBundle(s Signer, payloadType string, payload, sig []byte) ([]byte, error) {
-	out := bundleJSON{MediaType: MediaTypeV03}
-	out.VerificationMaterial.TlogEntries = []struct{}{}
-	if certs := s.Certificates(); len(certs) > 0 {
-		chain := &chainJSON{Certificates: []rawBytesJSON{}}
-		for _, c := range certs {
-			chain.Certificates = append(chain.Certificates, rawBytesJSON{RawBytes: c.Raw})
-		}
-		out.VerificationMaterial.X509CertificateChain = chain
-	} else {
-		hint := PublicKeyHint(s.Public())
-		if hint == "" {
+	certs := s.Certificates()
+	var hint string
+	if len(certs) == 0 {
+		if hint = PublicKeyHint(s.Public()); hint == "" {
 			return nil, errors.New("signer has no usable public key")
 		}
-		out.VerificationMaterial.PublicKey = &hintJSON{Hint: hint}
 	}
-	out.DSSEEnvelope = envelopeJSON{
-		Payload:     payload,
-		PayloadType: payloadType,
-		Signatures:  []signatureJSON{{Sig: sig, KeyID: ""}},
+	enc := base64.StdEncoding
+	size := 256 + len(hint) + len(payloadType) + enc.EncodedLen(len(payload)) + enc.EncodedLen(len(sig))
+	for _, c := range certs {
+		size += 16 + enc.EncodedLen(len(c.Raw))
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(out); err != nil {
-		return nil, err
+	b := make([]byte, 0, size)
+	b = append(b, `{"mediaType":`...)
+	b = appendJSONString(b, MediaTypeV03)
+	b = append(b, `,"verificationMaterial":{`...)
+	if len(certs) > 0 {
+		b = append(b, `"x509CertificateChain":{"certificates":[`...)
+		for i, c := range certs {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"rawBytes":"`...)
+			b = enc.AppendEncode(b, c.Raw)
+			b = append(b, `"}`...)
+		}
+		b = append(b, `]}`...)
+	} else {
+		b = append(b, `"publicKey":{"hint":`...)
+		b = appendJSONString(b, hint)
+		b = append(b, '}')
 	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	b = append(b, `,"tlogEntries":[]},"dsseEnvelope":{"payload":"`...)
+	b = enc.AppendEncode(b, payload)
+	b = append(b, `","payloadType":`...)
+	b = appendJSONString(b, payloadType)
+	b = append(b, `,"signatures":[{"sig":"`...)
+	b = enc.AppendEncode(b, sig)
+	return append(b, `","keyid":""}]}}`...), nil
 }
 
-// The bundle as written ([]byte fields encode as standard base64).
-type bundleJSON struct {
-	MediaType            string       `json:"mediaType"`
-	VerificationMaterial materialJSON `json:"verificationMaterial"`
-	DSSEEnvelope         envelopeJSON `json:"dsseEnvelope"`
-}
-
-type materialJSON struct {
-	PublicKey            *hintJSON  `json:"publicKey,omitempty"`
-	X509CertificateChain *chainJSON `json:"x509CertificateChain,omitempty"`
-	TlogEntries          []struct{} `json:"tlogEntries"`
-}
-
-type hintJSON struct {
-	Hint string `json:"hint"`
-}
-
-type chainJSON struct {
-	Certificates []rawBytesJSON `json:"certificates"`
-}
-
-type rawBytesJSON struct {
-	RawBytes []byte `json:"rawBytes"`
-}
-
-type envelopeJSON struct {
-	Payload     []byte          `json:"payload"`
-	PayloadType string          `json:"payloadType"`
-	Signatures  []signatureJSON `json:"signatures"`
-}
-
-type signatureJSON struct {
-	Sig   []byte `json:"sig"`
-	KeyID string `json:"keyid"`
+// checkOwnStatement parses a freshly built statement as a verifier will and
+// checks that it says exactly what was hashed: the same serialization,
+// ignore paths and resources (names, offsets and digests, compared as
+// Verify compares). With checkOwnBundle, which proves that the bundle
+// carries the signed payload, it catches builder, encoder and signer bugs
+// before a signature that would not verify, or would verify something
+// else, is ever written.
+func checkOwnStatement(stmt []byte, m *manifest.Manifest) error {
+	st, err := ParseStatement(PayloadTypeInToto, stmt)
+	if err != nil {
+		return fmt.Errorf("the statement does not parse back: %w", err)
+	}
+	got := st.Manifest
+	switch {
+	case got.Serialization != m.Serialization:
+		return fmt.Errorf("the statement records serialization %+v, not %+v", got.Serialization, m.Serialization)
+	case !slices.Equal(got.IgnorePaths, m.IgnorePaths):
+		return fmt.Errorf("the statement records ignore paths %q, not %q", got.IgnorePaths, m.IgnorePaths)
+	}
+	if err := manifest.Compare(got, m); err != nil {
+		return fmt.Errorf("the statement does not list what was hashed: %w", err)
+	}
+	return nil
 }
 
 // checkOwnBundle parses a freshly made bundle back and checks that its
