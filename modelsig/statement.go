@@ -10,6 +10,7 @@ import (
 	"math"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -369,9 +370,10 @@ func (sd *serializationDoc) checkShardSize() (int64, error) {
 // resources in two shared buffers, with each entry's end offsets (and
 // algorithm, for resources) in a pointer-free slice: reading a million
 // entries makes no garbage per entry, and the resources built from it
-// point into the two buffers.
+// point into the two buffers (names is a strings.Builder so that its text
+// becomes the paths' one backing string without a copy).
 type packedList struct {
-	names   []byte
+	names   strings.Builder
 	digests []byte
 	ends    []packedEnd
 	algos   []string // the distinct algorithm strings seen, at most two
@@ -399,12 +401,35 @@ func (l *packedList) digest(i int) []byte {
 
 func (l *packedList) nameString(i int) string {
 	start, end, _, _ := l.span(i)
-	return string(l.names[start:end])
+	return l.names.String()[start:end]
 }
 
 // finish records the end of an entry whose name and digest were appended.
 func (l *packedList) finish(algo uint8) {
-	l.ends = append(l.ends, packedEnd{name: uint32(len(l.names)), digest: uint32(len(l.digests)), algo: algo})
+	l.ends = append(l.ends, packedEnd{name: uint32(l.names.Len()), digest: uint32(len(l.digests)), algo: algo})
+}
+
+// sampleEntries is how many entries readResources reads before it sizes
+// the buffers for the whole list (see reserve).
+const sampleEntries = 64
+
+// reserve grows the buffers, once, to what the list will need if the
+// rest bytes of the document still to be read hold entries like the ones
+// read so far, which took used bytes. Appending entry by entry would copy
+// each buffer a dozen times over for a long list, leaving the copies as
+// garbage several times the list's size; with reserve a statement of
+// uniform resources is read with no reallocation and little slack. A
+// wrong guess only means that append grows the buffers again, and the
+// guess never exceeds a small multiple of the document's size.
+func (l *packedList) reserve(rest, used int) {
+	n := len(l.ends)
+	if n == 0 || used <= 0 || rest <= 0 {
+		return
+	}
+	more := int(int64(rest)*int64(n)/int64(used)) + 1 // entries to come at the rate so far
+	l.names.Grow(l.names.Len() / n * more)
+	l.digests = slices.Grow(l.digests, len(l.digests)/n*more)
+	l.ends = slices.Grow(l.ends, more)
 }
 
 // appendDigest decodes hex (either case) onto the digests; path names
@@ -442,7 +467,7 @@ func (l *packedList) readSubjects(r *jsonReader) error {
 		present, err := r.object(subject, subjectShape, func(f int) error {
 			if f == 0 {
 				name, err := r.rawString(subject.key("name"))
-				l.names = append(l.names, name...)
+				l.names.Write(name)
 				return err
 			}
 			digests := subject.key("digest")
@@ -469,7 +494,12 @@ func (l *packedList) readSubjects(r *jsonReader) error {
 // readResources reads predicate.resources.
 func (l *packedList) readResources(r *jsonReader) error {
 	list := at("predicate.resources")
+	start := r.offset()
 	return r.array(list, 0, func(i int) error {
+		if i == sampleEntries {
+			now := r.offset()
+			l.reserve(len(r.doc)-now, now-start)
+		}
 		res := list.elem(i)
 		var algo uint8
 		present, err := r.object(res, resourceShape, func(f int) error {
@@ -477,7 +507,7 @@ func (l *packedList) readResources(r *jsonReader) error {
 			switch {
 			case err != nil:
 			case f == 0:
-				l.names = append(l.names, text...)
+				l.names.Write(text)
 			case f == 1:
 				algo, err = l.internAlgorithm(text, res)
 			default:
@@ -502,9 +532,8 @@ func (l *packedList) readResources(r *jsonReader) error {
 // (list names them in messages, like "predicate.resources") and builds
 // them, in order. Their paths and digests point into l's buffers.
 func (l *packedList) resources(s manifest.Serialization, list jsonPath, checkAlgorithm bool) ([]manifest.Resource, error) {
-	names := string(l.names) // one copy; every path is a substring
+	names := l.names.String() // every path is a substring
 	out := make([]manifest.Resource, l.len())
-	seen := make(map[string]struct{}, l.len())
 	dot, other := false, false
 	for i := range out {
 		nameStart, nameEnd, digestStart, digestEnd := l.span(i)
@@ -529,12 +558,6 @@ func (l *packedList) resources(s manifest.Serialization, list jsonPath, checkAlg
 		if err := checkDigestSize(r.Digest, s.HashType); err != nil {
 			return nil, fmt.Errorf("%s: resource %q: %w", where(), name, err)
 		}
-		// A shard's name is canonical (splitShardName), so it is the
-		// resource's identity as it is.
-		if _, dup := seen[name]; dup {
-			return nil, fmt.Errorf("resource %q is listed more than once", name)
-		}
-		seen[name] = struct{}{}
 		if r.Path == "." {
 			dot = true
 		} else {
@@ -544,7 +567,33 @@ func (l *packedList) resources(s manifest.Serialization, list jsonPath, checkAlg
 	if dot && other {
 		return nil, errors.New(`resource "." (a single-file model) is listed together with other resources`)
 	}
+	if name, ok := l.repeatedName(); ok {
+		return nil, fmt.Errorf("resource %q is listed more than once", name)
+	}
 	return out, nil
+}
+
+// repeatedName returns a name listed more than once, if any. A shard's
+// name is canonical (splitShardName), so it is the resource's identity as
+// it is. The names are compared on an index sorted by name, 4 bytes an
+// entry, rather than in a set, which would cost a map entry each.
+func (l *packedList) repeatedName() (string, bool) {
+	names := l.names.String()
+	name := func(i int32) string {
+		start, end, _, _ := l.span(int(i))
+		return names[start:end]
+	}
+	idx := make([]int32, l.len())
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	slices.SortFunc(idx, func(a, b int32) int { return strings.Compare(name(a), name(b)) })
+	for k := 1; k < len(idx); k++ {
+		if n := name(idx[k]); n == name(idx[k-1]) {
+			return n, true
+		}
+	}
+	return "", false
 }
 
 // algorithmMatches accepts the per-resource algorithm strings genuine
