@@ -6,7 +6,9 @@ import (
 	"math"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
+	"strings"
 )
 
 // Options controls Walk and Build.
@@ -155,8 +157,9 @@ func (t *Tree) Hash(ctx context.Context) (*Manifest, Stats, error) {
 		IgnorePaths:   t.ignored,
 		extraDirs:     t.extraDirs,
 	}
+	size := t.opts.HashType.Size()
 	for i, it := range items {
-		m.Resources[i] = Resource{Path: it.file.name, Shard: it.shard, Digest: digests[i]}
+		m.Resources[i] = Resource{Path: it.file.name, Shard: it.shard, Digest: digests[i*size : (i+1)*size : (i+1)*size]}
 		if it.shard {
 			m.Resources[i].Start, m.Resources[i].End = it.start, it.end
 		}
@@ -320,7 +323,7 @@ func list(ctx context.Context, modelPath string, opts Options) (*Tree, error) {
 	if err != nil {
 		return nil, err
 	}
-	t.files, t.extraDirs, t.ignored = w.files, w.extraDirs, ignore.sorted()
+	t.files, t.extraDirs, t.ignored = w.files.all(), w.extraDirs, ignore.sorted()
 	return t, nil
 }
 
@@ -357,7 +360,13 @@ func listSingle(fi fileInfo, only []string) ([]fileEntry, error) {
 
 // sortResources orders resources by the plain byte order of their full
 // names (format spec §10), which both Python's and OMS verifiers accept.
+// A file's name is its path; shards' names are built once, not per
+// comparison.
 func sortResources(rs []Resource) {
+	if !slices.ContainsFunc(rs, func(r Resource) bool { return r.Shard }) {
+		slices.SortFunc(rs, func(a, b Resource) int { return strings.Compare(a.Path, b.Path) })
+		return
+	}
 	names := make([]string, len(rs))
 	for i := range rs {
 		names[i] = rs[i].Name()

@@ -21,6 +21,65 @@ type fileEntry struct {
 	link bool     // reached through a symlink in the last component: open follows it
 }
 
+// fileList collects the walked files without the garbage of growing one
+// slice: a 100,000-file walk appended entry by entry copied the list a
+// dozen times over (30 MB of garbage for a 5.6 MB list). Each directory's
+// files go into a slice of that directory's size, and all is the one
+// exact-size list, built once at the end.
+type fileList struct {
+	done  [][]fileEntry // finished directories' files
+	n     int           // entries in done
+	cur   []fileEntry   // the directory being listed
+	room  int           // its entry count: cur's capacity, once a file shows up
+	outer []dirFiles    // the directories being listed further up
+}
+
+type dirFiles struct {
+	files []fileEntry
+	room  int
+}
+
+// openDir starts a directory of entries entries (or the list of
+// Options.Only); closeDir ends it. Subdirectories are opened and closed
+// while their parent is open.
+func (l *fileList) openDir(entries int) {
+	l.outer = append(l.outer, dirFiles{l.cur, l.room})
+	l.cur, l.room = nil, entries
+}
+
+func (l *fileList) closeDir() {
+	l.flush()
+	top := l.outer[len(l.outer)-1]
+	l.outer = l.outer[:len(l.outer)-1]
+	l.cur, l.room = top.files, top.room
+}
+
+// add appends a file to the directory being listed.
+func (l *fileList) add(f fileEntry) {
+	if l.cur == nil {
+		l.cur = make([]fileEntry, 0, l.room)
+	}
+	l.cur = append(l.cur, f) // grows only past room, which a listing cannot
+}
+
+func (l *fileList) flush() {
+	if len(l.cur) > 0 {
+		l.done = append(l.done, l.cur)
+		l.n += len(l.cur)
+	}
+	l.cur = nil
+}
+
+// all returns every file added, in one slice of exactly that length.
+func (l *fileList) all() []fileEntry {
+	l.flush()
+	out := make([]fileEntry, 0, l.n)
+	for _, d := range l.done {
+		out = append(out, d...)
+	}
+	return out
+}
+
 // location says where a model's files are.
 type location struct {
 	root  string // the resolved model path: files are opened under it
@@ -65,7 +124,7 @@ type walker struct {
 	linkRoot string // resolved Options.LinkRoot, or ""
 	expected *expectedNames
 
-	files     []fileEntry
+	files     fileList
 	extraDirs []string   // directory links (and directories under them) nothing is expected under
 	stack     []fileInfo // directories on the current path, for cycle detection
 	followed  int        // directory links followed on the current path
@@ -95,6 +154,8 @@ func (w *walker) dir(d dirHandle, rel string) error {
 	if err != nil {
 		return fmt.Errorf("read %q: %w", w.loc.display(rel), unwrapPath(err))
 	}
+	w.files.openDir(len(names))
+	defer w.files.closeDir()
 	for _, name := range names {
 		child := name
 		if rel != "." {
@@ -112,7 +173,7 @@ func (w *walker) dir(d dirHandle, rel string) error {
 		}
 		switch {
 		case fi.mode == 0:
-			w.files = append(w.files, fileEntry{name: child, info: fi})
+			w.files.add(fileEntry{name: child, info: fi})
 		case fi.mode.IsDir():
 			if w.followed > 0 && !w.expected.dirs(child) {
 				// Under a followed link, a directory the signature lists
@@ -178,7 +239,7 @@ func (w *walker) symlink(d dirHandle, name, child string) error {
 		if err != nil {
 			return err
 		}
-		w.files = append(w.files, fileEntry{name: child, info: fi, link: true})
+		w.files.add(fileEntry{name: child, info: fi, link: true})
 		return nil
 	}
 	if !w.allow {
@@ -191,7 +252,7 @@ func (w *walker) symlink(d dirHandle, name, child string) error {
 	case err != nil:
 		return fmt.Errorf("%q is a broken symlink (%s): %w", shown, linkTarget(w.loc.path(child)), unwrapPath(err))
 	case fi.mode == 0:
-		w.files = append(w.files, fileEntry{name: child, info: fi, link: true})
+		w.files.add(fileEntry{name: child, info: fi, link: true})
 		return nil
 	case !fi.mode.IsDir():
 		return fmt.Errorf("%q is not a regular file or directory (%s, through a symlink)", shown, kind(fi.mode))
@@ -271,6 +332,8 @@ func kind(m fs.FileMode) string {
 // symlink is followed (the signature lists it, see Options.Expected).
 func (w *walker) listOnly(only []string) error {
 	seen := make(map[string]bool, len(only))
+	w.files.openDir(len(only))
+	defer w.files.closeDir()
 	for _, rel := range only {
 		if err := checkOnlyPath(rel); err != nil {
 			return err
@@ -333,7 +396,7 @@ func (w *walker) listOne(rel string) error {
 		case fi.mode != 0:
 			return fmt.Errorf("%q is not a regular file (%s)", w.loc.display(sub), kind(fi.mode))
 		}
-		w.files = append(w.files, fileEntry{name: rel, info: fi, link: links > 0 || link})
+		w.files.add(fileEntry{name: rel, info: fi, link: links > 0 || link})
 	}
 	return nil
 }
