@@ -101,14 +101,14 @@ type hasher struct {
 }
 
 // hashAll hashes every item with at most workers goroutines and returns the
-// digests in item order and the bytes read. The first error stops the
-// rest; a cancelled ctx stops every worker between chunks.
-func hashAll(ctx context.Context, loc location, items []work, opts Options, workers int) ([][]byte, int64, error) {
+// digests, item i's at arena[i*size:(i+1)*size] (size is the hash's), and
+// the bytes read. The first error stops the rest; a cancelled ctx stops
+// every worker between chunks.
+func hashAll(ctx context.Context, loc location, items []work, opts Options, workers int) ([]byte, int64, error) {
 	var stop atomic.Bool
 
 	size := opts.HashType.Size()
 	arena := make([]byte, len(items)*size)
-	digests := make([][]byte, len(items))
 	runs := batches(items)
 	var (
 		next     atomic.Int64 // index of the next run to take
@@ -142,7 +142,6 @@ func hashAll(ctx context.Context, loc location, items []work, opts Options, work
 						fail(err)
 						return
 					}
-					digests[i] = arena[i*size : (i+1)*size]
 				}
 			}
 		}()
@@ -151,7 +150,7 @@ func hashAll(ctx context.Context, loc location, items []work, opts Options, work
 	if firstErr == nil {
 		firstErr = ctx.Err() // the caller's ctx was cancelled
 	}
-	return digests, total.Load(), firstErr
+	return arena, total.Load(), firstErr
 }
 
 // item hashes one work item, appending the digest to out (which has room
