@@ -1,11 +1,12 @@
 package manifest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"hash"
-	"sort"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -45,7 +46,10 @@ type work struct {
 }
 
 // plan splits files into work items, biggest first so that one big file
-// does not start last and leave the other workers idle at the end.
+// does not start last and leave the other workers idle at the end. Items
+// smaller than a batch (batchBytes) take a moment each whatever their
+// order, so they keep the walk's: a directory's files stay together, and
+// a worker's fileOpener opens each directory once.
 func plan(files []fileEntry, s Serialization) []work {
 	items := make([]work, 0, len(files))
 	for i := range files {
@@ -60,9 +64,13 @@ func plan(files []fileEntry, s Serialization) []work {
 			items = append(items, work{file: f, start: start, end: end, shard: true})
 		}
 	}
-	sort.SliceStable(items, func(i, j int) bool {
-		return items[i].end-items[i].start > items[j].end-items[j].start
-	})
+	weight := func(it work) int64 {
+		if n := it.end - it.start; n >= batchBytes {
+			return n
+		}
+		return 0
+	}
+	slices.SortStableFunc(items, func(a, b work) int { return cmp.Compare(weight(b), weight(a)) })
 	return items
 }
 
@@ -98,6 +106,7 @@ type hasher struct {
 	h        hash.Hash
 	buf      []byte
 	progress Progress
+	files    fileOpener
 }
 
 // hashAll hashes every item with at most workers goroutines and returns the
@@ -125,7 +134,8 @@ func hashAll(ctx context.Context, loc location, items []work, opts Options, work
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w := &hasher{loc: loc, opts: &opts, stop: &stop, ctx: ctx, done: ctx.Done(), h: newHash(opts.HashType), buf: make([]byte, chunkSize), progress: opts.Progress}
+			w := &hasher{loc: loc, opts: &opts, stop: &stop, ctx: ctx, done: ctx.Done(), h: newHash(opts.HashType), buf: make([]byte, chunkSize), progress: opts.Progress, files: newFileOpener()}
+			defer w.files.close()
 			for !w.stopped() {
 				r := int(next.Add(1) - 1)
 				if r >= len(runs) {
@@ -192,27 +202,27 @@ func (w *hasher) item(it *work, out []byte) (int64, error) {
 // (O_NONBLOCK) and the fstat refuses it before any read; any other swap
 // shows as another device/inode.
 func (w *hasher) open(fe *fileEntry) (rawFile, error) {
-	shown := w.loc.display(fe.name)
-	f, err := openFile(w.loc.path(fe.name), !fe.link)
+	f, err := w.files.open(w.loc, fe.name, !fe.link)
+	shown := func() string { return w.loc.display(fe.name) } // for errors only: it allocates
 	if err != nil {
 		if isLoop(err) && !fe.link {
 			if w.opts.AllowSymlinks || w.opts.LinkRoot != "" {
-				return f, fmt.Errorf("hash %q: %w: it is now a symlink", shown, ErrChanged)
+				return f, fmt.Errorf("hash %q: %w: it is now a symlink", shown(), ErrChanged)
 			}
-			return f, fmt.Errorf("%q %s", shown, errSymlink)
+			return f, fmt.Errorf("%q %s", shown(), errSymlink)
 		}
-		return f, fmt.Errorf("open %q: %w", shown, unwrapPath(err))
+		return f, fmt.Errorf("open %q: %w", shown(), unwrapPath(err))
 	}
 	fi, err := f.stat()
 	switch {
 	case err != nil:
-		err = fmt.Errorf("stat %q: %w", shown, unwrapPath(err))
+		err = fmt.Errorf("stat %q: %w", shown(), unwrapPath(err))
 	case fi.mode != 0:
-		err = fmt.Errorf("%q is not a regular file (%s)", shown, kind(fi.mode))
+		err = fmt.Errorf("%q is not a regular file (%s)", shown(), kind(fi.mode))
 	case !fi.sameFile(fe.info):
-		err = fmt.Errorf("hash %q: %w: it is not the file the walk saw", shown, ErrChanged)
+		err = fmt.Errorf("hash %q: %w: it is not the file the walk saw", shown(), ErrChanged)
 	case fi.size != fe.info.size:
-		err = fmt.Errorf("hash %q: %w: size %d, %d when listed", shown, ErrChanged, fi.size, fe.info.size)
+		err = fmt.Errorf("hash %q: %w: size %d, %d when listed", shown(), ErrChanged, fi.size, fe.info.size)
 	}
 	if err != nil {
 		f.close()

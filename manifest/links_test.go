@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -271,4 +272,57 @@ func TestHashSwappedFile(t *testing.T) {
 			t.Errorf("allow=%v: %v, want ErrChanged (another file)", allow, err)
 		}
 	}
+}
+
+// TestFileOpener: files are opened relative to their directory, which
+// stays open while the next files come from it; symlinks are refused or
+// followed as asked, and a failure leaves the opener usable.
+func TestFileOpener(t *testing.T) {
+	dir := tree(t, map[string]string{"d/a": "da", "d/b": "db", "e/c": "ec", "top": "top"})
+	if err := os.Symlink("a", filepath.Join(dir, "d", "link")); err != nil {
+		t.Fatal(err)
+	}
+	loc := location{root: dir, shown: dir}
+	o := newFileOpener()
+	defer o.close()
+	read := func(name string, noFollow bool) (string, error) {
+		t.Helper()
+		f, err := o.open(loc, name, noFollow)
+		if err != nil {
+			return "", err
+		}
+		defer f.close()
+		buf := make([]byte, 16)
+		n, err := f.pread(buf, 0)
+		return string(buf[:n]), err
+	}
+	for _, tc := range []struct {
+		name     string
+		noFollow bool
+		want     string
+		dir      string // the directory kept open afterwards
+		err      error
+	}{
+		{"d/a", true, "da", "d", nil},
+		{"d/b", true, "db", "d", nil},
+		{"e/c", true, "ec", "e", nil},
+		{"top", true, "top", ".", nil},
+		{"d/link", true, "", "d", syscall.ELOOP},
+		{"d/link", false, "da", "d", nil},
+		{"gone/x", true, "", "", syscall.ENOENT},
+		{"d/gone", true, "", "d", syscall.ENOENT},
+		{"d/a", true, "da", "d", nil},
+	} {
+		got, err := read(tc.name, tc.noFollow)
+		if got != tc.want || !errors.Is(err, tc.err) || (tc.dir != "" && o.dir != tc.dir) || (tc.dir == "") != (o.fd < 0) {
+			t.Errorf("open %q (noFollow %v) = %q, %v with %q open; want %q, %v with %q open", tc.name, tc.noFollow, got, err, o.dir, tc.want, tc.err, tc.dir)
+		}
+	}
+	// A single-file model: "." is the root itself.
+	single := filepath.Join(dir, "top")
+	f, err := o.open(location{root: single, shown: single}, ".", false)
+	if err != nil {
+		t.Fatalf("single file: %v", err)
+	}
+	f.close()
 }
