@@ -3,6 +3,7 @@ package modelsig
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/x509"
@@ -82,11 +83,27 @@ func (s *ecSigner) Public() *ecdsa.PublicKey          { return &s.priv.PublicKey
 func (s *ecSigner) Certificates() []*x509.Certificate { return s.certs }
 
 func (s *ecSigner) SignPAE(pae []byte) ([]byte, error) {
+	return s.sign(func(h crypto.Hash) []byte { return digest(h, pae) })
+}
+
+// sign signs the digest that hashed returns for the hash of s's curve.
+func (s *ecSigner) sign(hashed func(crypto.Hash) []byte) ([]byte, error) {
 	h, err := curveHash(&s.priv.PublicKey)
 	if err != nil {
 		return nil, err
 	}
-	return ecdsa.SignASN1(rand.Reader, s.priv, digest(h, pae))
+	return ecdsa.SignASN1(rand.Reader, s.priv, hashed(h))
+}
+
+// signStatement signs the PAE of the in-toto statement stmt with s. This
+// package's signers hash the encoding anyway, so for them it is hashed in
+// place (paeDigest) rather than built, which would copy the whole
+// statement; any other Signer gets the bytes, as SignPAE promises.
+func signStatement(s Signer, stmt []byte) ([]byte, error) {
+	if es, ok := s.(*ecSigner); ok {
+		return es.sign(func(h crypto.Hash) []byte { return paeDigest(h, PayloadTypeInToto, stmt) })
+	}
+	return s.SignPAE(pae(PayloadTypeInToto, stmt))
 }
 
 // SignOptions controls Sign. Paths are absolute or relative to the model
@@ -194,7 +211,7 @@ func Sign(ctx context.Context, modelPath string, s Signer, opts SignOptions) (*S
 	if err := checkOwnStatement(stmt, m); err != nil {
 		return nil, fmt.Errorf("sign %s: internal error: %w", modelPath, err)
 	}
-	sig, err := s.SignPAE(pae(PayloadTypeInToto, stmt))
+	sig, err := signStatement(s, stmt)
 	if err != nil {
 		return nil, fmt.Errorf("sign %s: %w", modelPath, err)
 	}

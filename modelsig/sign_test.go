@@ -770,3 +770,37 @@ func TestCheckOwnStatement(t *testing.T) {
 		t.Errorf("error %v", err)
 	}
 }
+
+// recordingSigner is a Signer of another package's kind: it records the
+// bytes it is asked to sign.
+type recordingSigner struct {
+	Signer
+	got []byte
+}
+
+func (r *recordingSigner) SignPAE(pae []byte) ([]byte, error) {
+	r.got = append([]byte(nil), pae...)
+	return r.Signer.SignPAE(pae)
+}
+
+// TestSignStatement: this package's signers sign the PAE hashed in place,
+// on every curve, and verify over the PAE's bytes; any other Signer is
+// handed the PAE's bytes themselves.
+func TestSignStatement(t *testing.T) {
+	stmt := []byte(`{"_type": "x"}`)
+	for _, c := range []elliptic.Curve{elliptic.P256(), elliptic.P384(), elliptic.P521()} {
+		priv := testpki.Key(t, c)
+		sig, err := signStatement(keySigner(t, priv), stmt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, _ := curveHash(&priv.PublicKey)
+		if !ecdsa.VerifyASN1(&priv.PublicKey, digest(h, pae(PayloadTypeInToto, stmt)), sig) {
+			t.Errorf("%s: the signature does not verify over the PAE", c.Params().Name)
+		}
+	}
+	r := &recordingSigner{Signer: keySigner(t, testpki.Key(t, nil))}
+	if _, err := signStatement(r, stmt); err != nil || !bytes.Equal(r.got, pae(PayloadTypeInToto, stmt)) {
+		t.Errorf("other signer got %q, %v; want the PAE", r.got, err)
+	}
+}
