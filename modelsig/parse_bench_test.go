@@ -139,3 +139,31 @@ func TestParseMemoryBounded(t *testing.T) {
 		}
 	})
 }
+
+// TestStatementMemory bounds what reading and writing a many-resource
+// statement allocates (issue 12). Reading keeps about 130 bytes a
+// resource (the resource, its digest and name, an offset and a sort
+// index) and should allocate little more: appending entry by entry and a
+// set of names cost about 400. Writing allocates the statement once: an
+// encoder and a value per resource cost several times its size.
+func TestStatementMemory(t *testing.T) {
+	const n = 20_000
+	m := bigManifest(n)
+	var stmt []byte
+	var err error
+	built := allocated(func() { stmt, err = BuildStatement(m, "big") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if limit := uint64(len(stmt)) + uint64(len(stmt))/20 + 64<<10; built > limit {
+		t.Errorf("BuildStatement allocated %d bytes for a %d-byte statement (limit %d)", built, len(stmt), limit)
+	}
+	var st *Statement
+	read := allocated(func() { st, err = ParseStatement(PayloadTypeInToto, stmt) })
+	if err != nil || len(st.Manifest.Resources) != n {
+		t.Fatalf("ParseStatement: %v", err)
+	}
+	if limit := uint64(160*n + 64<<10); read > limit {
+		t.Errorf("ParseStatement allocated %d bytes for %d resources (%d a resource; limit %d)", read, n, read/n, limit)
+	}
+}
