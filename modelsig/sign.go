@@ -208,9 +208,12 @@ func Sign(ctx context.Context, modelPath string, s Signer, opts SignOptions) (*S
 	if err != nil {
 		return nil, fmt.Errorf("sign %s: %w", modelPath, err)
 	}
+	large := len(stmt) >= collectAbove
+	collectIf(large) // the walk's list and the work items are garbage now
 	if err := checkOwnStatement(stmt, m); err != nil {
 		return nil, fmt.Errorf("sign %s: internal error: %w", modelPath, err)
 	}
+	collectIf(large) // and the statement parsed back
 	sig, err := signStatement(s, stmt)
 	if err != nil {
 		return nil, fmt.Errorf("sign %s: %w", modelPath, err)
@@ -219,6 +222,7 @@ func Sign(ctx context.Context, modelPath string, s Signer, opts SignOptions) (*S
 	if err != nil {
 		return nil, fmt.Errorf("sign %s: %w", modelPath, err)
 	}
+	collectIf(large) // and the statement, now in the bundle
 	if int64(len(data)) > bundleSizeLimit {
 		return nil, fmt.Errorf("sign %s: the signature would be %d bytes, more than the %d bytes verifiers read (%d resources; use a larger shard size)",
 			modelPath, len(data), bundleSizeLimit, len(m.Resources))
