@@ -66,9 +66,18 @@ type Options struct {
 	// Progress, when set, hears about the work (see Progress).
 	Progress Progress
 
-	// Workers bounds the number of files/shards hashed at once; 0 means
+	// Workers bounds the number of files/shards hashed at once, and of
+	// goroutines walking a wide directory tree; 0 means
 	// runtime.GOMAXPROCS(0).
 	Workers int
+}
+
+// workers resolves Workers: the goroutines that hash, and that may walk.
+func (o *Options) workers() int {
+	if o.Workers == 0 {
+		return runtime.GOMAXPROCS(0)
+	}
+	return o.Workers
 }
 
 // Progress receives progress reports from Walk and Hash. Planned is called
@@ -143,11 +152,7 @@ func Build(ctx context.Context, modelPath string, opts Options) (*Manifest, Stat
 // manifest, so Compare reports them.
 func (t *Tree) Hash(ctx context.Context) (*Manifest, Stats, error) {
 	items := plan(t.files, t.opts.Serialization)
-	workers := t.opts.Workers
-	if workers == 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	digests, n, err := hashAll(ctx, t.loc, items, t.opts, workers)
+	digests, n, err := hashAll(ctx, t.loc, items, t.opts, t.opts.workers())
 	if err != nil {
 		return nil, Stats{}, err
 	}
@@ -305,7 +310,7 @@ func list(ctx context.Context, modelPath string, opts Options) (*Tree, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &walker{ctx: ctx, loc: t.loc, ignore: ignore, allow: opts.AllowSymlinks, expected: newExpectedNames(opts.Expected)}
+	w := &walker{ctx: ctx, loc: t.loc, ignore: ignore, allow: opts.AllowSymlinks, expected: newExpectedNames(opts.Expected), fork: newWalkFork(opts.workers())}
 	if opts.LinkRoot != "" {
 		if w.linkRoot, err = filepath.EvalSymlinks(opts.LinkRoot); err != nil {
 			return nil, fmt.Errorf("link root %q: %w", opts.LinkRoot, unwrapPath(err))

@@ -46,6 +46,9 @@ func allocatedBy(f func()) uint64 {
 // megabyte of workers' buffers. Allocation counts, unlike timings, do not
 // depend on the machine's load.
 func TestBuildMemoryPerFile(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation figures differ under the race detector")
+	}
 	const n = 3000
 	dir := manyFiles(t, n)
 	opts := Options{Serialization: filesSHA, Workers: 2}
@@ -65,6 +68,9 @@ func TestBuildMemoryPerFile(t *testing.T) {
 // slices and one exact-size list, twice the list's size; appending to one
 // growing slice cost five times (every reallocation left a copy behind).
 func TestFileListMemory(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation figures differ under the race detector")
+	}
 	const dirs, perDir = 1000, 100
 	var all []fileEntry
 	got := allocatedBy(func() {

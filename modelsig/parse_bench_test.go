@@ -147,6 +147,9 @@ func TestParseMemoryBounded(t *testing.T) {
 // set of names cost about 400. Writing allocates the statement once: an
 // encoder and a value per resource cost several times its size.
 func TestStatementMemory(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation figures differ under the race detector")
+	}
 	const n = 20_000
 	m := bigManifest(n)
 	var stmt []byte

@@ -1,0 +1,5 @@
+//go:build !race
+
+package modelsig
+
+const raceEnabled = false
