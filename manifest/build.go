@@ -67,6 +67,10 @@ type Options struct {
 	// Workers bounds the number of files/shards hashed at once; 0 means
 	// runtime.GOMAXPROCS(0).
 	Workers int
+
+	// Cache, when set, lets Hash reuse the digests of unchanged files
+	// (see DigestCache).
+	Cache DigestCache
 }
 
 // Progress receives progress reports from Walk and Hash. Planned is called
@@ -82,6 +86,9 @@ type Progress interface {
 type Stats struct {
 	Files int   // regular files hashed
 	Bytes int64 // bytes read and hashed
+	// CachedBytes counts the bytes whose digests came from Options.Cache
+	// instead of being read (they are not in Bytes).
+	CachedBytes int64
 }
 
 // Tree is a walked model: the files to hash and the resources they will
@@ -145,7 +152,9 @@ func (t *Tree) Hash(ctx context.Context) (*Manifest, Stats, error) {
 	if workers == 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	digests, n, err := hashAll(ctx, t.loc, items, t.opts, workers)
+	cache := newCacheRun(t.opts.Cache, t.opts.HashType, t.files)
+	digests, n, err := hashAll(ctx, t.loc, items, t.opts, workers, cache)
+	cache.close()
 	if err != nil {
 		return nil, Stats{}, err
 	}
@@ -162,7 +171,7 @@ func (t *Tree) Hash(ctx context.Context) (*Manifest, Stats, error) {
 		}
 	}
 	sortResources(m.Resources)
-	return m, Stats{Files: t.countHashed(), Bytes: n}, nil
+	return m, Stats{Files: t.countHashed(), Bytes: n, CachedBytes: cache.cachedBytes()}, nil
 }
 
 // Files returns the number of files walked.

@@ -98,12 +98,13 @@ type hasher struct {
 	h        hash.Hash
 	buf      []byte
 	progress Progress
+	cache    *cacheRun // nil: no cache
 }
 
 // hashAll hashes every item with at most workers goroutines and returns the
 // digests in item order and the bytes read. The first error stops the
 // rest; a cancelled ctx stops every worker between chunks.
-func hashAll(ctx context.Context, loc location, items []work, opts Options, workers int) ([][]byte, int64, error) {
+func hashAll(ctx context.Context, loc location, items []work, opts Options, workers int, cache *cacheRun) ([][]byte, int64, error) {
 	var stop atomic.Bool
 
 	size := opts.HashType.Size()
@@ -125,7 +126,7 @@ func hashAll(ctx context.Context, loc location, items []work, opts Options, work
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w := &hasher{loc: loc, opts: &opts, stop: &stop, ctx: ctx, done: ctx.Done(), h: newHash(opts.HashType), buf: make([]byte, chunkSize), progress: opts.Progress}
+			w := &hasher{loc: loc, opts: &opts, stop: &stop, ctx: ctx, done: ctx.Done(), h: newHash(opts.HashType), buf: make([]byte, chunkSize), progress: opts.Progress, cache: cache}
 			for !w.stopped() {
 				r := int(next.Add(1) - 1)
 				if r >= len(runs) {
@@ -162,6 +163,11 @@ func (w *hasher) item(it *work, out []byte) (int64, error) {
 		return 0, err
 	}
 	defer f.close()
+	p, hit := w.cache.lookup(f, it, out)
+	if hit {
+		reportCached(w.progress, it.end-it.start)
+		return 0, nil
+	}
 	if it.end-it.start >= adviseMin {
 		f.adviseSequential(it.start, it.end-it.start)
 	}
@@ -181,7 +187,7 @@ func (w *hasher) item(it *work, out []byte) (int64, error) {
 		}
 		return n, fmt.Errorf("hash %q: %w", w.loc.display(it.file.name), unwrapPath(err))
 	}
-	w.h.Sum(out)
+	w.cache.store(f, p, w.loc.path(it.file.name), w.h.Sum(out))
 	return n, nil
 }
 
