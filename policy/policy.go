@@ -26,6 +26,7 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/root"
 
 	"github.com/modelgate/modelgate/internal/safefile"
+	"github.com/modelgate/modelgate/manifest"
 	"github.com/modelgate/modelgate/modelsig"
 )
 
@@ -74,6 +75,10 @@ type Options struct {
 	// TUFCacheDir is the TUF cache used by the default TrustRoot; "" means
 	// sigstore-go's default.
 	TUFCacheDir string
+	// Cache, when set, lets verification reuse the digests of unchanged
+	// files (see manifest.DigestCache); decisions are otherwise the same.
+	// A gate passes one Cache for its life, through every reload.
+	Cache manifest.DigestCache
 }
 
 // Policy is a loaded, fully checked security policy. It is safe for
