@@ -103,7 +103,7 @@ func decisionLine(d policy.Decision) string {
 	case policy.Verified, policy.Skipped:
 		fmt.Fprintf(&b, ": signer %q (%s), rule %q", d.Signer, d.Method, d.Rule)
 		if d.Outcome == policy.Verified {
-			fmt.Fprintf(&b, ", %s, %d bytes", plural(d.Files, "file"), d.Bytes)
+			fmt.Fprintf(&b, ", %s, %s", plural(d.Files, "file"), bytesPhrase(d.Bytes, d.CachedBytes))
 		}
 	default:
 		if d.Code != "" {

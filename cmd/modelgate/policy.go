@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/modelgate/modelgate/manifest"
 	"github.com/modelgate/modelgate/policy"
 )
 
@@ -18,6 +19,7 @@ type policyVerifyFlags struct {
 	loras    []string
 	output   string
 	tufCache string
+	cache    cacheFlags
 }
 
 func (f *policyVerifyFlags) register(cmd *cobra.Command) {
@@ -28,6 +30,7 @@ func (f *policyVerifyFlags) register(cmd *cobra.Command) {
 	outputFlag(cmd, &f.output, "output format: text (a line per artifact) or json (an object per artifact per line)")
 	fl.StringVar(&f.tufCache, "tuf-cache-dir", "", "TUF cache folder for Sigstore trusted roots (default: sigstore-go's, ~/.sigstore/root)")
 	completeDir(cmd, "tuf-cache-dir")
+	f.cache.register(cmd)
 }
 
 // nonEmpty refuses an empty --model or --lora value: "" would otherwise
@@ -41,9 +44,10 @@ func nonEmpty(flag string, paths []string) error {
 	return nil
 }
 
-// loadPolicy loads a policy for enforcement; any problem is exit 2.
-func (a *app) loadPolicy(path, tufCache string) (*policy.Policy, error) {
-	p, err := policy.Load(path, policy.Options{Logger: a.logger, TUFCacheDir: tufCache})
+// loadPolicy loads a policy for enforcement, with the digest cache its
+// decisions use (nil: none); any problem is exit 2.
+func (a *app) loadPolicy(path, tufCache string, cache manifest.DigestCache) (*policy.Policy, error) {
+	p, err := policy.Load(path, policy.Options{Logger: a.logger, TUFCacheDir: tufCache, Cache: cache})
 	if err != nil {
 		var le *policy.LoadError
 		if errors.As(err, &le) {
@@ -85,7 +89,7 @@ func (a *app) runPolicyVerify(ctx context.Context, f *policyVerifyFlags) error {
 	if err := nonEmpty("lora", f.loras); err != nil {
 		return err
 	}
-	p, err := a.loadPolicy(f.policy, f.tufCache)
+	p, err := a.loadPolicy(f.policy, f.tufCache, a.openCache(&f.cache))
 	if err != nil {
 		return err
 	}
@@ -207,7 +211,7 @@ func (a *app) policyExplainCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			p, err := a.loadPolicy(args[0], "")
+			p, err := a.loadPolicy(args[0], "", nil) // explain hashes nothing
 			if err != nil {
 				return err
 			}

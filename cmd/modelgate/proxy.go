@@ -24,6 +24,7 @@ type proxyFlags struct {
 	maxVerifications                      int
 	drainTimeout                          time.Duration
 	allowWebSocket                        bool
+	cache                                 cacheFlags
 }
 
 func (a *app) proxyCommand() *cobra.Command {
@@ -62,6 +63,7 @@ that cannot be opened.`,
 	fl.IntVar(&f.maxVerifications, "max-verifications", 0, "verifications running at once (default: the number of CPUs)")
 	fl.DurationVar(&f.drainTimeout, "drain-timeout", gate.DefaultDrainTimeout, "how long requests in flight may run on after SIGTERM")
 	fl.BoolVar(&f.allowWebSocket, "allow-websocket", false, "forward WebSocket upgrades (vLLM's /v1/realtime), whose messages the gate cannot read")
+	f.cache.register(cmd)
 	return cmd
 }
 
@@ -84,7 +86,7 @@ func (a *app) runProxy(cmd *cobra.Command, f *proxyFlags) error {
 	g, err := gate.New(gate.Config{
 		Upstream:         f.upstream,
 		PolicyFile:       f.policy,
-		PolicyOptions:    policy.Options{Logger: a.logger, TUFCacheDir: f.tufCache},
+		PolicyOptions:    policy.Options{Logger: a.logger, TUFCacheDir: f.tufCache, Cache: a.openServerCache(&f.cache)},
 		Mode:             gate.Mode(f.mode),
 		RootPath:         f.rootPath,
 		UpstreamWorkDir:  f.workdir,

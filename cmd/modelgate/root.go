@@ -85,7 +85,7 @@ interrupted by SIGINT/SIGTERM.`,
 	})
 
 	root.AddCommand(a.verifyCommand(), a.signCommand(), a.digestCommand(), a.policyCommand())
-	root.AddCommand(a.proxyCommand())
+	root.AddCommand(a.proxyCommand(), a.cacheCommand())
 	// model_signing spells flags with underscores too (--public_key); accept
 	// both everywhere, after every subcommand's flags are defined.
 	root.SetGlobalNormalizationFunc(underscoreToHyphen)

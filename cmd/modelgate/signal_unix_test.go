@@ -34,7 +34,7 @@ func TestMain(m *testing.M) {
 		main()
 		return // not reached: main exits
 	}
-	os.Exit(m.Run())
+	os.Exit(withPrivateCache(m.Run))
 }
 
 // child is a running modelgate.

@@ -69,6 +69,7 @@ type commonVerifyFlags struct {
 	ignoreUnsigned   bool
 	noIgnoreUnsigned bool
 	output           string
+	cache            cacheFlags
 }
 
 func (f *commonVerifyFlags) register(cmd *cobra.Command) {
@@ -78,6 +79,7 @@ func (f *commonVerifyFlags) register(cmd *cobra.Command) {
 	fl.BoolVar(&f.ignoreUnsigned, "ignore-unsigned-files", false, "hash only the files the signature lists; extra files on disk are not an error")
 	fl.BoolVar(&f.noIgnoreUnsigned, "no-ignore-unsigned-files", false, "same as --ignore-unsigned-files=false")
 	outputFlag(cmd, &f.output, "output format: text or json")
+	f.cache.register(cmd)
 	_ = fl.MarkHidden("no-ignore-unsigned-files")
 	cmd.ValidArgsFunction = onePathArg
 }
@@ -90,6 +92,7 @@ func (f *commonVerifyFlags) options(m model, a *app) (modelsig.VerifyOptions, er
 		AllowSymlinks:       f.allowSymlinks,
 		IgnoreUnsignedFiles: f.ignoreUnsigned && !f.noIgnoreUnsigned,
 		Logger:              a.logger,
+		Cache:               a.openCache(&f.cache),
 	}
 	var err error
 	if opts.SignaturePath, err = m.signaturePath(f.signature); err != nil {
@@ -290,7 +293,7 @@ func (a *app) runMethodVerify(ctx context.Context, modelPath string, f *commonVe
 			return err
 		}
 	case d.Outcome == policy.Verified && !a.quiet:
-		if err := a.printResult("Verification succeeded: %q (%s, %s, %d bytes)\n", modelPath, d.Method, plural(d.Files, "file"), d.Bytes); err != nil {
+		if err := a.printResult("Verification succeeded: %q (%s, %s, %s)\n", modelPath, d.Method, plural(d.Files, "file"), bytesPhrase(d.Bytes, d.CachedBytes)); err != nil {
 			return err
 		}
 	}
@@ -313,7 +316,7 @@ func (a *app) verifyInto(ctx context.Context, d *policy.Decision, m model, v mod
 	}
 	d.Outcome, d.Reason = policy.Verified, "signature and every file match"
 	d.Signature = res.SignaturePath
-	d.Files, d.Bytes = res.Stats.Files, res.Stats.Bytes
+	d.Files, d.Bytes, d.CachedBytes = res.Stats.Files, res.Stats.Bytes, res.Stats.CachedBytes
 	d.Identity, d.Issuer = res.Signed.Identity, res.Signed.Issuer
 	d.Fingerprints, d.Warnings = res.Signed.Fingerprints, res.Signed.Warnings
 	if logFingerprints {
