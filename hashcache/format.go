@@ -85,6 +85,16 @@ func encodeValue(e entry) []byte {
 // as long as their transaction); ok is false for another version or a
 // malformed value.
 func decodeValue(v []byte) (entry, bool) {
+	e, ok := decodeDigest(v)
+	if ok {
+		e.path = string(v[valueHead+len(e.digest):])
+	}
+	return e, ok
+}
+
+// decodeDigest is decodeValue without the path, which answering a lookup
+// does not need.
+func decodeDigest(v []byte) (entry, bool) {
 	if len(v) < valueHead || v[0] != formatVersion {
 		return entry{}, false
 	}
@@ -95,6 +105,5 @@ func decodeValue(v []byte) (entry, bool) {
 	return entry{
 		used:   int64(binary.BigEndian.Uint64(v[1:])), //nolint:gosec // see encodeValue
 		digest: append([]byte(nil), v[valueHead:valueHead+n]...),
-		path:   string(v[valueHead+n:]),
 	}, true
 }

@@ -142,17 +142,21 @@ type probe struct {
 	ok  bool      // the file can be cached
 }
 
-// lookup takes the identity of the open file f for the item it and, when
-// the cache holds a digest for it, writes the digest into out (which has
-// room for it) and reports a hit. Any failure is a miss: the file is then
-// simply read.
-func (r *cacheRun) lookup(f rawFile, it *work, out []byte) (probe, bool) {
+// clock returns the time, taken before the identity of a file is (see
+// probe.at); the zero time without a cache, which needs none.
+func (r *cacheRun) clock() time.Time {
 	if r == nil {
-		return probe{}, false
+		return time.Time{}
 	}
-	at := time.Now()
-	key, err := f.cacheKey()
-	if err != nil || !r.trusted(key.Device, f) {
+	return time.Now()
+}
+
+// lookup completes key, the identity of the open file f taken after at,
+// for the item it and, when the cache holds a digest for it, writes the
+// digest into out (which has room for it) and reports a hit. Anything
+// else is a miss: the file is then simply read.
+func (r *cacheRun) lookup(f rawFile, key FileKey, at time.Time, it *work, out []byte) (probe, bool) {
+	if r == nil || !r.trusted(key.Device, f) {
 		return probe{}, false
 	}
 	key.Hash, key.Start, key.End = r.hash, it.start, it.end

@@ -6,20 +6,33 @@ import "golang.org/x/sys/unix"
 // fstatfs, everything a FileKey needs and which file system holds a file.
 const cacheSupported = true
 
-// cacheKey returns the identity and state of the open file f (the hash and
-// range are the caller's).
+// statKey describes the open file f, and returns its FileKey (the hash
+// and range are the caller's), from one fstat.
+func (f rawFile) statKey() (fileInfo, FileKey, error) {
+	var st unix.Stat_t
+	if _, err := retry(func() (int, error) { return 0, unix.Fstat(f.fd, &st) }); err != nil {
+		return fileInfo{}, FileKey{}, err
+	}
+	return infoOf(&st), keyOf(&st), nil
+}
+
+// cacheKey returns the FileKey of the open file f.
 func (f rawFile) cacheKey() (FileKey, error) {
 	var st unix.Stat_t
 	if _, err := retry(func() (int, error) { return 0, unix.Fstat(f.fd, &st) }); err != nil {
 		return FileKey{}, err
 	}
+	return keyOf(&st), nil
+}
+
+func keyOf(st *unix.Stat_t) FileKey {
 	return FileKey{
 		Device:     uint64(st.Dev), //nolint:unconvert // widths differ by platform
 		Inode:      uint64(st.Ino), //nolint:unconvert // widths differ by platform
 		Size:       st.Size,
 		ModTime:    st.Mtim.Nano(),
 		ChangeTime: st.Ctim.Nano(),
-	}, nil
+	}
 }
 
 // zfsSuperMagic is ZFS on Linux's f_type (not in linux/magic.h).

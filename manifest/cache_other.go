@@ -11,4 +11,10 @@ const cacheSupported = false
 
 func (f rawFile) cacheKey() (FileKey, error) { return FileKey{}, errors.ErrUnsupported }
 
+// statKey is stat: no key is ever used here.
+func (f rawFile) statKey() (fileInfo, FileKey, error) {
+	fi, err := f.stat()
+	return fi, FileKey{}, err
+}
+
 func (f rawFile) trustedFS() bool { return false }

@@ -158,12 +158,13 @@ func hashAll(ctx context.Context, loc location, items []work, opts Options, work
 // item hashes one work item, appending the digest to out (which has room
 // for it).
 func (w *hasher) item(it *work, out []byte) (int64, error) {
-	f, err := w.open(it.file)
+	at := w.cache.clock()
+	f, key, err := w.open(it.file)
 	if err != nil {
 		return 0, err
 	}
 	defer f.close()
-	p, hit := w.cache.lookup(f, it, out)
+	p, hit := w.cache.lookup(f, key, at, it, out)
 	if hit {
 		reportCached(w.progress, it.end-it.start)
 		return 0, nil
@@ -197,20 +198,21 @@ func (w *hasher) item(it *work, out []byte) (int64, error) {
 // walk is opened with O_NOFOLLOW, so a file swapped for a link afterwards
 // is refused; a file swapped for a FIFO does not block the open
 // (O_NONBLOCK) and the fstat refuses it before any read; any other swap
-// shows as another device/inode.
-func (w *hasher) open(fe *fileEntry) (rawFile, error) {
+// shows as another device/inode. The same fstat gives the file's key for
+// a DigestCache.
+func (w *hasher) open(fe *fileEntry) (rawFile, FileKey, error) {
 	shown := w.loc.display(fe.name)
 	f, err := openFile(w.loc.path(fe.name), !fe.link)
 	if err != nil {
 		if isLoop(err) && !fe.link {
 			if w.opts.AllowSymlinks || w.opts.LinkRoot != "" {
-				return f, fmt.Errorf("hash %q: %w: it is now a symlink", shown, ErrChanged)
+				return f, FileKey{}, fmt.Errorf("hash %q: %w: it is now a symlink", shown, ErrChanged)
 			}
-			return f, fmt.Errorf("%q %s", shown, errSymlink)
+			return f, FileKey{}, fmt.Errorf("%q %s", shown, errSymlink)
 		}
-		return f, fmt.Errorf("open %q: %w", shown, unwrapPath(err))
+		return f, FileKey{}, fmt.Errorf("open %q: %w", shown, unwrapPath(err))
 	}
-	fi, err := f.stat()
+	fi, key, err := f.statKey()
 	switch {
 	case err != nil:
 		err = fmt.Errorf("stat %q: %w", shown, unwrapPath(err))
@@ -223,9 +225,9 @@ func (w *hasher) open(fe *fileEntry) (rawFile, error) {
 	}
 	if err != nil {
 		f.close()
-		return f, err
+		return f, FileKey{}, err
 	}
-	return f, nil
+	return f, key, nil
 }
 
 // stopped reports whether the work was cancelled or another worker
