@@ -161,11 +161,7 @@ func (s *Store) dropAndCompact(stale [][]byte, r *PruneResult) error {
 	}
 	defer src.Close()
 	err = src.Update(func(tx *bolt.Tx) error {
-		bk, err := tx.CreateBucketIfNotExists(bucketDigests)
-		if err != nil {
-			return err
-		}
-		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+		bk, meta, err := buckets(tx)
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package hashcache
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -13,38 +14,59 @@ import (
 	"github.com/modelgate/modelgate/manifest"
 )
 
-// logBuffer collects log records, safe for concurrent use.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
+// records is a slog.Handler that keeps every record as one line of text
+// (level, message, attributes), safe for concurrent use.
+type records struct {
+	mu    sync.Mutex
+	lines []string
 }
 
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
+func (r *records) Enabled(context.Context, slog.Level) bool { return true }
+func (r *records) WithAttrs([]slog.Attr) slog.Handler       { return r }
+func (r *records) WithGroup(string) slog.Handler            { return r }
+
+func (r *records) Handle(_ context.Context, rec slog.Record) error {
+	line := "level=" + rec.Level.String() + " " + rec.Message
+	rec.Attrs(func(a slog.Attr) bool {
+		line += " " + a.String()
+		return true
+	})
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.lines = append(r.lines, line)
+	return nil
 }
 
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
+func (r *records) String() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return strings.Join(r.lines, "\n")
 }
 
 // count returns how many records contain s.
-func (l *logBuffer) count(s string) int { return strings.Count(l.String(), s) }
+func (r *records) count(s string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, l := range r.lines {
+		if strings.Contains(l, s) {
+			n++
+		}
+	}
+	return n
+}
 
 // newStore opens a store in a fresh private folder, logging into the
-// returned buffer.
-func newStore(t *testing.T, opts Options) (*Store, *logBuffer) {
+// returned records.
+func newStore(t *testing.T, opts Options) (*Store, *records) {
 	t.Helper()
-	var logs logBuffer
-	opts.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	logs := &records{}
+	opts.Logger = slog.New(logs)
 	s, err := Open(filepath.Join(t.TempDir(), "cache"), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s, &logs
+	return s, logs
 }
 
 // key returns a synthetic key for file n.

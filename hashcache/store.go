@@ -271,11 +271,7 @@ func (s *Store) write(puts []put, touched []manifest.FileKey) error {
 	defer db.Close()
 	now := s.now().Unix()
 	return db.Update(func(tx *bolt.Tx) error {
-		bk, err := tx.CreateBucketIfNotExists(bucketDigests)
-		if err != nil {
-			return err
-		}
-		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+		bk, meta, err := buckets(tx)
 		if err != nil {
 			return err
 		}
@@ -314,6 +310,16 @@ func (s *Store) write(puts []put, touched []manifest.FileKey) error {
 		}
 		return writeCount(meta, count)
 	})
+}
+
+// buckets returns the entries' and the metadata's buckets, creating them
+// in a new store.
+func buckets(tx *bolt.Tx) (entries, meta *bolt.Bucket, err error) {
+	if entries, err = tx.CreateBucketIfNotExists(bucketDigests); err != nil {
+		return nil, nil, err
+	}
+	meta, err = tx.CreateBucketIfNotExists(bucketMeta)
+	return entries, meta, err
 }
 
 // readCount returns the number of entries: the stored count, or a count

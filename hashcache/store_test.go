@@ -109,42 +109,27 @@ func TestStoreBuild(t *testing.T) {
 // TestStoreUntrusted: a folder or file that someone else could change is
 // never used.
 func TestStoreUntrusted(t *testing.T) {
-	t.Run("folder writable by others", func(t *testing.T) {
-		dir := filepath.Join(t.TempDir(), "c")
-		if err := os.Mkdir(dir, 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chmod(dir, 0o777); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := Open(dir, Options{}); !errors.Is(err, ErrUntrusted) {
-			t.Errorf("Open: %v, want ErrUntrusted", err)
-		}
-	})
-	t.Run("folder writable by group", func(t *testing.T) {
-		dir := filepath.Join(t.TempDir(), "c")
-		if err := os.Mkdir(dir, 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chmod(dir, 0o770); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := Open(dir, Options{}); !errors.Is(err, ErrUntrusted) {
-			t.Errorf("Open: %v, want ErrUntrusted", err)
-		}
-	})
-	t.Run("parent writable by others", func(t *testing.T) {
-		parent := filepath.Join(t.TempDir(), "p")
-		if err := os.Mkdir(parent, 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chmod(parent, 0o777); err != nil { // no sticky bit: others may rename c
-			t.Fatal(err)
-		}
-		if _, err := Open(filepath.Join(parent, "c"), Options{}); !errors.Is(err, ErrUntrusted) {
-			t.Errorf("Open: %v, want ErrUntrusted", err)
-		}
-	})
+	for _, tc := range []struct {
+		name   string
+		parent os.FileMode // mode of the folder above the cache folder
+		dir    os.FileMode // mode of the cache folder; 0: Open creates it
+	}{
+		{"folder writable by others", 0o700, 0o777},
+		{"folder writable by group", 0o700, 0o770},
+		{"parent writable by others, no sticky bit", 0o777, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			parent := filepath.Join(t.TempDir(), "p")
+			dir := filepath.Join(parent, "c")
+			mkdirMode(t, parent, tc.parent)
+			if tc.dir != 0 {
+				mkdirMode(t, dir, tc.dir)
+			}
+			if _, err := Open(dir, Options{}); !errors.Is(err, ErrUntrusted) {
+				t.Errorf("Open: %v, want ErrUntrusted", err)
+			}
+		})
+	}
 	t.Run("file writable by others", func(t *testing.T) {
 		s, logs := newStore(t, Options{})
 		putAll(s, []manifest.FileKey{key(1)}, digestOf(1))
@@ -180,6 +165,17 @@ func TestStoreUntrusted(t *testing.T) {
 			t.Errorf("want one warning, got:\n%s", logs)
 		}
 	})
+}
+
+// mkdirMode makes the folder p with exactly mode (beyond the umask).
+func mkdirMode(t *testing.T, p string, mode os.FileMode) {
+	t.Helper()
+	if err := os.Mkdir(p, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(p, mode); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestStoreOtherOwner: a folder or file owned by another user is refused,
