@@ -46,7 +46,7 @@ func TestCacheFlags(t *testing.T) {
 	root := newApp(nil, nil).rootCommand()
 	for _, path := range [][]string{
 		{"verify"}, {"verify", "key"}, {"verify", "certificate"}, {"verify", "sigstore"},
-		{"sign", "key"}, {"sign", "certificate"}, {"digest"}, {"proxy"},
+		{"sign", "key"}, {"sign", "certificate"}, {"digest"}, {"proxy"}, {"exec"},
 	} {
 		cmd, _, err := root.Find(path)
 		if err != nil {

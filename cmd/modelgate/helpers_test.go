@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"io/fs"
 	"os"
@@ -57,6 +58,11 @@ func runApp(t *testing.T, terminal bool, args ...string) result {
 	var stdout, stderr bytes.Buffer
 	a := newApp(&stdout, &stderr)
 	a.isTerminal = func(io.Writer) bool { return terminal }
+	a.execve = func(string, []string, []string) error {
+		// Never replace the test binary: exec tests use runExec.
+		t.Errorf("modelgate %s: unexpected exec", strings.Join(args, " "))
+		return errors.New("exec in a test")
+	}
 	code := a.run(context.Background(), args)
 	r := result{args: args, code: code, stdout: stdout.String(), stderr: stderr.String()}
 	if strings.Contains(r.stderr, "goroutine ") || strings.Contains(r.stderr, "internal error") {
