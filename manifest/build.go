@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+
+	"github.com/modelgate/modelgate/internal/safefile"
 )
 
 // Options controls Walk and Build.
@@ -296,7 +298,7 @@ func list(ctx context.Context, modelPath string, opts Options) (*Tree, error) {
 		t.files, err = listSingle(fi, opts.Only)
 		return t, err
 	case !fi.mode.IsDir():
-		return nil, fmt.Errorf("model %q is not a regular file or directory (%s)", modelPath, kind(fi.mode))
+		return nil, fmt.Errorf("model %q is not a regular file or directory (%s)", modelPath, safefile.Kind(fi.mode))
 	}
 	ignore, err := resolveIgnorePaths(given, root, opts.IgnorePaths, opts.IgnoreGitPaths)
 	if err != nil {

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+
+	"github.com/modelgate/modelgate/internal/safefile"
 )
 
 // chunkSize is the read size; the digest does not depend on it. Reads this
@@ -209,7 +211,7 @@ func (w *hasher) open(fe *fileEntry) (rawFile, error) {
 	case err != nil:
 		err = fmt.Errorf("stat %q: %w", shown, unwrapPath(err))
 	case fi.mode != 0:
-		err = fmt.Errorf("%q is not a regular file (%s)", shown, kind(fi.mode))
+		err = fmt.Errorf("%q is not a regular file (%s)", shown, safefile.Kind(fi.mode))
 	case !fi.sameFile(fe.info):
 		err = fmt.Errorf("hash %q: %w: it is not the file the walk saw", shown, ErrChanged)
 	case fi.size != fe.info.size:
