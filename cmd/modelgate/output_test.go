@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -121,7 +122,7 @@ func TestHostileNamesNeverReachTheTerminal(t *testing.T) {
 	inJSON := strings.ToValidUTF8(model, "\ufffd")
 	checkFields(t, oneJSON(t, r.stdout), map[string]any{"path": inJSON, "signature": filepath.Join(inJSON, "model.sig")})
 	for _, rec := range jsonLines(t, r.stderr) {
-		if msg, _ := rec["msg"].(string); !strings.Contains(msg, inJSON) || !strings.Contains(msg, `"extra\x1b[31m\nINJECTED \u202e\x9b"`) {
+		if msg, _ := rec["msg"].(string); !strings.Contains(msg, strconv.Quote(model)) || !strings.Contains(msg, `"extra\x1b[31m\nINJECTED \u202e\x9b"`) {
 			t.Errorf("JSON error record does not carry the names: %q", msg)
 		}
 	}

@@ -313,6 +313,7 @@ func (a *app) verifyInto(ctx context.Context, d *policy.Decision, m model, v mod
 	}
 	d.Outcome, d.Reason = policy.Verified, "signature and every file match"
 	d.Signature = res.SignaturePath
+	d.SubjectDigest = policy.SubjectDigest(res) // what a policy's digest pin would compare
 	d.Files, d.Bytes = res.Stats.Files, res.Stats.Bytes
 	d.Identity, d.Issuer = res.Signed.Identity, res.Signed.Issuer
 	d.Fingerprints, d.Warnings = res.Signed.Fingerprints, res.Signed.Warnings
