@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/modelgate/modelgate/internal/ctxerr"
 	"github.com/modelgate/modelgate/internal/safefile"
 )
 
@@ -151,7 +152,7 @@ func hashAll(ctx context.Context, loc location, items []work, opts Options, work
 	}
 	wg.Wait()
 	if firstErr == nil {
-		firstErr = ctx.Err() // the caller's ctx was cancelled
+		firstErr = ctxerr.Err(ctx) // the caller's ctx was cancelled
 	}
 	return digests, total.Load(), firstErr
 }
@@ -176,7 +177,7 @@ func (w *hasher) item(it *work, out []byte) (int64, error) {
 	}
 	if err != nil {
 		if errors.Is(err, errStopped) {
-			if err := w.ctx.Err(); err != nil {
+			if err := ctxerr.Err(w.ctx); err != nil {
 				return n, err
 			}
 			return n, err // another worker failed; its error is reported

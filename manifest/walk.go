@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/modelgate/modelgate/internal/ctxerr"
 	"github.com/modelgate/modelgate/internal/safefile"
 )
 
@@ -90,7 +91,7 @@ func (w *walker) walk() error {
 
 // dir lists the directory d, whose resource name is rel.
 func (w *walker) dir(d dirHandle, rel string) error {
-	if err := w.ctx.Err(); err != nil {
+	if err := ctxerr.Err(w.ctx); err != nil {
 		return err
 	}
 	names, err := d.names()
@@ -258,7 +259,7 @@ func (w *walker) listOnly(only []string) error {
 		if err := checkOnlyPath(rel); err != nil {
 			return err
 		}
-		if err := w.ctx.Err(); err != nil {
+		if err := ctxerr.Err(w.ctx); err != nil {
 			return err
 		}
 		if seen[rel] || w.ignore.ignores(rel) {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/modelgate/modelgate/internal/ctxerr"
 	"github.com/modelgate/modelgate/modelsig"
 )
 
@@ -171,6 +172,7 @@ func (p *Policy) decide(ctx context.Context, d *Decision) {
 	}
 	res, err := verify(ctx, t.path, v, opts)
 	if err != nil {
+		err = ctxerr.Replace(ctx, err) // "interrupted (SIGTERM)", not "context canceled"
 		var ve *modelsig.VerificationError
 		if errors.As(err, &ve) {
 			d.deny(CodeVerificationFailed, "verification failed (signer %s, %s): %v", quote(r.signer.name), r.signer.method, err)
@@ -310,7 +312,7 @@ func (p *Policy) verifier(ctx context.Context, r *rule) (modelsig.Verifier, erro
 	}
 	tm, err := p.trustRoot(ctx, r.useStaging)
 	if err != nil {
-		return nil, fmt.Errorf("get the Sigstore %s trusted root: %w", instance(r.useStaging), err)
+		return nil, fmt.Errorf("get the Sigstore %s trusted root: %w", instance(r.useStaging), ctxerr.Replace(ctx, err))
 	}
 	return modelsig.NewSigstoreVerifier(tm, s.identity, s.issuer)
 }

@@ -426,18 +426,41 @@ func TestTrustRootFailureDenies(t *testing.T) {
 	}
 }
 
-// TestDecideCanceled: a cancelled context denies.
+// TestDecideCanceled: a cancelled context denies, and the reason says
+// why the verification stopped (the context's cause, as the command line
+// gives it: "interrupted (SIGTERM)"; "interrupted" without one), never
+// "context canceled".
 func TestDecideCanceled(t *testing.T) {
 	d := tempDir(t)
-	mkdir(t, d, "m")
-	writeFile(t, d, "m/f", []byte("x"))
-	pub := writeECPublicKey(t, d, "pub.pem")
-	signers := obj{{"k", obj{{"verification_method", "key"}, {"public_key", pub}}}}
-	p := mustParse(t, d, doc(signers, obj{{d + "/m", obj{{"signer", "k"}}}}, nil), quietOptions(nil))
-	ctx, cancel := context.WithCancel(bg)
-	cancel()
-	if got := p.Decide(ctx, Model, d+"/m"); got.Allowed() {
-		t.Fatalf("allowed with a cancelled context: %s", got.Reason)
+	_, k, s := keySigner(t, d)
+	m := mkdir(t, d, "m")
+	writeFile(t, m, "f", []byte("x"))
+	sign(t, s, m, modelsig.SignOptions{IgnoreGitPaths: true})
+	p := mustParse(t, d, doc(obj{{"k", k}}, obj{{m, obj{{"signer", "k"}}}}, nil), quietOptions(nil))
+	if got := p.Decide(bg, Model, m); got.Outcome != Verified {
+		t.Fatalf("not verified before cancelling: %s/%s: %s", got.Outcome, got.Code, got.Reason)
+	}
+
+	sigterm := errors.New("interrupted (SIGTERM)")
+	for _, c := range []struct {
+		name   string
+		cancel func(context.CancelCauseFunc)
+		want   string
+	}{
+		{"cause", func(cancel context.CancelCauseFunc) { cancel(sigterm) }, ": interrupted (SIGTERM)"},
+		{"no-cause", func(cancel context.CancelCauseFunc) { cancel(nil) }, ": interrupted"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancelCause(bg)
+			c.cancel(cancel)
+			got := p.Decide(ctx, Model, m)
+			if got.Allowed() || got.Code != CodeError {
+				t.Fatalf("%s/%s with a cancelled context: %s", got.Outcome, got.Code, got.Reason)
+			}
+			if !strings.HasSuffix(got.Reason, c.want) || strings.Contains(got.Reason, "context canceled") {
+				t.Errorf("reason %q, want it to end with %q", got.Reason, c.want)
+			}
+		})
 	}
 }
 
