@@ -164,6 +164,9 @@ func (p *Policy) decide(ctx context.Context, d *Decision) {
 		return
 	}
 	opts := p.verifyOptions(r, t)
+	if p.opts.Progress != nil {
+		opts.Progress = p.opts.Progress(d.Kind, d.Path)
+	}
 	d.Signature = opts.SignaturePath
 	v, err := p.verifier(ctx, r)
 	if err != nil {

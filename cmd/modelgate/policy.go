@@ -43,7 +43,14 @@ func nonEmpty(flag string, paths []string) error {
 
 // loadPolicy loads a policy for enforcement; any problem is exit 2.
 func (a *app) loadPolicy(path, tufCache string) (*policy.Policy, error) {
-	p, err := policy.Load(path, policy.Options{Logger: a.logger, TUFCacheDir: tufCache})
+	return a.loadPolicyWith(path, policy.Options{TUFCacheDir: tufCache})
+}
+
+// loadPolicyWith is loadPolicy with more options (the logger is the
+// app's).
+func (a *app) loadPolicyWith(path string, opts policy.Options) (*policy.Policy, error) {
+	opts.Logger = a.logger
+	p, err := policy.Load(path, opts)
 	if err != nil {
 		var le *policy.LoadError
 		if errors.As(err, &le) {
@@ -85,7 +92,9 @@ func (a *app) runPolicyVerify(ctx context.Context, f *policyVerifyFlags) error {
 	if err := nonEmpty("lora", f.loras); err != nil {
 		return err
 	}
-	p, err := a.loadPolicy(f.policy, f.tufCache)
+	// Each decision that hashes gets a progress bar (on a terminal),
+	// erased before its line is printed.
+	p, err := a.loadPolicyWith(f.policy, policy.Options{TUFCacheDir: f.tufCache, Progress: a.progress.policyHook()})
 	if err != nil {
 		return err
 	}
@@ -93,6 +102,7 @@ func (a *app) runPolicyVerify(ctx context.Context, f *policyVerifyFlags) error {
 	decide := func(kind policy.Kind, paths []string) error {
 		for _, path := range paths {
 			d := p.Decide(ctx, kind, path)
+			a.progress.end()
 			if ctx.Err() != nil {
 				// A signal stopped the decision halfway: its outcome
 				// says nothing about the artifact, so it is not

@@ -303,7 +303,9 @@ func (a *app) runMethodVerify(ctx context.Context, modelPath string, f *commonVe
 // verifyInto verifies m with v and fills d with the outcome. A failed
 // verification is a *modelError; other errors are the command's own.
 func (a *app) verifyInto(ctx context.Context, d *policy.Decision, m model, v modelsig.Verifier, opts modelsig.VerifyOptions, logFingerprints bool) error {
+	opts.Progress = a.progress.start("verify", m.arg)
 	res, err := modelsig.Verify(ctx, m.abs, v, opts)
+	a.progress.end()
 	if err != nil {
 		var ve *modelsig.VerificationError
 		if errors.As(err, &ve) {
