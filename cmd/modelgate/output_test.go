@@ -10,35 +10,6 @@ import (
 	"unicode/utf8"
 )
 
-func TestOneLine(t *testing.T) {
-	cases := []struct{ in, oneLine, terminal string }{
-		{"plain/path with spaces", "plain/path with spaces", "plain/path with spaces"},
-		{"ünïcödé 模型", "ünïcödé 模型", "ünïcödé 模型"},
-		{`"quoted \x1b"`, `"quoted \x1b"`, `"quoted \x1b"`}, // already escaped: unchanged
-		{"a\x1b[31mred", `a\x1b[31mred`, `a\x1b[31mred`},
-		{"two\nlines", `two\nlines`, "two\nlines"},
-		{"cr\rover", `cr\rover`, `cr\rover`},
-		{"tab\there", `tab\there`, `tab\there`},
-		{"del\x7f", `del\x7f`, `del\x7f`},
-		{"bell\a", `bell\x07`, `bell\x07`},
-		{"c1\u009b31m", `c1\u009b31m`, `c1\u009b31m`},
-		{"bidi\u202eexe.txt", `bidi\u202eexe.txt`, `bidi\u202eexe.txt`},
-		{"zero\u200bwidth", `zero\u200bwidth`, `zero\u200bwidth`},
-		{"tag\U000e0041", `tag\U000e0041`, `tag\U000e0041`},
-		{"bad\x9bbyte", `bad\x9bbyte`, `bad\x9bbyte`},
-		{"real \ufffd stays", "real \ufffd stays", "real \ufffd stays"},
-		{"", "", ""},
-	}
-	for _, c := range cases {
-		if got := oneLine(c.in); got != c.oneLine {
-			t.Errorf("oneLine(%q) = %q, want %q", c.in, got, c.oneLine)
-		}
-		if got := terminalSafe(c.in); got != c.terminal {
-			t.Errorf("terminalSafe(%q) = %q, want %q", c.in, got, c.terminal)
-		}
-	}
-}
-
 // hostile is a name part that would recolour the terminal and forge a
 // line of output if printed raw.
 const hostile = "\x1b[31m\nINJECTED \u202e\x9b"
