@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/modelgate/modelgate/internal/cputime"
 )
 
 // benchUpstream is a minimal vLLM stand-in: it answers a completion with
@@ -182,4 +184,41 @@ func BenchmarkSSEThroughput(b *testing.B) {
 	b.ReportMetric(mb(gated), "gate-MiB/s")
 	b.ReportMetric(100*mb(gated)/mb(direct), "gate-%-of-direct")
 	b.ReportMetric(float64(b.N)*sseEvents/gated.Seconds(), "gate-events/s")
+}
+
+// BenchmarkCPUPerRequest measures the CPU time (user+system, the whole
+// test process: client, gate and upstream) per chat completion at 64
+// concurrent clients, straight to the upstream and through the gate. The
+// difference is the gate's own cost per request; unlike latency, it
+// hardly depends on what else the machine is running.
+func BenchmarkCPUPerRequest(b *testing.B) {
+	up := benchUpstream(b)
+	gw := benchGate(b, up.URL)
+	for _, tt := range []struct{ name, url string }{{"direct", up.URL}, {"gate", gw.URL}} {
+		b.Run(tt.name, func(b *testing.B) {
+			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 128, MaxIdleConns: 256}}
+			defer client.CloseIdleConnections()
+			url := tt.url + "/v1/chat/completions"
+			b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0)))
+			start, err := cputime.Process()
+			if err != nil {
+				b.Skip(err)
+			}
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					resp, err := client.Post(url, "application/json", strings.NewReader(completionBody))
+					if err != nil {
+						b.Fatal(err)
+					}
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			})
+			b.StopTimer()
+			if used, err := cputime.Since(start); err == nil {
+				b.ReportMetric(float64(used.Microseconds())/float64(b.N), "cpu-µs/op")
+			}
+		})
+	}
 }
