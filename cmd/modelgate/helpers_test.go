@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"io/fs"
 	"os"
@@ -68,6 +69,11 @@ func runAppWith(t *testing.T, terminal bool, cfg progressConfig, args ...string)
 	a := newApp(&stdout, &stderr)
 	a.isTerminal = func(io.Writer) bool { return terminal }
 	a.progressCfg = cfg
+	a.execve = func(string, []string, []string) error {
+		// Never replace the test binary: exec tests use runExec.
+		t.Errorf("modelgate %s: unexpected exec", strings.Join(args, " "))
+		return errors.New("exec in a test")
+	}
 	code := a.run(context.Background(), args)
 	r := result{args: args, code: code, stdout: stdout.String(), stderr: stderr.String()}
 	if strings.Contains(r.stderr, "goroutine ") || strings.Contains(r.stderr, "internal error") {

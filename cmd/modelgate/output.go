@@ -48,6 +48,11 @@ func dangerous(r rune) bool { return !termsafe.Printable(r) }
 func decisionLine(d policy.Decision) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s %q", d.Outcome, d.Kind, d.Path)
+	if d.HubCommit != "" && d.Allowed() {
+		// What was allowed is a commit in a cache; a denial's reason
+		// says where it looked.
+		fmt.Fprintf(&b, " at commit %s in %q", d.HubCommit, d.HubCache)
+	}
 	switch d.Outcome {
 	case policy.Verified, policy.Skipped:
 		fmt.Fprintf(&b, ": signer %q (%s), rule %q", d.Signer, d.Method, d.Rule)
@@ -102,7 +107,8 @@ func (h withoutDecisions) WithGroup(name string) slog.Handler {
 // own making. (terminalSafe then catches what a new field might add.)
 func explanationText(e policy.Explanation) string {
 	for _, s := range []*string{&e.Path, &e.CanonicalPath, &e.Action, &e.Why, &e.Rule, &e.Signer,
-		&e.Method, &e.Identity, &e.Issuer, &e.TrustSource, &e.SignaturePath} {
+		&e.Method, &e.Identity, &e.Issuer, &e.TrustSource, &e.SignaturePath,
+		&e.HubID, &e.HubRevision, &e.HubCommit, &e.HubRef, &e.HubCache, &e.HubCacheChosenBy} {
 		*s = oneLine(*s)
 	}
 	e.Code = policy.Code(oneLine(string(e.Code)))

@@ -42,10 +42,14 @@ type app struct {
 	jsonLogger *slog.Logger // the logger, when --log-format json: errors are records too
 
 	grace atomic.Int64 // time.Duration a command has to stop after a signal
+
+	// execve replaces the process with another program (syscall.Exec);
+	// in-process tests replace it to see what would run.
+	execve func(path string, argv, env []string) error
 }
 
 func newApp(stdout, stderr io.Writer) *app {
-	a := &app{stdout: stdout, stderr: stderr, isTerminal: fileIsTerminal, progressCfg: progressConfig{every: progressEvery}}
+	a := &app{stdout: stdout, stderr: stderr, isTerminal: fileIsTerminal, execve: sysExec, progressCfg: progressConfig{every: progressEvery}}
 	a.setInterruptGrace(interruptGrace)
 	return a
 }
@@ -88,7 +92,7 @@ interrupted by SIGINT/SIGTERM.`,
 	})
 
 	root.AddCommand(a.verifyCommand(), a.signCommand(), a.digestCommand(), a.policyCommand())
-	root.AddCommand(a.proxyCommand())
+	root.AddCommand(a.execCommand(), a.proxyCommand())
 	// model_signing spells flags with underscores too (--public_key); accept
 	// both everywhere, after every subcommand's flags are defined.
 	root.SetGlobalNormalizationFunc(underscoreToHyphen)

@@ -21,10 +21,12 @@ import (
 func (a *app) verifyCommand() *cobra.Command {
 	var pf policyVerifyFlags
 	cmd := &cobra.Command{
-		Use:   "verify --security-policy POLICY [--model PATH]... [--lora PATH]...",
+		Use:   "verify --security-policy POLICY [--model PATH|ORG/NAME]... [--lora PATH|ORG/NAME]... [--revision REV]",
 		Short: "Enforce a security policy, or verify one model's signature (key, certificate, sigstore)",
 		Long: `With --security-policy, decide and verify every --model and --lora under the policy.
-Exit 0 only if all are allowed.
+Exit 0 only if all are allowed. An argument that is not an existing local path but a
+Hugging Face id (ORG/NAME) is resolved in the local hub cache at --revision (default
+main), never downloaded, as vLLM resolves it with HF_HUB_OFFLINE=1.
 
 The subcommands key, certificate and sigstore verify a single model's model.sig
 without a policy, with the model_signing CLI's flags.`,
