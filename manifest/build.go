@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+
+	"github.com/modelgate/modelgate/internal/ctxerr"
+	"github.com/modelgate/modelgate/internal/safefile"
 )
 
 // Options controls Walk and Build.
@@ -105,8 +108,11 @@ type Tree struct {
 
 // Walk lists modelPath (a directory or a single file) as Build does,
 // without hashing anything. modelPath itself may be a symlink: the user
-// named it, so it is followed. It stops early, returning ctx.Err(), when
-// ctx is cancelled (checked before each directory).
+// named it, so it is followed. It stops early when ctx is cancelled
+// (checked before each directory), with an error that matches
+// context.Canceled (or context.DeadlineExceeded) and reads as the
+// context's cause, such as "interrupted (SIGTERM)", or "interrupted" when
+// it has none: users see it in denial reasons.
 func Walk(ctx context.Context, modelPath string, opts Options) (*Tree, error) {
 	if err := opts.Serialization.validate(); err != nil {
 		return nil, err
@@ -114,7 +120,7 @@ func Walk(ctx context.Context, modelPath string, opts Options) (*Tree, error) {
 	if opts.Workers < 0 {
 		return nil, fmt.Errorf("workers %d: must not be negative", opts.Workers)
 	}
-	if err := ctx.Err(); err != nil {
+	if err := ctxerr.Err(ctx); err != nil {
 		return nil, err
 	}
 	t, err := list(ctx, modelPath, opts)
@@ -132,7 +138,7 @@ func Walk(ctx context.Context, modelPath string, opts Options) (*Tree, error) {
 // resources are sorted in plain byte order of their full names (format
 // spec §10), and its IgnorePaths hold the effective model-relative ignore
 // set (what a signer records; empty for a single-file model). Build stops
-// early when ctx is cancelled and then returns ctx.Err(). A file whose
+// early when ctx is cancelled, with an error as Walk's. A file whose
 // size or identity changes while it is hashed makes Build fail with an
 // error wrapping ErrChanged.
 func Build(ctx context.Context, modelPath string, opts Options) (*Manifest, Stats, error) {
@@ -305,7 +311,7 @@ func list(ctx context.Context, modelPath string, opts Options) (*Tree, error) {
 		t.files, err = listSingle(fi, opts.Only)
 		return t, err
 	case !fi.mode.IsDir():
-		return nil, fmt.Errorf("model %q is not a regular file or directory (%s)", modelPath, kind(fi.mode))
+		return nil, fmt.Errorf("model %q is not a regular file or directory (%s)", modelPath, safefile.Kind(fi.mode))
 	}
 	ignore, err := resolveIgnorePaths(given, root, opts.IgnorePaths, opts.IgnoreGitPaths)
 	if err != nil {

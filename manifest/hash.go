@@ -8,6 +8,9 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+
+	"github.com/modelgate/modelgate/internal/ctxerr"
+	"github.com/modelgate/modelgate/internal/safefile"
 )
 
 // chunkSize is the read size; the digest does not depend on it. Reads this
@@ -150,7 +153,7 @@ func hashAll(ctx context.Context, loc location, items []work, opts Options, work
 	}
 	wg.Wait()
 	if firstErr == nil {
-		firstErr = ctx.Err() // the caller's ctx was cancelled
+		firstErr = ctxerr.Err(ctx) // the caller's ctx was cancelled
 	}
 	return digests, total.Load(), firstErr
 }
@@ -181,7 +184,7 @@ func (w *hasher) item(it *work, out []byte) (int64, error) {
 	}
 	if err != nil {
 		if errors.Is(err, errStopped) {
-			if err := w.ctx.Err(); err != nil {
+			if err := ctxerr.Err(w.ctx); err != nil {
 				return n, err
 			}
 			return n, err // another worker failed; its error is reported
@@ -217,7 +220,7 @@ func (w *hasher) open(fe *fileEntry) (rawFile, FileKey, error) {
 	case err != nil:
 		err = fmt.Errorf("stat %q: %w", shown, unwrapPath(err))
 	case fi.mode != 0:
-		err = fmt.Errorf("%q is not a regular file (%s)", shown, kind(fi.mode))
+		err = fmt.Errorf("%q is not a regular file (%s)", shown, safefile.Kind(fi.mode))
 	case !fi.sameFile(fe.info):
 		err = fmt.Errorf("hash %q: %w: it is not the file the walk saw", shown, ErrChanged)
 	case fi.size != fe.info.size:

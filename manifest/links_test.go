@@ -218,7 +218,7 @@ func TestLinkRoot(t *testing.T) {
 				mkfifo(t, filepath.Join(blobs, "pipe"))
 				symlink(t, "../../blobs/pipe", filepath.Join(snap, "p"))
 			},
-			wantErr: []string{`p" is a symlink`, "not a regular file (a named pipe)"},
+			wantErr: []string{`p" is a symlink`, "not a regular file (a named pipe (FIFO))"},
 		},
 	}
 	for _, tt := range tests {

@@ -10,6 +10,9 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/modelgate/modelgate/internal/ctxerr"
+	"github.com/modelgate/modelgate/internal/safefile"
 )
 
 // fileEntry is one file to hash. It holds only the resource name (full
@@ -88,7 +91,7 @@ func (w *walker) walk() error {
 
 // dir lists the directory d, whose resource name is rel.
 func (w *walker) dir(d dirHandle, rel string) error {
-	if err := w.ctx.Err(); err != nil {
+	if err := ctxerr.Err(w.ctx); err != nil {
 		return err
 	}
 	names, err := d.names()
@@ -129,7 +132,7 @@ func (w *walker) dir(d dirHandle, rel string) error {
 				return err
 			}
 		default:
-			return fmt.Errorf("%q is not a regular file or directory (%s)", w.loc.display(child), kind(fi.mode))
+			return fmt.Errorf("%q is not a regular file or directory (%s)", w.loc.display(child), safefile.Kind(fi.mode))
 		}
 	}
 	return nil
@@ -194,7 +197,7 @@ func (w *walker) symlink(d dirHandle, name, child string) error {
 		w.files = append(w.files, fileEntry{name: child, info: fi, link: true})
 		return nil
 	case !fi.mode.IsDir():
-		return fmt.Errorf("%q is not a regular file or directory (%s, through a symlink)", shown, kind(fi.mode))
+		return fmt.Errorf("%q is not a regular file or directory (%s, through a symlink)", shown, safefile.Kind(fi.mode))
 	}
 	// A symlink to a directory: followed only where the signature lists
 	// files under its name, so that those files are verified; anything
@@ -230,7 +233,7 @@ func (w *walker) confinedLink(child string) (fileInfo, error) {
 		return fileInfo{}, fmt.Errorf("%q is a symlink (%s) to %q: %w", shown, linkTarget(p), resolved, unwrapPath(err))
 	}
 	if fi.mode != 0 {
-		return fileInfo{}, fmt.Errorf("%q is a symlink (%s) to %q, which is not a regular file (%s)", shown, linkTarget(p), resolved, kind(fi.mode))
+		return fileInfo{}, fmt.Errorf("%q is a symlink (%s) to %q, which is not a regular file (%s)", shown, linkTarget(p), resolved, safefile.Kind(fi.mode))
 	}
 	return fi, nil
 }
@@ -242,25 +245,6 @@ func linkTarget(p string) string {
 		return "unreadable target"
 	}
 	return fmt.Sprintf("-> %q", t)
-}
-
-// kind names a file type for error messages.
-func kind(m fs.FileMode) string {
-	switch {
-	case m&fs.ModeNamedPipe != 0:
-		return "a named pipe"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	case m&fs.ModeCharDevice != 0:
-		return "a character device"
-	case m&fs.ModeDevice != 0:
-		return "a device"
-	case m.IsDir():
-		return "a directory"
-	case m&fs.ModeSymlink != 0:
-		return "a symlink"
-	}
-	return "mode " + m.String()
 }
 
 // listOnly resolves the model-relative paths only (Options.Only) in the
@@ -275,7 +259,7 @@ func (w *walker) listOnly(only []string) error {
 		if err := checkOnlyPath(rel); err != nil {
 			return err
 		}
-		if err := w.ctx.Err(); err != nil {
+		if err := ctxerr.Err(w.ctx); err != nil {
 			return err
 		}
 		if seen[rel] || w.ignore.ignores(rel) {
@@ -331,7 +315,7 @@ func (w *walker) listOne(rel string) error {
 		case fi.mode.IsDir():
 			return fmt.Errorf("%q is a directory, not a file", w.loc.display(sub))
 		case fi.mode != 0:
-			return fmt.Errorf("%q is not a regular file (%s)", w.loc.display(sub), kind(fi.mode))
+			return fmt.Errorf("%q is not a regular file (%s)", w.loc.display(sub), safefile.Kind(fi.mode))
 		}
 		w.files = append(w.files, fileEntry{name: rel, info: fi, link: links > 0 || link})
 	}

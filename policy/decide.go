@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/modelgate/modelgate/hfcache"
+	"github.com/modelgate/modelgate/internal/ctxerr"
 	"github.com/modelgate/modelgate/modelsig"
 )
 
@@ -216,6 +217,9 @@ func (p *Policy) apply(ctx context.Context, d *Decision, t target, m match, link
 	}
 	opts := p.verifyOptions(r, t)
 	opts.LinkRoot = linkRoot
+	if p.opts.Progress != nil {
+		opts.Progress = p.opts.Progress(d.Kind, d.Path)
+	}
 	d.Signature = opts.SignaturePath
 	v, err := p.verifier(ctx, r)
 	if err != nil {
@@ -224,6 +228,7 @@ func (p *Policy) apply(ctx context.Context, d *Decision, t target, m match, link
 	}
 	res, err := verify(ctx, t.path, v, opts)
 	if err != nil {
+		err = ctxerr.Replace(ctx, err) // "interrupted (SIGTERM)", not "context canceled"
 		var ve *modelsig.VerificationError
 		if errors.As(err, &ve) {
 			d.deny(CodeVerificationFailed, "verification failed (signer %s, %s): %v", quote(r.signer.name), r.signer.method, err)
@@ -366,7 +371,7 @@ func (p *Policy) verifier(ctx context.Context, r *rule) (modelsig.Verifier, erro
 	}
 	tm, err := p.trustRoot(ctx, r.useStaging)
 	if err != nil {
-		return nil, fmt.Errorf("get the Sigstore %s trusted root: %w", instance(r.useStaging), err)
+		return nil, fmt.Errorf("get the Sigstore %s trusted root: %w", instance(r.useStaging), ctxerr.Replace(ctx, err))
 	}
 	return modelsig.NewSigstoreVerifier(tm, s.identity, s.issuer)
 }

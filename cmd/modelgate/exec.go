@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/modelgate/modelgate/launch"
+	"github.com/modelgate/modelgate/policy"
 	"github.com/modelgate/modelgate/vllmcmd"
 )
 
@@ -74,7 +75,7 @@ func (a *app) runExec(ctx context.Context, f *execFlags, argv []string) error {
 	if err != nil {
 		return failed(fmt.Errorf("working directory: %w", err))
 	}
-	p, err := a.loadPolicy(f.policy, f.tufCache, a.openCache(&f.cache))
+	p, err := a.loadPolicyWith(f.policy, policy.Options{TUFCacheDir: f.tufCache, Cache: a.openCache(&f.cache)})
 	if err != nil {
 		return err
 	}

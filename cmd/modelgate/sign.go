@@ -288,7 +288,9 @@ func (a *app) runSign(ctx context.Context, modelPath string, f *signFlags, s mod
 	if opts.IgnorePaths, err = resolveIgnorePaths(m.abs, f.ignorePaths); err != nil {
 		return err
 	}
+	opts.Progress = a.progress.start("sign", m.arg)
 	res, err := modelsig.Sign(ctx, m.abs, s, opts)
+	a.progress.end()
 	if err != nil {
 		return failed(err)
 	}
@@ -328,10 +330,13 @@ the model folder, or --signature) when that lies inside the model.`,
 			if err != nil {
 				return err
 			}
+			cache := a.openCache(&f.cache) // before the progress bar: it may warn
 			man, _, err := manifest.Build(cmd.Context(), m.abs, manifest.Options{
 				Serialization: ser, IgnorePaths: append(ignore, sig), IgnoreGitPaths: f.ignoreGitPaths(),
-				Cache: a.openCache(&f.cache),
+				Progress: a.progress.start("digest", m.arg),
+				Cache:    cache,
 			})
+			a.progress.end()
 			if err != nil {
 				return failed(err)
 			}

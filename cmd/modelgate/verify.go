@@ -308,7 +308,9 @@ func (a *app) runMethodVerify(ctx context.Context, modelPath string, f *commonVe
 // verifyInto verifies m with v and fills d with the outcome. A failed
 // verification is a *modelError; other errors are the command's own.
 func (a *app) verifyInto(ctx context.Context, d *policy.Decision, m model, v modelsig.Verifier, opts modelsig.VerifyOptions, logFingerprints bool) error {
+	opts.Progress = a.progress.start("verify", m.arg)
 	res, err := modelsig.Verify(ctx, m.abs, v, opts)
+	a.progress.end()
 	if err != nil {
 		var ve *modelsig.VerificationError
 		if errors.As(err, &ve) {
@@ -318,6 +320,7 @@ func (a *app) verifyInto(ctx context.Context, d *policy.Decision, m model, v mod
 	}
 	d.Outcome, d.Reason = policy.Verified, "signature and every file match"
 	d.Signature = res.SignaturePath
+	d.SubjectDigest = policy.SubjectDigest(res) // what a policy's digest pin would compare
 	d.Files, d.Bytes, d.CachedBytes = res.Stats.Files, res.Stats.Bytes, res.Stats.CachedBytes
 	d.Identity, d.Issuer = res.Signed.Identity, res.Signed.Issuer
 	d.Fingerprints, d.Warnings = res.Signed.Fingerprints, res.Signed.Warnings
