@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# bench/throughput.sh — how fast does modelgate verify (and sign) a model,
-# compared with the fastest obvious way to hash the same bytes?
+# bench/throughput.sh — how fast does modelgate verify a big model, compared
+# with the fastest obvious way to hash the same bytes?
 #
 # Part 1 (default): builds the CLI (bench/out/modelgate), creates a synthetic
 # model (default 4 x 1 GiB + 200 x 64 KiB pseudo-random files; reused when
@@ -23,24 +23,39 @@
 # sampled from /proc) and RSS per file; then the ratios verify/openssl and
 # sign/openssl (times: 1.00 = as fast, higher = slower), by wall and by CPU.
 #
+# Part 3 (--cache): the hash cache. For a model of CACHE_BIG_COUNT (4) files
+# of CACHE_BIG_SIZE (512 MiB) bytes, 2 GiB in all, and for the part 2 model,
+# reports the median of RUNS wall and CPU times of `modelgate verify key`
+# with --no-cache and with a warm --cache-dir (filled by one run first), and
+# their ratio; for the many-files model also `modelgate digest` both ways,
+# which is the walk and hashing without the signature, to show what a warm
+# verification spends its time on. The page cache is warm for both, so the
+# uncached time is the fastest it can be (a cold page cache only makes the
+# cache's gain larger).
+#
+# Parts 1 and 2 run with --no-cache: they measure hashing.
+#
 # --library measures the manifest package instead of the CLI (the hashing
 # path alone, via `go test -bench BuildDir` with MODELGATE_BENCH_DIR); it
 # needs no CLI, key or signature.
 #
 # Usage: bench/throughput.sh [--dir DIR] [--runs N] [--many] [--only-many]
-#                            [--library] [--hash H] [--clean]
+#                            [--cache] [--only-cache] [--library] [--hash H] [--clean]
 #   --dir DIR     work directory (default /tmp/modelgate-bench, or $BENCH_DIR)
 #   --runs N      timed runs per contestant, the median is kept (default 3,
 #                 or $RUNS)
 #   --many        also run part 2
 #   --only-many   run part 2 only
+#   --cache       also run part 3
+#   --only-cache  run part 3 only
 #   --library     time manifest.Build (go test -bench) instead of the CLI
 #   --hash H      sign and verify with hash H (sha256, blake2b, blake3; default
 #                 sha256, or $HASH); openssl's baseline stays sha256
 #   --clean       delete the work directory afterwards (default: keep it, so
 #                 the next run reuses the models)
 # Layout knobs (environment): BIG_COUNT=4 BIG_SIZE=1073741824 SMALL_COUNT=200
-# SMALL_SIZE=65536 MANY_COUNT=100000 MANY_SIZE=1024.
+# SMALL_SIZE=65536 MANY_COUNT=100000 MANY_SIZE=1024 CACHE_BIG_COUNT=4
+# CACHE_BIG_SIZE=536870912.
 # Needs: go, openssl, GNU coreutils; about BIG_COUNT*BIG_SIZE bytes of disk
 # and as much free RAM for the page cache, or the numbers measure the disk;
 # part 2 needs about MANY_COUNT * 4 KiB of disk and as many inodes.
@@ -54,8 +69,10 @@ SMALL_COUNT=${SMALL_COUNT:-200}
 SMALL_SIZE=${SMALL_SIZE:-65536}
 MANY_COUNT=${MANY_COUNT:-100000}
 MANY_SIZE=${MANY_SIZE:-1024}
+CACHE_BIG_COUNT=${CACHE_BIG_COUNT:-4}
+CACHE_BIG_SIZE=${CACHE_BIG_SIZE:-536870912}
 HASH=${HASH:-sha256}
-part1=1 part2=0 library=0 clean=0
+part1=1 part2=0 part3=0 library=0 clean=0
 
 die() { echo "throughput.sh: $*" >&2; exit 2; }
 
@@ -65,6 +82,8 @@ while (($#)); do
 	--runs) RUNS=${2:?--runs needs a value}; shift ;;
 	--many) part2=1 ;;
 	--only-many) part1=0 part2=1 ;;
+	--cache) part3=1 ;;
+	--only-cache) part1=0 part3=1 ;;
 	--library) library=1 ;;
 	--hash) HASH=${2:?--hash needs a value}; shift ;;
 	--clean) clean=1 ;;
@@ -92,9 +111,6 @@ now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 # gbps BYTES SECONDS -> GB/s
 gbps() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.3f", n / s / 1e9 }'; }
-# median X... -> the median of the numbers (the mean of the middle two for
-# an even count)
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 # maxof X... -> the largest of the numbers
 maxof() { printf '%s\n' "$@" | sort -g | tail -1; }
 
@@ -167,7 +183,7 @@ sign() {
 		pub=$work/pub.pem
 	fi
 	echo "signing $1 ($HASH)"
-	"$bin" sign key --private-key "$work/key.pem" --hash "$HASH" --signature "$2" "$1" >/dev/null ||
+	"$bin" sign key --no-cache --private-key "$work/key.pem" --hash "$HASH" --signature "$2" "$1" >/dev/null ||
 		die "modelgate sign failed on $1"
 }
 
@@ -216,7 +232,7 @@ time_openssl() { # N
 }
 
 time_verify() { # MODEL SIG
-	timed "$work/t" "$bin" verify key --public-key "$pub" --signature "$2" "$1" >/dev/null ||
+	timed "$work/t" "$bin" verify key --no-cache --public-key "$pub" --signature "$2" "$1" >/dev/null ||
 		die "modelgate verify failed on $1: $(cat "$work/t.err")"
 	wall_cpu "$work/t"
 }
@@ -317,9 +333,9 @@ part_many() {
 	for ((r = 1; r <= RUNS; r++)); do
 		read -r w c <<<"$(time_openssl "$n")"
 		ows+=("$w") ocs+=("$c")
-		read -r w x c <<<"$(measure "$bin" verify key --public-key "$pub" --signature "$sig" "$model")"
+		read -r w x c <<<"$(measure "$bin" verify key --no-cache --public-key "$pub" --signature "$sig" "$model")"
 		vws+=("$w") vrs+=("$x") vcs+=("$c")
-		read -r w x c <<<"$(measure "$bin" sign key --private-key "$work/key.pem" --hash "$HASH" --signature "$out" "$model")"
+		read -r w x c <<<"$(measure "$bin" sign key --no-cache --private-key "$work/key.pem" --hash "$HASH" --signature "$out" "$model")"
 		sws+=("$w") srs+=("$x") scs+=("$c")
 		echo "run $r/$RUNS: openssl x$n ${ows[-1]}s wall ${ocs[-1]}s cpu; verify ${vws[-1]}s wall ${vcs[-1]}s cpu ${vrs[-1]} KiB; sign ${sws[-1]}s wall ${scs[-1]}s cpu ${srs[-1]} KiB"
 	done
@@ -339,5 +355,58 @@ part_many() {
 			vw / ow, (vc == "?" ? 0 : vc / oc), sw / ow, (sc == "?" ? 0 : sc / oc) }'
 }
 
+# median V...: the middle value (the mean of the two middle ones for an even
+# count).
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { printf "%.3f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# time_cmd CMD...: "WALL CPU" of one run of CMD (stdout discarded).
+time_cmd() {
+	timed "$work/t" "$@" >/dev/null || die "$1 failed: $(cat "$work/t.err")"
+	wall_cpu "$work/t"
+}
+
+# cache_pair LABEL ARGS...: runs modelgate ARGS with --no-cache and with the
+# warm cache RUNS times each, alternating, and prints their medians and
+# ratio (flags may follow the model path).
+cache_pair() {
+	local label=$1 r nw nc cw cc
+	shift
+	local -a nws=() ncs=() cws=() ccs=()
+	"$bin" "$@" --cache-dir "$work/cache" >/dev/null || die "$label: the run filling the cache failed"
+	for ((r = 1; r <= RUNS; r++)); do
+		read -r nw nc <<<"$(time_cmd "$bin" "$@" --no-cache)"
+		read -r cw cc <<<"$(time_cmd "$bin" "$@" --cache-dir "$work/cache")"
+		nws+=("$nw") ncs+=("$nc") cws+=("$cw") ccs+=("$cc")
+	done
+	nw=$(median "${nws[@]}") nc=$(median "${ncs[@]}") cw=$(median "${cws[@]}") cc=$(median "${ccs[@]}")
+	printf '%-34s uncached %7ss wall %7ss cpu | warm cache %7ss wall %7ss cpu | ratio wall %5.1f%%, cpu %5.1f%%\n' \
+		"$label" "$nw" "$nc" "$cw" "$cc" "$(awk -v a="$cw" -v b="$nw" 'BEGIN { print 100 * a / b }')" \
+		"$(awk -v a="$cc" -v b="$nc" 'BEGIN { print 100 * a / b }')"
+}
+
+part_cache() {
+	local big=$BENCH_DIR/cache-big many=$BENCH_DIR/many
+	BIG_COUNT=$CACHE_BIG_COUNT BIG_SIZE=$CACHE_BIG_SIZE SMALL_COUNT=0 make_model "$big"
+	make_many "$many"
+	ensure_cli
+	sign "$big" "$big.sig"
+	sign "$many" "$many.sig"
+	# The cache stores a digest only once the file's change time is more
+	# than two seconds old.
+	sleep 3
+	warm "$big"
+	warm "$many"
+	echo "load average before timing: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo
+	echo "hash cache, median of $RUNS runs each, page cache warm, $(nproc) CPUs (shared machine: noisy)"
+	cache_pair "verify $CACHE_BIG_COUNT x $CACHE_BIG_SIZE bytes" verify key --public-key "$pub" --signature "$big.sig" "$big"
+	cache_pair "verify $MANY_COUNT x $MANY_SIZE bytes" verify key --public-key "$pub" --signature "$many.sig" "$many"
+	cache_pair "digest $MANY_COUNT x $MANY_SIZE bytes" digest --signature "$many.sig" "$many"
+	echo "(digest: walk + hashing or cache lookups, no signature; verify minus digest is reading and"
+	echo " checking the signature and comparing the manifests)"
+	echo "load average after timing:  $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
 if ((part1)); then part_throughput; fi
 if ((part2)); then part_many; fi
+if ((part3)); then part_cache; fi

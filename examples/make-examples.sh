@@ -8,6 +8,8 @@
 #                        a throwaway CA through an intermediate (certificate method)
 #   examples/keys/       example-key.pub.pem (verifies model/), example-ca.pem (root
 #                        CA that verifies adapter/)
+#   examples/hf-cache/   a Hugging Face hub cache with example-org/tiny-model (signed
+#                        with the example key, snapshot links into blobs/)
 #   examples/policy.json a policy that uses every method kind
 #
 # Usage: examples/make-examples.sh   (from anywhere; needs go and openssl)
@@ -50,3 +52,26 @@ openssl x509 -req -in "$tmp/leaf.csr" -CA "$tmp/int.pem" -CAkey "$tmp/int.key" -
 "$tmp/modelgate" sign key --private-key "$tmp/example-key.pem" examples/model
 "$tmp/modelgate" sign certificate --private-key "$tmp/leaf.key" --signing-certificate "$tmp/leaf.pem" \
   --certificate-chain "$tmp/int.pem" examples/adapter
+
+# A Hugging Face hub cache holding example-org/tiny-model as huggingface_hub
+# lays it out: refs/main names the commit, snapshots/COMMIT/* are relative
+# symlinks to ../../blobs/ETAG, and the snapshot carries its model.sig
+# (signed with the example key, like examples/model). Use it with
+#   HF_HUB_CACHE=examples/hf-cache modelgate verify --security-policy examples/policy.json --model example-org/tiny-model
+hub=examples/hf-cache
+repo="$hub/models--example-org--tiny-model"
+commit=$(printf 'example-org/tiny-model' | sha1sum | cut -c1-40)
+src="$tmp/tiny-model"
+mkdir -p "$src"
+printf '{"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 8}\n' >"$src/config.json"
+printf 'tiny-model weights\n' >"$src/model.safetensors"
+printf '{"version": "1.0", "model": {"type": "BPE", "vocab": {"a": 0, "b": 1}}}\n' >"$src/tokenizer.json"
+"$tmp/modelgate" sign key --private-key "$tmp/example-key.pem" "$src"
+rm -rf "$hub"
+mkdir -p "$repo/blobs" "$repo/refs" "$repo/snapshots/$commit"
+for f in "$src"/*; do
+  etag=$(sha256sum "$f" | cut -c1-64)
+  cp "$f" "$repo/blobs/$etag"
+  ln -s "../../blobs/$etag" "$repo/snapshots/$commit/$(basename "$f")"
+done
+printf '%s' "$commit" >"$repo/refs/main"

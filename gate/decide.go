@@ -20,9 +20,27 @@ import (
 // gives up must not fail the verification other clients wait for. Each
 // caller stops waiting when its own ctx ends, with a denial.
 func (g *Gate) decide(ctx context.Context, ap *activePolicy, kind policy.Kind, path string) policy.Decision {
-	key := strconv.FormatUint(ap.gen, 10) + "\x00" + string(kind) + "\x00" + flightKey(path)
+	return g.shared(ctx, ap, kind, path, "path\x00"+flightKey(path), func(ctx context.Context) policy.Decision {
+		return ap.decider.Decide(ctx, kind, path)
+	})
+}
+
+// decideHub decides the artifact named by Hugging Face id in the gate's
+// hub cache, at revision main (vLLM loads adapters named by id at their
+// default branch), sharing verifications as decide does.
+func (g *Gate) decideHub(ctx context.Context, ap *activePolicy, kind policy.Kind, id string) policy.Decision {
+	root := g.cfg.HubCache
+	return g.shared(ctx, ap, kind, id, "hub\x00"+root.Dir+"\x00"+id, func(ctx context.Context) policy.Decision {
+		return ap.decider.DecideHub(ctx, kind, root, id, "")
+	})
+}
+
+// shared runs one decision (run) of subject for every concurrent caller
+// with the same key under the same policy; see decide.
+func (g *Gate) shared(ctx context.Context, ap *activePolicy, kind policy.Kind, subject, key string, run func(context.Context) policy.Decision) policy.Decision {
+	key = strconv.FormatUint(ap.gen, 10) + "\x00" + string(kind) + "\x00" + key
 	ch := g.flight.DoChan(key, func() (any, error) {
-		return g.runDecide(ap, kind, path), nil
+		return g.runDecide(kind, subject, run), nil
 	})
 	if g.testHookWaitDecision != nil {
 		g.testHookWaitDecision()
@@ -32,7 +50,7 @@ func (g *Gate) decide(ctx context.Context, ap *activePolicy, kind policy.Kind, p
 	case r := <-ch:
 		d = r.Val.(policy.Decision)
 	case <-ctx.Done():
-		d = denial(kind, path, policy.CodeError, fmt.Sprintf("the request ended while %s was being verified", strconv.Quote(path)))
+		d = denial(kind, subject, policy.CodeError, fmt.Sprintf("the request ended while %s was being verified", strconv.Quote(subject)))
 	}
 	g.metrics.decisions.WithLabelValues(string(kind), string(d.Outcome)).Inc()
 	return d
@@ -49,8 +67,8 @@ func flightKey(path string) string {
 	return path
 }
 
-// runDecide is one call of Decide on the bounded pool.
-func (g *Gate) runDecide(ap *activePolicy, kind policy.Kind, path string) (d policy.Decision) {
+// runDecide is one decision (run) of path on the bounded pool.
+func (g *Gate) runDecide(kind policy.Kind, path string, run func(context.Context) policy.Decision) (d policy.Decision) {
 	ctx, cancel := context.WithTimeout(g.ctx, g.cfg.DecideTimeout)
 	defer cancel()
 	select {
@@ -69,7 +87,7 @@ func (g *Gate) runDecide(ap *activePolicy, kind policy.Kind, path string) (d pol
 		}
 	}()
 	start := time.Now()
-	d = ap.decider.Decide(ctx, kind, path)
+	d = run(ctx)
 	g.metrics.verifySeconds.WithLabelValues(string(kind)).Observe(time.Since(start).Seconds())
 	g.metrics.bytesHashed.Add(float64(d.Bytes))
 	return d
@@ -89,11 +107,14 @@ func (g *Gate) decideAdapter(ctx context.Context, ap *activePolicy, given string
 		// every adapter load (and says so in its decision).
 		return g.decide(ctx, ap, policy.LoRA, given)
 	}
-	res := g.cfg.resolveLoRAPath(ctx, given)
-	if res.refused != nil {
+	res := g.cfg.resolveLoRAPath(given)
+	switch {
+	case res.refused != nil:
 		d := denial(policy.LoRA, given, res.code, res.refused.Error())
 		g.metrics.decisions.WithLabelValues(string(policy.LoRA), string(d.Outcome)).Inc()
 		return d
+	case res.hubID != "":
+		return g.decideHub(ctx, ap, policy.LoRA, res.hubID)
 	}
 	return g.decide(ctx, ap, policy.LoRA, res.path)
 }

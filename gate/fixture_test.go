@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/modelgate/modelgate/hfcache"
+	"github.com/modelgate/modelgate/internal/hftest"
 	"github.com/modelgate/modelgate/internal/testpki"
 	"github.com/modelgate/modelgate/modelsig"
 	"github.com/modelgate/modelgate/policy"
@@ -31,6 +33,9 @@ import (
 //	root/resolver/allowed    signed (the LoRA resolver directory)
 //	root/resolver/unsigned   no signature
 //	root/hub/snap            signed (a Hugging Face snapshot)
+//	root/hfcache             a Hugging Face hub cache: org/adapter (signed),
+//	                         org/escape (a link out of blobs/), org/partial
+//	                         (lacks a file its signature lists)
 //
 // and a policy file of its own.
 type fixture struct {
@@ -38,6 +43,8 @@ type fixture struct {
 	good, tampered, unsigned, workdir, home, resolver, hubSnap string
 	pubKey                                                     string
 	signer                                                     modelsig.Signer
+	hubRoot                                                    hfcache.Root
+	hubCommit                                                  string // of org/adapter at main
 }
 
 // The adapters are signed once per test binary (signing syncs files to
@@ -108,7 +115,37 @@ func buildFixture(t testing.TB) *fixture {
 	fx.adapter(t, fx.unsigned, false)
 	fx.adapter(t, filepath.Join(fx.resolver, "unsigned"), false)
 	testpki.WriteFile(t, filepath.Join(fx.tampered, "adapter_model.safetensors"), []byte("tampered weights"))
+	fx.hubCache(t)
 	return fx
+}
+
+// hubCache fills root/hfcache with adapters named by Hugging Face id.
+func (fx *fixture) hubCache(t testing.TB) {
+	t.Helper()
+	c := hftest.At(t, filepath.Join(fx.root, "hfcache"))
+	files := map[string]string{}
+	for _, name := range []string{"adapter_config.json", "adapter_model.safetensors", "model.sig"} {
+		b, err := os.ReadFile(filepath.Join(fx.hubSnap, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[name] = string(b)
+	}
+	fx.hubCommit = c.Add("org/adapter", "main", files)
+	escape := c.Add("org/escape", "main", files)
+	r := c.Repo("org/escape")
+	link := filepath.Join(r.SnapshotDir(escape), "adapter_model.safetensors")
+	if err := os.Remove(link); err != nil {
+		t.Fatal(err)
+	}
+	r.Symlink(escape, "adapter_model.safetensors", "../../../models--org--adapter/blobs/"+hftest.Etag(files["adapter_model.safetensors"]))
+	delete(files, "adapter_config.json")
+	c.Add("org/partial", "main", files)
+	root, err := hfcache.FindCacheRoot(c.LookupEnv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx.hubRoot = root
 }
 
 // adapter writes a small adapter folder, signed with the fixture's key
@@ -155,23 +192,33 @@ func (fx *fixture) writePolicy(t testing.TB, data []byte) {
 	}
 }
 
-// countingDecider counts the decisions the gate asks the policy for and
-// can hold them until released.
+// countingDecider counts the decisions the gate asks the policy for (by
+// path in calls, by hub id in hubCalls) and can hold them until released.
 type countingDecider struct {
 	Decider
-	calls *atomic.Int64
-	hold  <-chan struct{} // nil: no holding
+	calls, hubCalls *atomic.Int64
+	hold            <-chan struct{} // nil: no holding
 }
 
 func (c countingDecider) Decide(ctx context.Context, kind policy.Kind, path string) policy.Decision {
 	c.calls.Add(1)
+	c.wait(ctx)
+	return c.Decider.Decide(ctx, kind, path)
+}
+
+func (c countingDecider) DecideHub(ctx context.Context, kind policy.Kind, root hfcache.Root, id, revision string) policy.Decision {
+	c.hubCalls.Add(1)
+	c.wait(ctx)
+	return c.Decider.DecideHub(ctx, kind, root, id, revision)
+}
+
+func (c countingDecider) wait(ctx context.Context) {
 	if c.hold != nil {
 		select {
 		case <-c.hold:
 		case <-ctx.Done():
 		}
 	}
-	return c.Decider.Decide(ctx, kind, path)
 }
 
 // logBuffer is a concurrency-safe log sink.

@@ -38,6 +38,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/modelgate/modelgate/hfcache"
 	"github.com/modelgate/modelgate/policy"
 )
 
@@ -54,10 +55,11 @@ const (
 	Warn Mode = "warn"
 )
 
-// Decider decides artifacts; *policy.Policy is one. Tests wrap it to
-// watch the gate's calls.
+// Decider decides artifacts, by path or by Hugging Face id;
+// *policy.Policy is one. Tests wrap it to watch the gate's calls.
 type Decider interface {
 	Decide(ctx context.Context, kind policy.Kind, path string) policy.Decision
+	DecideHub(ctx context.Context, kind policy.Kind, root hfcache.Root, id, revision string) policy.Decision
 	Governs(kind policy.Kind) bool
 }
 
@@ -84,6 +86,8 @@ type Config struct {
 	// again by Reload.
 	PolicyFile string
 	// PolicyOptions are passed to policy.Load; a nil Logger means Logger.
+	// They are used again on every reload, so a digest cache in them
+	// (hashcache.Memory) lives as long as the gate.
 	PolicyOptions policy.Options
 	// LoadPolicy loads the policy file; nil means policy.Load with
 	// PolicyOptions.
@@ -102,9 +106,11 @@ type Config struct {
 	// (VLLM_LORA_RESOLVER_CACHE_DIR); "" means no resolver may load
 	// anything, so unknown model names get a 404.
 	LoRAResolverDir string
-	// ResolveHub finds Hugging Face repository ids in the local cache;
-	// nil means hub ids are denied as not local.
-	ResolveHub HubResolver
+	// HubCache is the Hugging Face hub cache vLLM loads adapters named by
+	// id from (see hfcache.FindCacheRoot): such a lora_path is decided by
+	// the policy's DecideHub there, at revision main, so that hf: keys
+	// apply. A zero HubCache means hub ids are denied as not local.
+	HubCache hfcache.Root
 	// APIKeys are vLLM's --api-key values. The gate uses the first for
 	// its own calls (GET /v1/models), and answers 401 itself, before any
 	// verification work, to a request on a route vLLM protects that does
@@ -259,6 +265,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.LoRAResolverDir, err = absDir("LoRA resolver directory", c.LoRAResolverDir, false); err != nil {
 		return err
+	}
+	if c.HubCache.Dir != "" && !filepath.IsAbs(c.HubCache.Dir) {
+		return fmt.Errorf("gate: hub cache %q is not an absolute path", c.HubCache.Dir)
 	}
 	for _, k := range c.APIKeys {
 		if k == "" {

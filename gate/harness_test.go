@@ -23,21 +23,22 @@ import (
 // harness is a gate between a test client and a fake vLLM, with a real
 // policy over real signed adapters.
 type harness struct {
-	t     testing.TB
-	fx    *fixture
-	fake  *fakeVLLM
-	gate  *Gate
-	srv   *httptest.Server
-	calls *atomic.Int64 // Decide calls
-	logs  *logBuffer
-	hold  chan struct{} // when set before New, Decide waits for it
+	t        testing.TB
+	fx       *fixture
+	fake     *fakeVLLM
+	gate     *Gate
+	srv      *httptest.Server
+	calls    *atomic.Int64 // Decide calls
+	hubCalls *atomic.Int64 // DecideHub calls
+	logs     *logBuffer
+	hold     chan struct{} // when set before New, Decide waits for it
 }
 
 type option func(h *harness, c *Config)
 
 func newHarness(t testing.TB, opts ...option) *harness {
 	t.Helper()
-	h := &harness{t: t, fx: newFixture(t), fake: newFakeVLLM(t), calls: new(atomic.Int64), logs: &logBuffer{}}
+	h := &harness{t: t, fx: newFixture(t), fake: newFakeVLLM(t), calls: new(atomic.Int64), hubCalls: new(atomic.Int64), logs: &logBuffer{}}
 	cfg := Config{
 		Upstream:        h.fake.url(),
 		PolicyFile:      h.fx.policyFile,
@@ -48,11 +49,11 @@ func newHarness(t testing.TB, opts ...option) *harness {
 		o(h, &cfg)
 	}
 	cfg.LoadPolicy = func(path string) (Decider, error) {
-		p, err := policy.Load(path, policy.Options{Logger: quietLogger()})
+		p, err := policy.Load(path, policy.Options{Logger: quietLogger(), Cache: cfg.PolicyOptions.Cache})
 		if err != nil {
 			return nil, err
 		}
-		return countingDecider{Decider: p, calls: h.calls, hold: h.hold}, nil
+		return countingDecider{Decider: p, calls: h.calls, hubCalls: h.hubCalls, hold: h.hold}, nil
 	}
 	g, err := New(cfg)
 	if err != nil {

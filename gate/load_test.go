@@ -1,9 +1,7 @@
 package gate
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -229,19 +227,7 @@ func TestLoadMethods(t *testing.T) {
 
 // TestLoRAPathResolution: lora_path is resolved as vLLM resolves it.
 func TestLoRAPathResolution(t *testing.T) {
-	hub := func(snapshot string, err error) option {
-		return func(h *harness, c *Config) {
-			c.ResolveHub = func(_ context.Context, id string) (string, error) {
-				if err != nil {
-					return "", err
-				}
-				if snapshot == "" {
-					return h.fx.hubSnap, nil
-				}
-				return snapshot, nil
-			}
-		}
-	}
+	hub := func(h *harness, c *Config) { c.HubCache = h.fx.hubRoot }
 	home := func(h *harness, c *Config) { c.UpstreamHome = h.fx.home }
 	for _, tt := range []struct {
 		name    string
@@ -252,16 +238,18 @@ func TestLoRAPathResolution(t *testing.T) {
 	}{
 		{"relative in vLLM's working directory", "rel", nil, true, ""},
 		{"relative with ./", "./rel", nil, true, ""},
-		{"relative that looks like a hub id but exists", "org/name", []option{hub("/nonexistent", nil)}, true, ""},
+		{"relative that looks like a hub id but exists", "org/name", []option{hub}, true, ""},
 		{"relative with .. out of the signed folder", "rel/../../adapters/unsigned", nil, false, "model.sig"},
 		{"~ with vLLM's home", "~/mine", []option{home}, true, ""},
 		{"~ without vLLM's home", "~/mine", nil, false, "--upstream-home"},
 		{"~user", "~root/mine", []option{home}, false, "another user's home"},
-		{"hub id in the cache", "org/adapter", []option{hub("", nil)}, true, ""},
-		{"hub id not in the cache", "org/adapter", []option{hub("", errors.New("not in the cache"))}, false, "not in the cache"},
-		{"hub id without a cache resolver", "org/adapter", nil, false, "not a local path"},
+		{"hub id in the cache", "org/adapter", []option{hub}, true, ""},
+		{"hub id not in the cache", "org/absent", []option{hub}, false, "is not in the hub cache"},
+		{"hub id without a hub cache", "org/adapter", nil, false, "not a local path"},
+		{"neither a local path nor a hub id", "no/such/adapter", []option{hub}, false, "nor a Hugging Face id"},
 		{"relative path that exists only in the gate's directory", "adapters/good", []option{func(h *harness, _ *Config) { t.Chdir(h.fx.root) }}, false, "not a local path"},
-		{"hub snapshot outside the policy", "org/adapter", []option{hub("/", nil)}, false, "no rule"},
+		{"hub snapshot with a link out of blobs", "org/escape", []option{hub}, false, "blobs"},
+		{"partial hub snapshot", "org/partial", []option{hub}, false, "fetch the whole revision"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t, tt.opts...)
@@ -294,5 +282,41 @@ func TestNoLoRASection(t *testing.T) {
 		if r := h.postJSON("/v1/load_lora_adapter", loadBody(filepath.Base(p), p)); r.status != http.StatusOK {
 			t.Errorf("%s: %d %s", p, r.status, r.body)
 		}
+	}
+}
+
+// TestHubKeysAtRunTime: an adapter named by Hugging Face id is decided by
+// the policy's hub rules (hf:ID@COMMIT, hf:ID), not only by path rules on
+// its snapshot.
+func TestHubKeysAtRunTime(t *testing.T) {
+	hub := func(h *harness, c *Config) { c.HubCache = h.fx.hubRoot }
+	for _, tt := range []struct {
+		name    string
+		key     func(fx *fixture) string
+		allowed bool
+	}{
+		{"hf:ID", func(*fixture) string { return "hf:org/adapter" }, true},
+		{"hf:ID@COMMIT", func(fx *fixture) string { return "hf:org/adapter@" + fx.hubCommit }, true},
+		{"hf:ID@another commit", func(*fixture) string { return "hf:org/adapter@" + strings.Repeat("0", 40) }, false},
+		{"another id", func(*fixture) string { return "hf:org/other" }, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, hub)
+			h.fx.writePolicy(t, h.fx.policyDoc(tt.key(h.fx)))
+			if err := h.gate.Reload(); err != nil {
+				t.Fatal(err)
+			}
+			r := h.postJSON("/v1/load_lora_adapter", loadBody("a", "org/adapter"))
+			if !tt.allowed {
+				h.mustDeny(r, "lora_path", "/v1/load_lora_adapter", "no rule")
+				return
+			}
+			if r.status != http.StatusOK {
+				t.Fatalf("%d %s", r.status, r.body)
+			}
+			if h.hubCalls.Load() != 1 {
+				t.Errorf("%d hub decisions, want 1", h.hubCalls.Load())
+			}
+		})
 	}
 }

@@ -1,7 +1,6 @@
 package gate
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -9,17 +8,14 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/modelgate/modelgate/hfcache"
 	"github.com/modelgate/modelgate/policy"
 )
 
-// HubResolver finds the local snapshot of a Hugging Face repository id at
-// revision "main" in vLLM's cache, downloading nothing (spec §4). It
-// returns the snapshot directory, or an error saying why there is none.
-type HubResolver func(ctx context.Context, id string) (snapshotPath string, err error)
-
 // adapterPath is a lora_path resolved the way vLLM resolves it.
 type adapterPath struct {
-	path string // what to decide: an absolute local path, or as given when it stays a hub id
+	path  string // what to decide: an absolute local path, or as given when refused
+	hubID string // set instead of path when it names a Hugging Face id to decide in the hub cache
 	// refused is set when the gate cannot tell what vLLM would read; the
 	// load is then denied with this reason.
 	refused error
@@ -36,10 +32,11 @@ type adapterPath struct {
 //   - a relative path that exists in vLLM's working directory becomes
 //     os.path.abspath of it: joined and cleaned lexically, as vLLM then
 //     opens it;
-//   - anything else is a Hugging Face repository id, looked up in the
-//     local cache at revision main (ResolveHub); with no hub resolver it
-//     is denied as not local.
-func (c *Config) resolveLoRAPath(ctx context.Context, p string) adapterPath {
+//   - anything else is a Hugging Face repository id, decided in the hub
+//     cache (HubCache) at revision main by the policy, so that hf: keys
+//     apply; without a hub cache, or when it is not a valid id, it is
+//     denied as not local.
+func (c *Config) resolveLoRAPath(p string) adapterPath {
 	switch {
 	case strings.ContainsRune(p, 0):
 		return adapterPath{path: p, refused: errors.New("the path contains a NUL character"), code: policy.CodeError}
@@ -58,19 +55,15 @@ func (c *Config) resolveLoRAPath(ctx context.Context, p string) adapterPath {
 	if _, err := os.Stat(c.UpstreamWorkDir + string(filepath.Separator) + p); err == nil {
 		return adapterPath{path: filepath.Join(c.UpstreamWorkDir, p)}
 	}
-	if c.ResolveHub == nil {
-		// Never hand the policy a relative path: it would resolve it
-		// against the gate's directory, not vLLM's.
-		return adapterPath{path: p, refused: fmt.Errorf("%s is not a local path in vLLM's working directory %s, so vLLM would fetch it from the Hugging Face Hub, and the gate has no Hugging Face cache to verify it in", strconv.Quote(p), c.UpstreamWorkDir), code: policy.CodeNotLocal}
+	// Never hand the policy a relative path: it would resolve it against
+	// the gate's directory, not vLLM's.
+	if c.HubCache.Dir == "" {
+		return adapterPath{path: p, refused: fmt.Errorf("%s is not a local path in vLLM's working directory %s, so vLLM would fetch it from the Hugging Face Hub, and the gate has no Hugging Face cache to verify it in (set --hf-cache)", strconv.Quote(p), c.UpstreamWorkDir), code: policy.CodeNotLocal}
 	}
-	snap, err := c.ResolveHub(ctx, p)
-	if err != nil {
-		return adapterPath{path: p, refused: fmt.Errorf("%s is not a local path in vLLM's working directory %s, and as a Hugging Face repository id: %v", strconv.Quote(p), c.UpstreamWorkDir, err), code: policy.CodeNotFound}
+	if err := hfcache.ValidateRepoID(p); err != nil {
+		return adapterPath{path: p, refused: fmt.Errorf("%s is not a local path in vLLM's working directory %s, nor a Hugging Face id: %v", strconv.Quote(p), c.UpstreamWorkDir, err), code: policy.CodeNotFound}
 	}
-	if !filepath.IsAbs(snap) {
-		return adapterPath{path: p, refused: fmt.Errorf("the Hugging Face cache lookup of %s returned the relative path %s", strconv.Quote(p), strconv.Quote(snap)), code: policy.CodeError}
-	}
-	return adapterPath{path: snap}
+	return adapterPath{hubID: p}
 }
 
 // expandHome is os.path.expanduser for "~" and "~/...": the home without

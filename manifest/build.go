@@ -9,6 +9,9 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/modelgate/modelgate/internal/ctxerr"
+	"github.com/modelgate/modelgate/internal/safefile"
 )
 
 // Options controls Walk and Build.
@@ -70,6 +73,10 @@ type Options struct {
 	// goroutines walking a wide directory tree; 0 means
 	// runtime.GOMAXPROCS(0).
 	Workers int
+
+	// Cache, when set, lets Hash reuse the digests of unchanged files
+	// (see DigestCache).
+	Cache DigestCache
 }
 
 // workers resolves Workers: the goroutines that hash, and that may walk.
@@ -93,6 +100,9 @@ type Progress interface {
 type Stats struct {
 	Files int   // regular files hashed
 	Bytes int64 // bytes read and hashed
+	// CachedBytes counts the bytes whose digests came from Options.Cache
+	// instead of being read (they are not in Bytes).
+	CachedBytes int64
 }
 
 // Tree is a walked model: the files to hash and the resources they will
@@ -109,8 +119,11 @@ type Tree struct {
 
 // Walk lists modelPath (a directory or a single file) as Build does,
 // without hashing anything. modelPath itself may be a symlink: the user
-// named it, so it is followed. It stops early, returning ctx.Err(), when
-// ctx is cancelled (checked before each directory).
+// named it, so it is followed. It stops early when ctx is cancelled
+// (checked before each directory), with an error that matches
+// context.Canceled (or context.DeadlineExceeded) and reads as the
+// context's cause, such as "interrupted (SIGTERM)", or "interrupted" when
+// it has none: users see it in denial reasons.
 func Walk(ctx context.Context, modelPath string, opts Options) (*Tree, error) {
 	if err := opts.Serialization.validate(); err != nil {
 		return nil, err
@@ -118,7 +131,7 @@ func Walk(ctx context.Context, modelPath string, opts Options) (*Tree, error) {
 	if opts.Workers < 0 {
 		return nil, fmt.Errorf("workers %d: must not be negative", opts.Workers)
 	}
-	if err := ctx.Err(); err != nil {
+	if err := ctxerr.Err(ctx); err != nil {
 		return nil, err
 	}
 	t, err := list(ctx, modelPath, opts)
@@ -136,7 +149,7 @@ func Walk(ctx context.Context, modelPath string, opts Options) (*Tree, error) {
 // resources are sorted in plain byte order of their full names (format
 // spec §10), and its IgnorePaths hold the effective model-relative ignore
 // set (what a signer records; empty for a single-file model). Build stops
-// early when ctx is cancelled and then returns ctx.Err(). A file whose
+// early when ctx is cancelled, with an error as Walk's. A file whose
 // size or identity changes while it is hashed makes Build fail with an
 // error wrapping ErrChanged.
 func Build(ctx context.Context, modelPath string, opts Options) (*Manifest, Stats, error) {
@@ -152,7 +165,9 @@ func Build(ctx context.Context, modelPath string, opts Options) (*Manifest, Stat
 // manifest, so Compare reports them.
 func (t *Tree) Hash(ctx context.Context) (*Manifest, Stats, error) {
 	items := plan(t.files, t.opts.Serialization)
-	digests, n, err := hashAll(ctx, t.loc, items, t.opts, t.opts.workers())
+	cache := newCacheRun(t.opts.Cache, t.opts.HashType, t.files)
+	digests, n, err := hashAll(ctx, t.loc, items, t.opts, t.opts.workers(), cache)
+	cache.close()
 	if err != nil {
 		return nil, Stats{}, err
 	}
@@ -170,7 +185,7 @@ func (t *Tree) Hash(ctx context.Context) (*Manifest, Stats, error) {
 		}
 	}
 	sortResources(m.Resources)
-	return m, Stats{Files: t.countHashed(), Bytes: n}, nil
+	return m, Stats{Files: t.countHashed(), Bytes: n, CachedBytes: cache.cachedBytes()}, nil
 }
 
 // Files returns the number of files walked.
@@ -304,7 +319,7 @@ func list(ctx context.Context, modelPath string, opts Options) (*Tree, error) {
 		t.files, err = listSingle(fi, opts.Only)
 		return t, err
 	case !fi.mode.IsDir():
-		return nil, fmt.Errorf("model %q is not a regular file or directory (%s)", modelPath, kind(fi.mode))
+		return nil, fmt.Errorf("model %q is not a regular file or directory (%s)", modelPath, safefile.Kind(fi.mode))
 	}
 	ignore, err := resolveIgnorePaths(given, root, opts.IgnorePaths, opts.IgnoreGitPaths)
 	if err != nil {

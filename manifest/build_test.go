@@ -695,6 +695,17 @@ func TestBuildCancelled(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Build with a cancelled context: %v, want context.Canceled", err)
 	}
+	// The error says why, for the reasons and logs that show it: the
+	// cause (the command line's signal), or "interrupted".
+	if err.Error() != "interrupted" {
+		t.Errorf("Build with a cancelled context: %q, want \"interrupted\"", err)
+	}
+	sigterm := errors.New("interrupted (SIGTERM)")
+	caused, cancelCause := context.WithCancelCause(context.Background())
+	cancelCause(sigterm)
+	if _, _, err := Build(caused, dir, Options{Serialization: filesSHA}); !errors.Is(err, context.Canceled) || !errors.Is(err, sigterm) || err.Error() != sigterm.Error() {
+		t.Errorf("Build cancelled with a cause: %v, want %q", err, sigterm)
+	}
 	// Cancellation is seen between chunks of one file, too.
 	tr, err := Walk(context.Background(), dir, Options{Serialization: filesSHA})
 	if err != nil {
@@ -707,7 +718,7 @@ func TestBuildCancelled(t *testing.T) {
 			continue
 		}
 		n, err := w.item(&work{file: &tr.files[i], end: tr.files[i].info.size}, nil)
-		if !errors.Is(err, context.Canceled) || n != 0 {
+		if !errors.Is(err, context.Canceled) || err.Error() != "interrupted" || n != 0 {
 			t.Errorf("hashing a file with a cancelled context: %d bytes, %v", n, err)
 		}
 	}

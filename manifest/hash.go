@@ -9,6 +9,9 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+
+	"github.com/modelgate/modelgate/internal/ctxerr"
+	"github.com/modelgate/modelgate/internal/safefile"
 )
 
 // chunkSize is the read size; the digest does not depend on it. Reads this
@@ -107,13 +110,14 @@ type hasher struct {
 	buf      []byte
 	progress Progress
 	files    fileOpener
+	cache    *cacheRun // nil: no cache
 }
 
 // hashAll hashes every item with at most workers goroutines and returns the
 // digests, item i's at arena[i*size:(i+1)*size] (size is the hash's), and
 // the bytes read. The first error stops the rest; a cancelled ctx stops
 // every worker between chunks.
-func hashAll(ctx context.Context, loc location, items []work, opts Options, workers int) ([]byte, int64, error) {
+func hashAll(ctx context.Context, loc location, items []work, opts Options, workers int, cache *cacheRun) ([]byte, int64, error) {
 	var stop atomic.Bool
 
 	size := opts.HashType.Size()
@@ -134,7 +138,7 @@ func hashAll(ctx context.Context, loc location, items []work, opts Options, work
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w := &hasher{loc: loc, opts: &opts, stop: &stop, ctx: ctx, done: ctx.Done(), h: newHash(opts.HashType), buf: make([]byte, chunkSize), progress: opts.Progress, files: newFileOpener()}
+			w := &hasher{loc: loc, opts: &opts, stop: &stop, ctx: ctx, done: ctx.Done(), h: newHash(opts.HashType), buf: make([]byte, chunkSize), progress: opts.Progress, files: newFileOpener(), cache: cache}
 			defer w.files.close()
 			for !w.stopped() {
 				r := int(next.Add(1) - 1)
@@ -158,7 +162,7 @@ func hashAll(ctx context.Context, loc location, items []work, opts Options, work
 	}
 	wg.Wait()
 	if firstErr == nil {
-		firstErr = ctx.Err() // the caller's ctx was cancelled
+		firstErr = ctxerr.Err(ctx) // the caller's ctx was cancelled
 	}
 	return arena, total.Load(), firstErr
 }
@@ -166,11 +170,17 @@ func hashAll(ctx context.Context, loc location, items []work, opts Options, work
 // item hashes one work item, appending the digest to out (which has room
 // for it).
 func (w *hasher) item(it *work, out []byte) (int64, error) {
-	f, err := w.open(it.file)
+	at := w.cache.clock()
+	f, key, err := w.open(it.file)
 	if err != nil {
 		return 0, err
 	}
 	defer f.close()
+	p, hit := w.cache.lookup(f, key, at, it, out)
+	if hit {
+		reportCached(w.progress, it.end-it.start)
+		return 0, nil
+	}
 	if it.end-it.start >= adviseMin {
 		f.adviseSequential(it.start, it.end-it.start)
 	}
@@ -183,14 +193,14 @@ func (w *hasher) item(it *work, out []byte) (int64, error) {
 	}
 	if err != nil {
 		if errors.Is(err, errStopped) {
-			if err := w.ctx.Err(); err != nil {
+			if err := ctxerr.Err(w.ctx); err != nil {
 				return n, err
 			}
 			return n, err // another worker failed; its error is reported
 		}
 		return n, fmt.Errorf("hash %q: %w", w.loc.display(it.file.name), unwrapPath(err))
 	}
-	w.h.Sum(out)
+	w.cache.store(f, p, w.loc.path(it.file.name), w.h.Sum(out))
 	return n, nil
 }
 
@@ -200,25 +210,26 @@ func (w *hasher) item(it *work, out []byte) (int64, error) {
 // walk is opened with O_NOFOLLOW, so a file swapped for a link afterwards
 // is refused; a file swapped for a FIFO does not block the open
 // (O_NONBLOCK) and the fstat refuses it before any read; any other swap
-// shows as another device/inode.
-func (w *hasher) open(fe *fileEntry) (rawFile, error) {
+// shows as another device/inode. The same fstat gives the file's key for
+// a DigestCache.
+func (w *hasher) open(fe *fileEntry) (rawFile, FileKey, error) {
 	f, err := w.files.open(w.loc, fe.name, !fe.link)
 	shown := func() string { return w.loc.display(fe.name) } // for errors only: it allocates
 	if err != nil {
 		if isLoop(err) && !fe.link {
 			if w.opts.AllowSymlinks || w.opts.LinkRoot != "" {
-				return f, fmt.Errorf("hash %q: %w: it is now a symlink", shown(), ErrChanged)
+				return f, FileKey{}, fmt.Errorf("hash %q: %w: it is now a symlink", shown(), ErrChanged)
 			}
-			return f, fmt.Errorf("%q %s", shown(), errSymlink)
+			return f, FileKey{}, fmt.Errorf("%q %s", shown(), errSymlink)
 		}
-		return f, fmt.Errorf("open %q: %w", shown(), unwrapPath(err))
+		return f, FileKey{}, fmt.Errorf("open %q: %w", shown(), unwrapPath(err))
 	}
-	fi, err := f.stat()
+	fi, key, err := f.statKey()
 	switch {
 	case err != nil:
 		err = fmt.Errorf("stat %q: %w", shown(), unwrapPath(err))
 	case fi.mode != 0:
-		err = fmt.Errorf("%q is not a regular file (%s)", shown(), kind(fi.mode))
+		err = fmt.Errorf("%q is not a regular file (%s)", shown(), safefile.Kind(fi.mode))
 	case !fi.sameFile(fe.info):
 		err = fmt.Errorf("hash %q: %w: it is not the file the walk saw", shown(), ErrChanged)
 	case fi.size != fe.info.size:
@@ -226,9 +237,9 @@ func (w *hasher) open(fe *fileEntry) (rawFile, error) {
 	}
 	if err != nil {
 		f.close()
-		return f, err
+		return f, FileKey{}, err
 	}
-	return f, nil
+	return f, key, nil
 }
 
 // stopped reports whether the work was cancelled or another worker

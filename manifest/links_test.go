@@ -223,7 +223,7 @@ func TestLinkRoot(t *testing.T) {
 				mkfifo(t, filepath.Join(blobs, "pipe"))
 				symlink(t, "../../blobs/pipe", filepath.Join(snap, "p"))
 			},
-			wantErr: []string{`p" is a symlink`, "not a regular file (a named pipe)"},
+			wantErr: []string{`p" is a symlink`, "not a regular file (a named pipe (FIFO))"},
 		},
 	}
 	for _, tt := range tests {
@@ -375,7 +375,7 @@ func TestWalkParallel(t *testing.T) {
 		allow bool
 		want  string
 	}{
-		{"a FIFO deep in a subtree", func(t *testing.T, dir string) { mkfifo(t, filepath.Join(dir, "d07", "sub", "fifo")) }, false, `d07/sub/fifo" is not a regular file or directory (a named pipe)`},
+		{"a FIFO deep in a subtree", func(t *testing.T, dir string) { mkfifo(t, filepath.Join(dir, "d07", "sub", "fifo")) }, false, `d07/sub/fifo" is not a regular file or directory (a named pipe (FIFO))`},
 		{"a symlink deep in a subtree", func(t *testing.T, dir string) { symlink(t, "g0", filepath.Join(dir, "d31", "sub", "lnk")) }, false, `d31/sub/lnk" ` + errSymlink},
 		{"a link to an ancestor", func(t *testing.T, dir string) { symlink(t, "..", filepath.Join(dir, "d20", "sub", "up")) }, true, `d20/sub/up" is a symlink to a directory`},
 	} {

@@ -12,6 +12,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+
+	"github.com/modelgate/modelgate/internal/ctxerr"
+	"github.com/modelgate/modelgate/internal/safefile"
 )
 
 // fileEntry is one file to hash. It holds only the resource name (full
@@ -260,7 +263,7 @@ func (w *walker) walk() error {
 
 // dir lists the directory d, whose resource name is rel.
 func (w *walker) dir(d dirHandle, rel string) error {
-	if err := w.ctx.Err(); err != nil {
+	if err := ctxerr.Err(w.ctx); err != nil {
 		return err
 	}
 	if w.fork.stopped() {
@@ -310,7 +313,7 @@ func (w *walker) dir(d dirHandle, rel string) error {
 				return err
 			}
 		default:
-			return fmt.Errorf("%q is not a regular file or directory (%s)", w.loc.display(child), kind(fi.mode))
+			return fmt.Errorf("%q is not a regular file or directory (%s)", w.loc.display(child), safefile.Kind(fi.mode))
 		}
 	}
 	return nil
@@ -386,7 +389,7 @@ func (w *walker) symlink(d dirHandle, name, child string) error {
 		w.files.add(fileEntry{name: child, info: fi, link: true})
 		return nil
 	case !fi.mode.IsDir():
-		return fmt.Errorf("%q is not a regular file or directory (%s, through a symlink)", shown, kind(fi.mode))
+		return fmt.Errorf("%q is not a regular file or directory (%s, through a symlink)", shown, safefile.Kind(fi.mode))
 	}
 	// A symlink to a directory: followed only where the signature lists
 	// files under its name, so that those files are verified; anything
@@ -422,7 +425,7 @@ func (w *walker) confinedLink(child string) (fileInfo, error) {
 		return fileInfo{}, fmt.Errorf("%q is a symlink (%s) to %q: %w", shown, linkTarget(p), resolved, unwrapPath(err))
 	}
 	if fi.mode != 0 {
-		return fileInfo{}, fmt.Errorf("%q is a symlink (%s) to %q, which is not a regular file (%s)", shown, linkTarget(p), resolved, kind(fi.mode))
+		return fileInfo{}, fmt.Errorf("%q is a symlink (%s) to %q, which is not a regular file (%s)", shown, linkTarget(p), resolved, safefile.Kind(fi.mode))
 	}
 	return fi, nil
 }
@@ -434,25 +437,6 @@ func linkTarget(p string) string {
 		return "unreadable target"
 	}
 	return fmt.Sprintf("-> %q", t)
-}
-
-// kind names a file type for error messages.
-func kind(m fs.FileMode) string {
-	switch {
-	case m&fs.ModeNamedPipe != 0:
-		return "a named pipe"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	case m&fs.ModeCharDevice != 0:
-		return "a character device"
-	case m&fs.ModeDevice != 0:
-		return "a device"
-	case m.IsDir():
-		return "a directory"
-	case m&fs.ModeSymlink != 0:
-		return "a symlink"
-	}
-	return "mode " + m.String()
 }
 
 // listOnly resolves the model-relative paths only (Options.Only) in the
@@ -469,7 +453,7 @@ func (w *walker) listOnly(only []string) error {
 		if err := checkOnlyPath(rel); err != nil {
 			return err
 		}
-		if err := w.ctx.Err(); err != nil {
+		if err := ctxerr.Err(w.ctx); err != nil {
 			return err
 		}
 		if seen[rel] || w.ignore.ignores(rel) {
@@ -525,7 +509,7 @@ func (w *walker) listOne(rel string) error {
 		case fi.mode.IsDir():
 			return fmt.Errorf("%q is a directory, not a file", w.loc.display(sub))
 		case fi.mode != 0:
-			return fmt.Errorf("%q is not a regular file (%s)", w.loc.display(sub), kind(fi.mode))
+			return fmt.Errorf("%q is not a regular file (%s)", w.loc.display(sub), safefile.Kind(fi.mode))
 		}
 		w.files.add(fileEntry{name: rel, info: fi, link: links > 0 || link})
 	}

@@ -125,6 +125,9 @@ type SignOptions struct {
 	// Progress, when set, hears how many files and bytes will be hashed
 	// and how many have been; see manifest.Progress.
 	Progress manifest.Progress
+	// Cache, when set, lets hashing reuse the digests of unchanged files;
+	// see manifest.DigestCache.
+	Cache manifest.DigestCache
 }
 
 // SignResult describes a written signature.
@@ -190,6 +193,7 @@ func Sign(ctx context.Context, modelPath string, s Signer, opts SignOptions) (*S
 		IgnoreGitPaths: opts.IgnoreGitPaths,
 		Progress:       opts.Progress,
 		Workers:        opts.Workers,
+		Cache:          opts.Cache,
 	})
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"fmt"
+	"strconv"
 )
 
 // Method names a verification or signing method, as on the command line.
@@ -52,7 +53,8 @@ type VerificationError struct {
 	Err  error  // e.g. a *manifest.MismatchError
 }
 
-func (e *VerificationError) Error() string { return e.Path + ": " + e.Err.Error() }
+// Error names the path quoted, like every path from outside in a message.
+func (e *VerificationError) Error() string { return strconv.Quote(e.Path) + ": " + e.Err.Error() }
 func (e *VerificationError) Unwrap() error { return e.Err }
 
 // mismatch returns a *VerificationError about bundle b.

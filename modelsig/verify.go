@@ -44,6 +44,10 @@ type VerifyOptions struct {
 	// Logger receives warnings (such as an old bundle without a key hint);
 	// nil means slog.Default().
 	Logger *slog.Logger
+	// Cache, when set, lets hashing reuse the digests of unchanged files;
+	// see manifest.DigestCache. The signature and the list of files are
+	// checked as without it.
+	Cache manifest.DigestCache
 }
 
 // Result describes a successful verification.
@@ -134,6 +138,7 @@ func Verify(ctx context.Context, modelPath string, v Verifier, opts VerifyOption
 		LinkRoot:       opts.LinkRoot,
 		Progress:       opts.Progress,
 		Workers:        opts.Workers,
+		Cache:          opts.Cache,
 	}
 	mopts.AllowSymlinks = opts.AllowSymlinks || expected.Serialization.AllowSymlinks
 	if opts.IgnoreUnsignedFiles {

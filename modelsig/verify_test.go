@@ -315,7 +315,7 @@ func TestVerifyRefusesBadStatements(t *testing.T) {
 			sig := writeSigned(t, model, sc.signer, pt, tc.data)
 			_, err := Verify(ctx, model, sc.verifier, VerifyOptions{})
 			wantVerificationError(t, err, sig, tc.want)
-			if !strings.HasPrefix(err.Error(), sig+": signed statement: ") {
+			if !strings.HasPrefix(err.Error(), strconv.Quote(sig)+": signed statement: ") {
 				t.Errorf("error %q does not say the signed statement is at fault", err)
 			}
 		})

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/modelgate/modelgate/hfcache"
+	"github.com/modelgate/modelgate/internal/ctxerr"
 	"github.com/modelgate/modelgate/modelsig"
 )
 
@@ -30,7 +32,7 @@ type Code string
 // The denial codes.
 const (
 	CodeNotFound           Code = "not-found"           // the path does not exist
-	CodeNotLocal           Code = "not-local"           // a URL or Hugging Face repo id, not a local path
+	CodeNotLocal           Code = "not-local"           // a URL, or a Hugging Face id given where a path is expected
 	CodeNoRule             Code = "no-rule"             // no rule of the section applies
 	CodeVerificationFailed Code = "verification-failed" // the signature or the files do not match
 	CodeError              Code = "error"               // anything else went wrong: nothing is allowed because of an error
@@ -54,9 +56,12 @@ type Decision struct {
 	Code          Code // set when Outcome is Denied
 	Reason        string
 
-	Files    int   // files hashed
-	Bytes    int64 // bytes hashed
-	Duration time.Duration
+	Files int   // files hashed
+	Bytes int64 // bytes read and hashed
+	// CachedBytes counts the bytes whose digests came from the hash
+	// cache instead of being read (not in Bytes).
+	CachedBytes int64
+	Duration    time.Duration
 
 	// Identity and Issuer are the Sigstore identity and OIDC issuer found
 	// in the signing certificate (sigstore method).
@@ -67,6 +72,29 @@ type Decision struct {
 	// Warnings are non-fatal findings of verification (e.g. an older
 	// signature format without a key hint).
 	Warnings []string
+
+	// HubResolution is set for an artifact named by Hugging Face id
+	// (DecideHub); all "" for a path.
+	HubResolution
+
+	hub *hfcache.Resolution // the resolution, for DecideHubSameCommit
+}
+
+// HubResolution is where an artifact named by Hugging Face id was looked
+// for and found, as decisions and explanations report it.
+type HubResolution struct {
+	// HubID is the id as given (a decision's Path holds it too).
+	HubID string `json:"hub_id,omitempty"`
+	// HubRevision is the revision asked, "main" when none was given.
+	HubRevision string `json:"revision,omitempty"`
+	// HubCommit is the commit it resolved to: pin vLLM to it.
+	HubCommit string `json:"commit,omitempty"`
+	// HubRef is the ref file read, "" when the revision is a commit.
+	HubRef string `json:"ref,omitempty"`
+	// HubCache is the cache root searched, and HubCacheChosenBy what
+	// chose it (`HF_HUB_CACHE="/x"`, `--download-dir "/d"`, the default).
+	HubCache         string `json:"cache_dir,omitempty"`
+	HubCacheChosenBy string `json:"cache_chosen_by,omitempty"`
 }
 
 // Allowed reports whether the artifact may be loaded.
@@ -93,24 +121,30 @@ type decisionJSON struct {
 	Reason        string   `json:"reason"`
 	Files         int      `json:"files"`
 	Bytes         int64    `json:"bytes"`
+	CachedBytes   int64    `json:"cached_bytes,omitempty"`
 	DurationMS    float64  `json:"duration_ms"`
 	Identity      string   `json:"identity,omitempty"`
 	Issuer        string   `json:"issuer,omitempty"`
 	Fingerprints  []string `json:"fingerprints,omitempty"`
 	Warnings      []string `json:"warnings,omitempty"`
+	HubResolution
 }
 
 // MarshalJSON encodes the decision with the field names of the command
 // line's --output json: kind, path, canonical_path, rule, signer, method,
 // signature and subject_digest (always present, "" when none), outcome,
-// code (denials only), reason, files, bytes, duration_ms, and identity,
-// issuer, fingerprints, warnings when set.
+// code (denials only), reason, files, bytes, cached_bytes (when some
+// digests came from the hash cache), duration_ms, and identity,
+// issuer, fingerprints, warnings when set; for an artifact named by
+// Hugging Face id also hub_id, revision, commit, ref, cache_dir and
+// cache_chosen_by (each when known).
 func (d Decision) MarshalJSON() ([]byte, error) {
 	return json.Marshal(decisionJSON{
 		Kind: d.Kind, Path: d.Path, CanonicalPath: d.CanonicalPath, Rule: d.Rule,
 		Signer: d.Signer, Method: d.Method, Signature: d.Signature, SubjectDigest: d.SubjectDigest, Outcome: d.Outcome, Code: d.Code, Reason: d.Reason,
-		Files: d.Files, Bytes: d.Bytes, DurationMS: float64(d.Duration.Microseconds()) / 1000,
+		Files: d.Files, Bytes: d.Bytes, CachedBytes: d.CachedBytes, DurationMS: float64(d.Duration.Microseconds()) / 1000,
 		Identity: d.Identity, Issuer: d.Issuer, Fingerprints: d.Fingerprints, Warnings: d.Warnings,
+		HubResolution: d.HubResolution,
 	})
 }
 
@@ -126,21 +160,30 @@ func (d *Decision) deny(code Code, format string, args ...any) {
 // went wrong. It writes exactly one log record: INFO for verified and
 // not-required, WARN for skipped, ERROR for every denial.
 //
+// path is a local path. A Hugging Face id is denied as not local here:
+// DecideHub resolves ids in the local hub cache.
+//
 // The decision is about the files as they are now: see docs/policy.md
 // ("Known limit") for what keeps them that way until the server reads them.
 func (p *Policy) Decide(ctx context.Context, kind Kind, path string) (d Decision) {
-	start := time.Now()
 	d = Decision{Kind: kind, Path: path}
+	p.record(ctx, &d, func() { p.decide(ctx, &d) })
+	return d
+}
+
+// record runs work, which decides d, and then times and logs d. A panic in
+// work denies.
+func (p *Policy) record(ctx context.Context, d *Decision, work func()) {
+	start := time.Now()
 	defer func() {
 		if r := recover(); r != nil {
-			d.Outcome, d.Files, d.Bytes = "", 0, 0
+			d.Outcome, d.Files, d.Bytes, d.CachedBytes = "", 0, 0, 0
 			d.deny(CodeError, "internal error while deciding: %v", r)
 		}
 		d.Duration = time.Since(start)
-		p.logDecision(ctx, d)
+		p.logDecision(ctx, *d)
 	}()
-	p.decide(ctx, &d)
-	return d
+	work()
 }
 
 func (p *Policy) decide(ctx context.Context, d *Decision) {
@@ -155,37 +198,52 @@ func (p *Policy) decide(ctx context.Context, d *Decision) {
 		}
 		return
 	}
+	p.apply(ctx, d, t, m, "")
+}
+
+// apply decides d by the rule m that applies to the canonical target t:
+// skipped, or verified with the rule's signer and options. linkRoot, when
+// set, confines symlinks in the model to regular files inside it (a
+// Hugging Face snapshot's blobs/). It returns the verification error when
+// verification ran and failed (d is then denied), so that a caller can
+// say more about it.
+func (p *Policy) apply(ctx context.Context, d *Decision, t target, m match, linkRoot string) error {
 	r := m.rule
 	d.Rule, d.Signer, d.Method = r.key, r.signer.name, r.signer.method
 	if r.signer.method == methodSkip {
 		d.Outcome = Skipped
 		d.Reason = safeText(fmt.Sprintf("%s; signer %s skips verification on purpose", m.why, quote(r.signer.name)))
-		return
+		return nil
 	}
 	opts := p.verifyOptions(r, t)
+	opts.LinkRoot = linkRoot
+	if p.opts.Progress != nil {
+		opts.Progress = p.opts.Progress(d.Kind, d.Path)
+	}
 	d.Signature = opts.SignaturePath
 	v, err := p.verifier(ctx, r)
 	if err != nil {
 		d.deny(CodeError, "signer %s: %v", quote(r.signer.name), err)
-		return
+		return nil
 	}
 	res, err := verify(ctx, t.path, v, opts)
 	if err != nil {
+		err = ctxerr.Replace(ctx, err) // "interrupted (SIGTERM)", not "context canceled"
 		var ve *modelsig.VerificationError
 		if errors.As(err, &ve) {
 			d.deny(CodeVerificationFailed, "verification failed (signer %s, %s): %v", quote(r.signer.name), r.signer.method, err)
 		} else {
 			d.deny(CodeError, "cannot verify (signer %s, %s): %v", quote(r.signer.name), r.signer.method, err)
 		}
-		return
+		return err
 	}
 	if res == nil || res.Signed == nil {
 		d.deny(CodeError, "verification returned no result")
-		return
+		return nil
 	}
 	d.Signature = res.SignaturePath
 	d.SubjectDigest = SubjectDigest(res)
-	d.Files, d.Bytes = res.Stats.Files, res.Stats.Bytes
+	d.Files, d.Bytes, d.CachedBytes = res.Stats.Files, res.Stats.Bytes, res.Stats.CachedBytes
 	d.Warnings = res.Signed.Warnings
 	if r.signer.method == methodSigstore {
 		d.Identity, d.Issuer = res.Signed.Identity, res.Signed.Issuer
@@ -199,13 +257,14 @@ func (p *Policy) decide(ctx context.Context, d *Decision) {
 		// pinned ones: another model, or another version, by the same
 		// signer must not pass.
 		d.deny(CodeVerificationFailed, "%s, but %s", verified, why)
-		return
+		return nil
 	}
 	d.Outcome = Verified
 	d.Reason = safeText(verified)
 	if len(r.digests) > 0 {
 		d.Reason += "; subject digest " + d.SubjectDigest + " is pinned"
 	}
+	return nil
 }
 
 // target is an artifact path that exists, in canonical form.
@@ -231,8 +290,11 @@ func (p *Policy) resolve(d *Decision) (target, match, bool) {
 	}
 	c, err := canonicalPath(d.Path, p.opts.WorkDir)
 	switch {
+	case err != nil && isNotFound(err) && isURL(d.Path):
+		d.deny(CodeNotLocal, "%s is not a local path but a URL; the policy can only allow local files that are verified before loading: download it first", quote(d.Path))
+		return target{}, match{}, false
 	case err != nil && isNotFound(err) && notLocal(d.Path):
-		d.deny(CodeNotLocal, "%s is not a local path (it looks like a URL or a Hugging Face repository id); the policy can only allow local files that are verified before loading: download it first", quote(d.Path))
+		d.deny(CodeNotLocal, "%s is not a local path (it looks like a Hugging Face id, which is looked up only where modelgate resolves ids in the local Hugging Face cache: `modelgate verify --model ORG/NAME`, `modelgate exec`, the gate); the policy can only allow local files that are verified before loading", quote(d.Path))
 		return target{}, match{}, false
 	case err != nil && isNotFound(err):
 		d.deny(CodeNotFound, "%s does not exist: %v", quote(d.Path), unwrapPathError(err))
@@ -248,8 +310,6 @@ func (p *Policy) resolve(d *Decision) (target, match, bool) {
 		return target{}, match{}, false
 	}
 	t := target{path: c, isDir: fi.IsDir()}
-	// Hub ids (spec/policy.md §7) will be looked up before this point: an
-	// "hf:" rule for the id (with @COMMIT first) wins over path rules.
 	m := sec.find(c, t.isDir)
 	if m.rule == nil {
 		d.deny(CodeNoRule, "no rule in %s matches %s", sec.path, quote(c))
@@ -291,6 +351,7 @@ func (p *Policy) verifyOptions(r *rule, t target) modelsig.VerifyOptions {
 		IgnoreGitPaths: r.ignoreGitPaths,
 		Workers:        p.opts.Workers,
 		Logger:         p.log,
+		Cache:          p.opts.Cache,
 	}
 	for _, ip := range r.ignorePaths {
 		opts.IgnorePaths = append(opts.IgnorePaths, resolve(ip))
@@ -310,7 +371,7 @@ func (p *Policy) verifier(ctx context.Context, r *rule) (modelsig.Verifier, erro
 	}
 	tm, err := p.trustRoot(ctx, r.useStaging)
 	if err != nil {
-		return nil, fmt.Errorf("get the Sigstore %s trusted root: %w", instance(r.useStaging), err)
+		return nil, fmt.Errorf("get the Sigstore %s trusted root: %w", instance(r.useStaging), ctxerr.Replace(ctx, err))
 	}
 	return modelsig.NewSigstoreVerifier(tm, s.identity, s.issuer)
 }
@@ -350,10 +411,20 @@ func (p *Policy) logDecision(ctx context.Context, d Decision) {
 		slog.String("kind", string(d.Kind)),
 		slog.String("path", d.Path),
 		slog.String("canonical_path", d.CanonicalPath),
+	}
+	for _, a := range [][2]string{
+		{"hub_id", d.HubID}, {"revision", d.HubRevision}, {"commit", d.HubCommit},
+		{"ref", d.HubRef}, {"cache_dir", d.HubCache}, {"cache_chosen_by", d.HubCacheChosenBy},
+	} {
+		if a[1] != "" {
+			attrs = append(attrs, slog.String(a[0], a[1]))
+		}
+	}
+	attrs = append(attrs,
 		slog.String("rule", d.Rule),
 		slog.String("signer", d.Signer),
 		slog.String("method", d.Method),
-	}
+	)
 	if d.Signature != "" {
 		attrs = append(attrs, slog.String("signature", d.Signature))
 	}
@@ -368,8 +439,11 @@ func (p *Policy) logDecision(ctx context.Context, d Decision) {
 		slog.String("reason", d.Reason),
 		slog.Int("files", d.Files),
 		slog.Int64("bytes", d.Bytes),
-		slog.Duration("duration", d.Duration),
 	)
+	if d.CachedBytes > 0 {
+		attrs = append(attrs, slog.Int64("cached_bytes", d.CachedBytes))
+	}
+	attrs = append(attrs, slog.Duration("duration", d.Duration))
 	if d.Identity != "" || d.Issuer != "" {
 		attrs = append(attrs, slog.String("identity", d.Identity), slog.String("issuer", d.Issuer))
 	}

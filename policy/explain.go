@@ -41,6 +41,10 @@ type Explanation struct {
 	// Digests are the pinned subject digests ("sha256:HEX"): the verified
 	// model's must be one of them. Empty when the entry pins none.
 	Digests []string `json:"digest,omitempty"`
+
+	// HubResolution is set for an artifact named by Hugging Face id
+	// (ExplainHub), as in Decision.
+	HubResolution
 }
 
 // Explain reports what Decide would do for the artifact of the given kind
@@ -49,7 +53,14 @@ type Explanation struct {
 func (p *Policy) Explain(kind Kind, path string) Explanation {
 	d := Decision{Kind: kind, Path: path}
 	t, m, ok := p.resolve(&d)
-	e := Explanation{Kind: kind, Path: path, CanonicalPath: d.CanonicalPath}
+	return p.explain(d, t, m, ok)
+}
+
+// explain builds the explanation of a resolved decision d: the rule m
+// applies to t when ok, else d holds the outcome.
+func (p *Policy) explain(d Decision, t target, m match, ok bool) Explanation {
+	kind := d.Kind
+	e := Explanation{Kind: kind, Path: d.Path, CanonicalPath: d.CanonicalPath}
 	if sec := p.sections[kind]; sec != nil && d.CanonicalPath != "" {
 		e.Notes = sec.unresolvedKeys(d.CanonicalPath)
 	}
@@ -107,8 +118,18 @@ func (e Explanation) String() string {
 		}
 	}
 	line("kind", kindLabel(e.Kind))
-	quoted("path", e.Path)
-	quoted("canonical path", e.CanonicalPath)
+	if e.HubID != "" {
+		quoted("hugging face id", e.HubID)
+		quoted("revision", e.HubRevision)
+		quoted("cache", e.HubCache)
+		line("cache chosen by", e.HubCacheChosenBy)
+		quoted("ref", e.HubRef)
+		line("commit", e.HubCommit)
+		quoted("snapshot", e.CanonicalPath)
+	} else {
+		quoted("path", e.Path)
+		quoted("canonical path", e.CanonicalPath)
+	}
 	action := e.Action
 	if e.Code != "" {
 		action += " (" + string(e.Code) + ")"

@@ -11,6 +11,8 @@ import (
 
 	"github.com/sigstore/sigstore-go/pkg/root"
 
+	"github.com/modelgate/modelgate/hfcache"
+	"github.com/modelgate/modelgate/internal/hftest"
 	"github.com/modelgate/modelgate/internal/testpki"
 )
 
@@ -34,6 +36,9 @@ var fuzzSeeds = []string{
 	  "models": {"/a": {"signer": "k", "digest": []}, "/b": {"signer": "k", "digest": "SHA256:AB"}, "/c": {"signer": "s", "digest": "sha256:x"},
 	    "/d": {"signer": "k", "digest": ["sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"]}}}}}`,
 	`{"policy": {"signatures": {"signers": {"s": {"verification_method": "skip"}}, "models": {"/m/./x/": {"signer": "s"}, "/m/x": {"signer": "s"}, "hf:org/name": {"signer": "s"}}}}}`,
+	`{"policy": {"signatures": {"signers": {"s": {"verification_method": "skip"}, "k": {"verification_method": "key", "public_key": "pub.pem"}},
+	  "models": {"hf:org/name@0123456789abcdef0123456789abcdef01234567": {"signer": "s"}, "hf:org/name": {"signer": "k", "ignore_paths": ["x"]}, "hf:gpt2": {"signer": "k"}},
+	  "loras": {"hf:Org/Name": {"signer": "s"}, "hf:org/name@main": {"signer": "s"}, "hf:a/b/c": {"signer": "s"}, "hf:": {"signer": "s"}}}}}`,
 	`[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]`,
 }
 
@@ -55,6 +60,9 @@ func FuzzParse(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	base := fuzzBase(f)
+	hub := hftest.At(f, filepath.Join(base, "hub"))
+	hub.Add("org/name", "main", map[string]string{"config.json": "{}"})
+	hubRoot := hfcache.Root{Dir: hub.Root, Var: hfcache.EnvHubCache, Value: hub.Root}
 	opts := Options{
 		Logger:  quietOptions(nil).Logger,
 		WorkDir: base,
@@ -105,6 +113,17 @@ func FuzzParse(f *testing.F) {
 				}
 			}
 		}
+		for _, id := range []string{"org/name", "Org/Name", "gpt2", "org/absent"} {
+			for _, kind := range []Kind{Model, LoRA} {
+				d := p.DecideHub(context.Background(), kind, hubRoot, id, "")
+				if d.Allowed() && d.Outcome != NotRequired && d.Outcome != Skipped {
+					t.Fatalf("allowed hub %s %s: %s (%s)", kind, id, d.Outcome, d.Reason)
+				}
+				if e := p.ExplainHub(kind, hubRoot, id, ""); (e.Action == "deny") != (d.Outcome == Denied) && d.Code != CodeVerificationFailed && d.Code != CodePartialSnapshot && d.Code != CodeError {
+					t.Fatalf("explain %s vs decide %s/%s for hub id %s", e.Action, d.Outcome, d.Code, id)
+				}
+			}
+		}
 	})
 }
 
@@ -121,7 +140,19 @@ func checkSection(t *testing.T, sec *section) {
 			t.Fatalf("exact rule %q stored as %q", r.key, r.exact)
 		}
 	}
-	for _, r := range append(append([]*rule(nil), sec.exact...), sec.regex...) {
+	if len(sec.byHub) != len(sec.hub) {
+		t.Fatalf("%d hub rules, %d by id", len(sec.hub), len(sec.byHub))
+	}
+	for _, r := range sec.hub {
+		key := r.hubID
+		if r.commit != "" {
+			key += "@" + r.commit
+		}
+		if hfcache.ValidateRepoID(r.hubID) != nil || (r.commit != "" && !hfcache.IsCommit(r.commit)) || r.key != hubPrefix+key || sec.byHub[key] != r {
+			t.Fatalf("hub rule %q stored as %q @ %q", r.key, r.hubID, r.commit)
+		}
+	}
+	for _, r := range append(append(append([]*rule(nil), sec.exact...), sec.regex...), sec.hub...) {
 		if len(r.digests) > 0 && r.signer.method == methodSkip {
 			t.Fatalf("digest pin on skip entry %q", r.key)
 		}
@@ -144,8 +175,8 @@ func describePolicy(p *Policy) string {
 			b.WriteString(string(k) + ": none\n")
 			continue
 		}
-		for _, r := range append(append([]*rule(nil), sec.exact...), sec.regex...) {
-			j, _ := json.Marshal([]any{r.key, r.exact, r.index, r.signer.name, r.signature, r.ignorePaths, r.ignoreGitPaths, r.logFingerprints, r.useStaging, r.digests})
+		for _, r := range append(append(append([]*rule(nil), sec.exact...), sec.regex...), sec.hub...) {
+			j, _ := json.Marshal([]any{r.key, r.exact, r.hubID, r.commit, r.index, r.signer.name, r.signature, r.ignorePaths, r.ignoreGitPaths, r.logFingerprints, r.useStaging, r.digests})
 			b.Write(j)
 			b.WriteByte('\n')
 		}

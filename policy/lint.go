@@ -41,6 +41,8 @@ func (r *LintReport) OK() bool { return len(r.Errors) == 0 }
 //     leading out of the model with "..", an absolute path outside every
 //     model the rule can apply to, any entry on a rule for a single file;
 //     and one with an inner ".." (it means its cleaned form);
+//   - hub keys ("hf:ID") whose ids differ only in case (ids compare
+//     exactly, so each applies only to the id spelled its way);
 //   - the policy file or a trust file that someone other than root and
 //     the current user can change (see replaceable).
 //
@@ -95,6 +97,27 @@ func (l *loader) lint() {
 		l.lintRegexes(sec)
 		for _, r := range sec.regex {
 			l.lintIgnorePaths(r)
+		}
+		l.lintHub(sec)
+		for _, r := range sec.hub {
+			l.lintIgnorePaths(r)
+		}
+	}
+}
+
+// lintHub warns about hub keys whose ids differ only in case: ids compare
+// exactly (an artifact named "Org/Model" is not "org/model", and each has
+// its own cache folder), so the author may believe one rule covers both.
+func (l *loader) lintHub(sec *section) {
+	first := map[string]*rule{}
+	for _, r := range sec.hub {
+		folded := strings.ToLower(r.hubID)
+		prev := first[folded]
+		switch {
+		case prev == nil:
+			first[folded] = r
+		case prev.hubID != r.hubID:
+			l.warnf(r.off, r.path, "Hugging Face id %s differs from %s (%s) only in case: ids compare exactly, so each rule applies only to the id spelled its way", quote(r.hubID), quote(prev.hubID), l.at(prev.off))
 		}
 	}
 }
@@ -169,6 +192,12 @@ func ignoreNoEffect(p string, r *rule) string {
 // an exact rule, its key; for a regex rule, the literal prefix every path
 // it matches starts with.
 func ignoreOutside(p string, r *rule) string {
+	if r.isHub() {
+		if filepath.IsAbs(p) {
+			return "is absolute, but a hub rule applies to snapshot folders in a Hugging Face cache, whose paths the policy does not know: write it relative to the snapshot"
+		}
+		return ""
+	}
 	if r.isRegex() {
 		if prefix, _ := r.re.LiteralPrefix(); filepath.IsAbs(p) && strings.HasPrefix(prefix, "/") && !strings.HasPrefix(p, prefix) {
 			return fmt.Sprintf("is outside every model this rule can apply to (their paths start with %s), so it has no effect", quote(prefix))

@@ -14,8 +14,8 @@ import (
 // entryKeys lists the options of a models/loras entry (spec/policy.md §3).
 var entryKeys = []string{"signer", "signature", "ignore_paths", "ignore_path", "ignore_git_paths", "log_fingerprints", "use_staging", "digest"}
 
-// Key prefixes: a regex rule, and a Hugging Face hub id (spec/policy.md §7,
-// not supported yet: such keys are refused with a message saying so).
+// Key prefixes: a regex rule, and a Hugging Face hub id (spec/policy.md
+// §7: "hf:ORG/NAME" or "hf:ORG/NAME@COMMIT").
 const (
 	regexPrefix = "regex:"
 	hubPrefix   = "hf:"
@@ -28,6 +28,8 @@ type rule struct {
 	path jsonPath
 
 	exact   string         // exact rules: the key, absolute and cleaned, never resolved
+	hubID   string         // hub rules: the id, compared exactly
+	commit  string         // hub rules: the 40-hex commit after "@", "" for every commit
 	pattern string         // regex rules: the pattern as written
 	re      *regexp.Regexp // regex rules: anchored
 	index   int            // regex rules: 1-based position in file order
@@ -43,14 +45,22 @@ type rule struct {
 
 func (r *rule) isRegex() bool { return r.re != nil }
 
+func (r *rule) isHub() bool { return r.hubID != "" }
+
 // section is a models or loras object.
 type section struct {
-	off      int
-	path     jsonPath
-	exact    []*rule          // in file order
-	byPath   map[string]*rule // exact rules by their cleaned key (unique: load refuses duplicates)
-	regex    []*rule          // in file order
-	declared int              // entries written in the file, valid or not
+	off    int
+	path   jsonPath
+	exact  []*rule          // in file order
+	byPath map[string]*rule // exact rules by their cleaned key (unique: load refuses duplicates)
+	regex  []*rule          // in file order
+	// byHub holds the hub rules (spec/policy.md §7) by "ORG/NAME" and
+	// "ORG/NAME@COMMIT", hub in file order. Keys are unique (a JSON key
+	// appears once and ids are never normalised), so at most one rule
+	// has each.
+	byHub    map[string]*rule
+	hub      []*rule
+	declared int // entries written in the file, valid or not
 }
 
 // loader turns a policy document into a Policy, collecting every problem.
@@ -304,7 +314,7 @@ func (l *loader) trustPath(v *strictjson.Value, path jsonPath) (string, bool) {
 
 // loadSection reads a models or loras object.
 func (l *loader) loadSection(obj *strictjson.Value, path jsonPath) *section {
-	sec := &section{off: obj.Offset, path: path, declared: len(members(obj)), byPath: map[string]*rule{}}
+	sec := &section{off: obj.Offset, path: path, declared: len(members(obj)), byPath: map[string]*rule{}, byHub: map[string]*rule{}}
 	seen := map[string]*rule{} // exact keys once cleaned, valid entries or not
 	for _, m := range members(obj) {
 		rp := path.key(m.Key)
@@ -318,10 +328,14 @@ func (l *loader) loadSection(obj *strictjson.Value, path jsonPath) *section {
 		if !ok {
 			continue
 		}
-		if r.isRegex() {
+		switch {
+		case r.isRegex():
 			r.index = len(sec.regex) + 1
 			sec.regex = append(sec.regex, r)
-		} else {
+		case r.isHub():
+			sec.hub = append(sec.hub, r)
+			sec.byHub[strings.TrimPrefix(r.key, hubPrefix)] = r
+		default:
 			sec.exact = append(sec.exact, r)
 			sec.byPath[r.exact] = r
 		}
@@ -344,8 +358,10 @@ func (l *loader) ruleKey(r *rule, seen map[string]*rule) bool {
 		}
 		r.re = re
 	case strings.HasPrefix(r.key, hubPrefix):
-		l.errorf(r.off, r.path, "hub-id key %s: keys naming a Hugging Face id are not supported yet; name the model by its local path (an exact key or a regex rule)", quote(r.key))
-		return false
+		if why := parseHubKey(r); why != "" {
+			l.errorf(r.off, r.path, "bad hub-id key %s: %s", quote(r.key), why)
+			return false
+		}
 	case filepath.IsAbs(r.key) && !strings.ContainsRune(r.key, 0):
 		r.exact = filepath.Clean(r.key)
 		if prev := seen[r.exact]; prev != nil {
@@ -356,7 +372,7 @@ func (l *loader) ruleKey(r *rule, seen map[string]*rule) bool {
 		}
 		seen[r.exact] = r
 	default:
-		l.errorf(r.off, r.path, "key %s is neither an absolute path nor %s: exact rules must be absolute paths (relative paths would depend on the server's working directory)", quote(r.key), quote(regexPrefix+"PATTERN"))
+		l.errorf(r.off, r.path, "key %s is neither an absolute path, nor %s, nor %s: exact rules must be absolute paths (relative paths would depend on the server's working directory)", quote(r.key), quote(regexPrefix+"PATTERN"), quote(hubPrefix+"ORG/NAME"))
 		return false
 	}
 	return true

@@ -117,10 +117,13 @@ var hfRepoIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Z
 // id. Such artifacts are never allowed by the policy, which can only vouch
 // for local files that were verified.
 func notLocal(path string) bool {
-	if i := strings.Index(path, "://"); i > 0 && !strings.ContainsAny(path[:i], "/\\") {
-		return true
-	}
-	return hfRepoIDRE.MatchString(path) && !strings.Contains(path, "..")
+	return isURL(path) || hfRepoIDRE.MatchString(path) && !strings.Contains(path, "..")
+}
+
+// isURL reports whether path starts with a URL scheme ("s3://").
+func isURL(path string) bool {
+	i := strings.Index(path, "://")
+	return i > 0 && !strings.ContainsAny(path[:i], "/\\")
 }
 
 // match is the rule that applies to a canonical path, and why.
@@ -140,8 +143,8 @@ type match struct {
 // are equal once cleaned, so at most one exact rule can apply.
 //
 // Rules for artifacts named by Hugging Face id (spec/policy.md §7, keys
-// "hf:ORG/NAME[@COMMIT]") will be a separate lookup by id, tried by
-// Policy.resolve before the snapshot path comes here.
+// "hf:ORG/NAME[@COMMIT]") are a separate lookup by id (findHub), tried
+// before the snapshot's path comes here.
 func (sec *section) find(c string, isDir bool) match {
 	if r := sec.byPath[c]; r != nil {
 		return match{r, fmt.Sprintf("exact rule %s names this path", quote(r.key))}

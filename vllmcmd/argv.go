@@ -3,7 +3,6 @@ package vllmcmd
 import (
 	"fmt"
 	"path/filepath"
-	"regexp"
 	"strings"
 )
 
@@ -36,7 +35,7 @@ const apiServerModule = "vllm.entrypoints.openai.api_server"
 // pythonRE is an interpreter name: python, python3, python3.12. Other
 // wrappers (env, uv run, a venv's activate) are refused: modelgate must
 // know which program it executes.
-var pythonRE = regexp.MustCompile(`^python(3(\.[0-9]{1,3})?)?$`)
+var pythonRE = lazyRegexp(`^python(3(\.[0-9]{1,3})?)?$`)
 
 // token is one argument on its way through vLLM's preprocessing.
 type token struct {
@@ -73,7 +72,7 @@ func recognise(argv []string) (Form, []token, error) {
 			return 0, nil, refuse(argv[0], "write vllm serve MODEL ...", "only the serve subcommand starts a server modelgate can gate")
 		}
 		return Serve, tokens(1), nil
-	case pythonRE.MatchString(base):
+	case pythonRE().MatchString(base):
 		if len(argv) < 3 || argv[1] != "-m" || argv[2] != apiServerModule {
 			return 0, nil, refuse(argv[0], "write "+argv[0]+" -m "+apiServerModule+" ... (no interpreter options)",
 				"only %s -m %s is recognised", base, apiServerModule)
@@ -282,7 +281,7 @@ func mergeDotted(args []token) ([]token, error) {
 		}
 		key := strings.TrimSuffix(name, "+")
 		key, _, _ = strings.Cut(key, ".")
-		if !longFlagRE.MatchString(key) {
+		if !longFlagRE().MatchString(key) {
 			return nil, refuse(s, "write flags as --name, and give a value starting with - after = (--flag=-0.5)",
 				"vLLM reads %q%s as a dotted flag (it starts with - and has a dot) and takes the next argument as its value", s, t.where())
 		}
@@ -303,11 +302,11 @@ func mergeDotted(args []token) ([]token, error) {
 
 // longFlagRE is the flag part of a dotted key that vLLM's merge can
 // produce a flag from.
-var longFlagRE = regexp.MustCompile(`^--[A-Za-z0-9][A-Za-z0-9-]*$`)
+var longFlagRE = lazyRegexp(`^--[A-Za-z0-9][A-Za-z0-9-]*$`)
 
 // negativeNumberRE is argparse's _negative_number_matcher (\d is any
 // Unicode digit in Python): such an argument is a value, not a flag.
-var negativeNumberRE = regexp.MustCompile(`^-\p{Nd}+$|^-\p{Nd}*\.\p{Nd}+$`)
+var negativeNumberRE = lazyRegexp(`^-\p{Nd}+$|^-\p{Nd}*\.\p{Nd}+$`)
 
 // argKind is what argparse takes an argument for.
 type argKind uint8
@@ -354,7 +353,7 @@ func classify(t token) (classified, error) {
 			return classified{kind: kindFlag, spec: spec, name: s[:2], explicit: &glued}, nil
 		}
 	}
-	if negativeNumberRE.MatchString(s) || strings.Contains(s, " ") {
+	if negativeNumberRE().MatchString(s) || strings.Contains(s, " ") {
 		return classified{kind: kindValue}, nil
 	}
 	return classified{kind: kindFlag, name: key}, nil

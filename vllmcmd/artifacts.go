@@ -6,10 +6,11 @@ import (
 	"io"
 	"io/fs"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/modelgate/modelgate/hfcache"
 )
 
 // Kind is the policy section an artifact is decided under.
@@ -82,6 +83,16 @@ type Artifact struct {
 	// argv, or "" when it cannot be pinned (LoRA adapters: vLLM loads
 	// them at the default branch).
 	RevisionFlag string
+	// PinFlags (Hub) are every Pin* flag that pins this artifact:
+	// RevisionFlag and those of the artifacts merged into it (the
+	// tokenizer that is MODEL at the same revision, MTP's draft that is
+	// MODEL). Pin each to the verified commit.
+	PinFlags []string
+	// Weights says vLLM loads model weights from it: MODEL, the
+	// speculative model, a speculators verifier. With --download-dir vLLM
+	// reads those from there (config and tokenizer still from the hub
+	// cache), so a hub artifact with Weights is decided in both.
+	Weights bool
 	// GGUFQuant (Hub) is the quantization of a "org/name:QUANT" GGUF
 	// reference: vLLM loads the matching .gguf files of the repository.
 	GGUFQuant string
@@ -109,21 +120,18 @@ const (
 
 var (
 	// uriRE is a URI with a scheme: s3://, gs://, az://, https://.
-	uriRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://`)
-	// hubIDRE is huggingface_hub's REPO_ID_REGEX restricted to ASCII:
-	// an optional namespace and a name of at most 96 characters, each
-	// starting and ending with a letter, digit or underscore.
-	hubIDRE = regexp.MustCompile(`^(?:[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?/)?[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,94}[A-Za-z0-9_])?$`)
+	uriRE = lazyRegexp(`^[A-Za-z][A-Za-z0-9+.-]*://`)
 	// remoteGGUFRE is vLLM's is_remote_gguf pattern: "org/name:QUANT".
-	remoteGGUFRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._-]*/[a-zA-Z0-9][a-zA-Z0-9._-]*:[A-Za-z0-9_+-]+$`)
+	remoteGGUFRE = lazyRegexp(`^[a-zA-Z0-9][a-zA-Z0-9._-]*/[a-zA-Z0-9][a-zA-Z0-9._-]*:[A-Za-z0-9_+-]+$`)
 	// ggufShardRE is a split GGUF file name: PREFIX-00001-of-00003.gguf.
-	ggufShardRE = regexp.MustCompile(`^(.*)-([0-9]{5})-of-([0-9]{5})\.gguf$`)
+	ggufShardRE = lazyRegexp(`^(.*)-([0-9]{5})-of-([0-9]{5})\.gguf$`)
 )
 
-// validHubID mirrors huggingface_hub.validate_repo_id.
-func validHubID(s string) bool {
-	return hubIDRE.MatchString(s) && !strings.Contains(s, "--") && !strings.Contains(s, "..") && !strings.HasSuffix(s, ".git")
-}
+// validHubID mirrors huggingface_hub.validate_repo_id (ASCII only, and the
+// namespace capped like the name), with the same rules the hub cache
+// resolver applies, so that what is read here as an id is looked up as
+// one.
+func validHubID(s string) bool { return hfcache.IsRepoID(s) }
 
 // joinDir is dir + "/" + rel without cleaning, as the operating system
 // resolves a relative path against the working directory.
@@ -175,7 +183,7 @@ func (r *resolver) model(a Artifact, gguf bool) (Artifact, error) {
 	if v == "" {
 		return a, refuse(a.Source, "name a model folder, file or Hugging Face id", "empty value")
 	}
-	if uriRE.MatchString(v) {
+	if uriRE().MatchString(v) {
 		a.Location, a.URI, a.Revision, a.RevisionFlag = Remote, v, "", ""
 		return a, nil
 	}
@@ -191,7 +199,7 @@ func (r *resolver) model(a Artifact, gguf bool) (Artifact, error) {
 		}
 		return a, nil
 	}
-	if m := remoteGGUFRE.FindString(v); m != "" && gguf {
+	if m := remoteGGUFRE().FindString(v); m != "" && gguf {
 		repo, quant := v[:strings.LastIndexByte(v, ':')], v[strings.LastIndexByte(v, ':')+1:]
 		if validHubID(repo) {
 			a.Location, a.HubID, a.GGUFQuant = Hub, repo, quant
@@ -225,7 +233,7 @@ func (r *resolver) lora(a Artifact) (Artifact, error) {
 	switch {
 	case v == "":
 		return a, refuse(a.Source, "name the adapter's folder or Hugging Face id", "empty path")
-	case uriRE.MatchString(v):
+	case uriRE().MatchString(v):
 		a.Location, a.URI = Remote, v
 		return a, nil
 	case filepath.IsAbs(v):
@@ -307,7 +315,7 @@ func (r *resolver) hasGGUFMagic(p string) bool {
 }
 
 func (r *resolver) ggufShards(a *Artifact, dir, name string) ([]string, error) {
-	m := ggufShardRE.FindStringSubmatch(name)
+	m := ggufShardRE().FindStringSubmatch(name)
 	if m == nil {
 		return []string{a.Path}, nil
 	}

@@ -422,3 +422,80 @@ func TestTrustRemoteCode(t *testing.T) {
 		}
 	}
 }
+
+// TestPinFlagsAndWeights: a hub artifact lists every flag that pins it,
+// including those of artifacts merged into it, and says whether vLLM reads
+// weights from it (those come from --download-dir).
+func TestPinFlagsAndWeights(t *testing.T) {
+	fsys := newFS("/work/local/")
+	type pw struct {
+		Source  string
+		Pins    []string
+		Weights bool
+	}
+	got := func(c *Command) []pw {
+		var out []pw
+		for _, a := range c.Artifacts {
+			out = append(out, pw{a.Source, a.PinFlags, a.Weights})
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name string
+		argv []string
+		want []pw
+	}{
+		{"hub MODEL", serve("org/m"), []pw{{"MODEL", []string{PinRevision}, true}}},
+		{"local MODEL", serve("local"), []pw{{"MODEL", nil, true}}},
+		{"tokenizer is MODEL", serve("org/m", "--tokenizer", "org/m"),
+			[]pw{{"MODEL, --tokenizer", []string{PinRevision, PinTokenizerRevision}, true}}},
+		{"tokenizer at another revision", serve("org/m", "--tokenizer", "org/m", "--tokenizer-revision", "t"),
+			[]pw{{"MODEL", []string{PinRevision}, true}, {"--tokenizer", []string{PinTokenizerRevision}, false}}},
+		{"config and generation config", serve("org/m", "--hf-config-path", "org/c", "--generation-config", "local"),
+			[]pw{{"MODEL", []string{PinRevision}, true}, {"--hf-config-path", []string{PinRevision}, false}, {"--generation-config", nil, false}}},
+		{"mtp draft is MODEL", serve("org/m", "--speculative-config", `{"method": "mtp"}`),
+			[]pw{{"MODEL, --speculative-config.model (mtp: MODEL)", []string{PinRevision, PinSpeculativeRevision}, true}}},
+		{"hub draft", serve("local", "--speculative-config", `{"model": "org/d"}`),
+			[]pw{{"MODEL", nil, true}, {"--speculative-config.model", []string{PinSpeculativeRevision}, true}}},
+		{"--spec-model cannot be pinned", serve("local", "--spec-model", "org/d"),
+			[]pw{{"MODEL", nil, true}, {"--spec-model", nil, true}}},
+		{"hub LoRA cannot be pinned", serve("local", "--lora-modules", "a=org/a"),
+			[]pw{{"MODEL", nil, true}, {"--lora-modules[1] a", nil, false}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if g := got(mustParse(t, fsys, tc.argv)); !reflect.DeepEqual(g, tc.want) {
+				t.Fatalf("\n got %+v\nwant %+v", g, tc.want)
+			}
+		})
+	}
+}
+
+// TestVerifierArtifact: a speculators verifier is resolved like MODEL, at
+// --revision; a GGUF verifier is refused with --trust-remote-code.
+func TestVerifierArtifact(t *testing.T) {
+	fsys := newFS("/work/m/", "/work/v/", "/work/v.gguf")
+	c := mustParse(t, fsys, serve("m", "--revision", "r1"))
+	for _, tc := range []struct {
+		verifier string
+		want     art
+		pins     []string
+	}{
+		{"org/verifier", art{KindModel, SpeculatorsSource, Hub, "org/verifier", "r1", PinRevision}, []string{PinRevision}},
+		{"v", art{KindModel, SpeculatorsSource, Local, "/work/v", "", ""}, nil},
+	} {
+		a, err := c.VerifierArtifact(tc.verifier, opts(fsys))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := short([]Artifact{a})[0]; got != tc.want || !reflect.DeepEqual(a.PinFlags, tc.pins) || !a.Weights {
+			t.Errorf("%s: %+v pins %v weights %v", tc.verifier, got, a.PinFlags, a.Weights)
+		}
+	}
+	if _, err := c.VerifierArtifact("no/such/thing", opts(fsys)); err == nil {
+		t.Error("a verifier that is neither a path nor an id")
+	}
+	trc := mustParse(t, fsys, serve("m", "--trust-remote-code"))
+	if _, err := trc.VerifierArtifact("v.gguf", opts(fsys)); err == nil || !strings.Contains(err.Error(), "GGUF") {
+		t.Errorf("GGUF verifier with --trust-remote-code: %v", err)
+	}
+}

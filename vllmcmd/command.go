@@ -40,6 +40,10 @@ type Command struct {
 	// TrustRemoteCode is --trust-remote-code: vLLM will run the model's
 	// own Python files. Allow it only over a verified model.
 	TrustRemoteCode bool
+	// Speculative is set when --speculative-config (or --spec-model) is
+	// given, whatever it names: speculative decoding is configured on the
+	// command line.
+	Speculative bool
 	// CodeFlags are the code-loading flags that are set; Parse refuses any
 	// the operator did not allow.
 	CodeFlags []CodeFlag
@@ -209,7 +213,7 @@ func (c *Command) readSettings(v *values) error {
 // readArtifacts resolves everything of spec §2 that vLLM will load.
 func (c *Command) readArtifacts(v *values, r *resolver) error {
 	model, err := r.model(Artifact{Kind: KindModel, Source: "MODEL", Value: c.Model,
-		Revision: c.Revision, RevisionFlag: PinRevision}, true)
+		Revision: c.Revision, RevisionFlag: PinRevision, Weights: true}, true)
 	if err != nil {
 		return err
 	}
@@ -234,7 +238,8 @@ func (c *Command) readArtifacts(v *values, r *resolver) error {
 		if o == nil || f.r == roleGenerationConfig && (value == "auto" || value == "vllm") {
 			continue
 		}
-		a, err := r.model(Artifact{Kind: KindModel, Source: f.source, Value: value, Revision: f.revision, RevisionFlag: f.pin}, false)
+		a, err := r.model(Artifact{Kind: KindModel, Source: f.source, Value: value, Revision: f.revision, RevisionFlag: f.pin,
+			Weights: f.r == roleModelWeights}, false)
 		if err != nil {
 			return err
 		}
@@ -258,6 +263,11 @@ func (c *Command) readArtifacts(v *values, r *resolver) error {
 // thing (the tokenizer that is MODEL, MTP's draft that is MODEL). LoRA
 // adapters stay apart: each has its own name.
 func (c *Command) add(a Artifact) {
+	if a.Location == Hub && a.RevisionFlag != "" {
+		a.PinFlags = []string{a.RevisionFlag}
+	} else {
+		a.PinFlags = nil
+	}
 	for i := range c.Artifacts {
 		if a.Kind != KindModel {
 			break
@@ -266,6 +276,12 @@ func (c *Command) add(a Artifact) {
 		if b.Kind == a.Kind && b.Location == a.Location && b.Path == a.Path && b.HubID == a.HubID &&
 			b.Revision == a.Revision && b.URI == a.URI && b.GGUFQuant == a.GGUFQuant {
 			b.Source += ", " + a.Source
+			b.Weights = b.Weights || a.Weights
+			for _, f := range a.PinFlags {
+				if !contains(b.PinFlags, f) {
+					b.PinFlags = append(b.PinFlags, f)
+				}
+			}
 			return
 		}
 	}

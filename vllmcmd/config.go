@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
 	"unicode/utf8"
 
@@ -23,7 +22,7 @@ const (
 // configKeyRE is a config key vLLM turns into a flag ("--" + key) that this
 // package can read the way argparse will: no spaces, no "=", not starting
 // with "-". Dots are allowed: they become dotted flags, checked later.
-var configKeyRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.+-]*$`)
+var configKeyRE = lazyRegexp(`^[A-Za-z0-9_][A-Za-z0-9_.+-]*$`)
 
 // configArgs turns the YAML text of a --config file into the arguments
 // vLLM's FlexibleArgumentParser.load_config_file makes of it:
@@ -59,7 +58,7 @@ func configArgs(data []byte, file string, form Form) ([]token, error) {
 			return nil, conv.refuse(keyNode, fmt.Sprintf("key %q appears twice (PyYAML keeps the last silently); keep one", key))
 		}
 		seen[key] = true
-		if !configKeyRE.MatchString(key) {
+		if !configKeyRE().MatchString(key) {
 			return nil, conv.refuse(keyNode, fmt.Sprintf("key %q is not a flag name vLLM can use", key))
 		}
 		val, err := conv.value(valNode, 0)

@@ -1,7 +1,6 @@
 package vllmcmd
 
 import (
-	"regexp"
 	"strings"
 	"unicode"
 )
@@ -133,11 +132,11 @@ func pyIsSpace(r rune) bool {
 }
 
 // pyIntZeroRE is a value int() reads as zero, in ASCII.
-var pyIntZeroRE = regexp.MustCompile(`^[+-]?0+(?:_0+)*$`)
+var pyIntZeroRE = lazyRegexp(`^[+-]?0+(?:_0+)*$`)
 
 // pyIntZero reports whether bool(int(v)) is False for certain, as
 // envs.py reads VLLM_SERVER_DEV_MODE. Anything else is on, or makes vLLM
 // fail when it reads the variable.
 func pyIntZero(v string) bool {
-	return pyIntZeroRE.MatchString(strings.TrimFunc(v, pyIsSpace))
+	return pyIntZeroRE().MatchString(strings.TrimFunc(v, pyIsSpace))
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
+	"sync"
 )
 
 // RefusedError is a command line or environment that modelgate will not
@@ -28,23 +30,61 @@ func (e *RefusedError) Error() string {
 	return msg
 }
 
-// plainName is a flag or variable name that can be printed as is; anything
-// else the user wrote is quoted so that odd bytes cannot forge a message.
-var plainName = regexp.MustCompile(`^-{0,2}[A-Za-z0-9][A-Za-z0-9_.+\[\]=-]{0,80}$`)
+// isPlainName reports whether s is a flag or variable name that can be
+// printed as is (up to two "-", a letter or digit, then at most 80 of
+// letters, digits and "_.+[]=-"); anything else the user wrote is quoted
+// so that odd bytes cannot forge a message.
+func isPlainName(s string) bool {
+	for i := 0; i < 2 && strings.HasPrefix(s, "-"); i++ {
+		s = s[1:]
+	}
+	if s == "" || len(s) > 81 || !isAlnum(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if !isAlnum(s[i]) && !strings.ContainsRune("_.+[]=-", rune(s[i])) {
+			return false
+		}
+	}
+	return true
+}
+
+func isAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
 
 func showName(s string) string {
-	if plainName.MatchString(s) {
+	if isPlainName(s) {
 		return s
 	}
 	return strconv.Quote(s)
 }
 
-// plainPath is a file name that can be printed as is.
-var plainPath = regexp.MustCompile(`^[A-Za-z0-9_./+@~-]{1,200}$`)
+// isPlainPath reports whether s is a file name that can be printed as is:
+// 1 to 200 letters, digits and "_./+@~-".
+func isPlainPath(s string) bool {
+	if s == "" || len(s) > 200 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isAlnum(s[i]) && !strings.ContainsRune("_./+@~-", rune(s[i])) {
+			return false
+		}
+	}
+	return true
+}
+
+// lazyRegexp returns a function that compiles pattern on its first call
+// and returns the same *regexp.Regexp ever after. Compiling every pattern
+// at package init cost modelgate several milliseconds at every start,
+// including commands that never read a vLLM command line.
+func lazyRegexp(pattern string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(pattern) })
+}
 
 // showPath prints a file name from the command line, quoted unless plain.
 func showPath(s string) string {
-	if plainPath.MatchString(s) {
+	if isPlainPath(s) {
 		return s
 	}
 	return strconv.Quote(s)

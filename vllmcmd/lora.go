@@ -105,7 +105,7 @@ func abbreviate(s string) string {
 // sourceName is a name from the command line inside an Artifact.Source:
 // as is when plain, quoted otherwise.
 func sourceName(s string) string {
-	if plainName.MatchString(s) && !strings.ContainsAny(s, "[]=") {
+	if isPlainName(s) && !strings.ContainsAny(s, "[]=") {
 		return s
 	}
 	return strconv.Quote(s)

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"math/big"
-	"regexp"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -42,19 +41,19 @@ type pyItem struct {
 // yaml.safe_load applies to plain scalars: YAML 1.1, so yes/on are true,
 // 0o17 is a string but 017 is octal, and 1e3 is a string.
 var (
-	pyBoolRE  = regexp.MustCompile(`^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$`)
-	pyFloatRE = regexp.MustCompile(`^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?` +
+	pyBoolRE  = lazyRegexp(`^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$`)
+	pyFloatRE = lazyRegexp(`^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?` +
 		`|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?` +
 		`|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*` +
 		`|[-+]?\.(?:inf|Inf|INF)` +
 		`|\.(?:nan|NaN|NAN))$`)
-	pyIntRE = regexp.MustCompile(`^(?:[-+]?0b[0-1_]+` +
+	pyIntRE = lazyRegexp(`^(?:[-+]?0b[0-1_]+` +
 		`|[-+]?0[0-7_]+` +
 		`|[-+]?(?:0|[1-9][0-9_]*)` +
 		`|[-+]?0x[0-9a-fA-F_]+` +
 		`|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$`)
-	pyNullRE      = regexp.MustCompile(`^(?:~|null|Null|NULL|)$`)
-	pyTimestampRE = regexp.MustCompile(`^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]` +
+	pyNullRE      = lazyRegexp(`^(?:~|null|Null|NULL|)$`)
+	pyTimestampRE = lazyRegexp(`^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]` +
 		`|[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?` +
 		`(?:[Tt]|[ \t]+)[0-9][0-9]?:[0-9][0-9]:[0-9][0-9]` +
 		`(?:\.[0-9]*)?` +
@@ -72,15 +71,15 @@ func (e errUnsupportedScalar) Error() string { return e.what }
 // order: bool, float, int, merge, null, timestamp, value.
 func resolvePlain(s string) (*pyValue, error) {
 	switch {
-	case pyBoolRE.MatchString(s):
+	case pyBoolRE().MatchString(s):
 		return &pyValue{kind: pyBool, b: s[0] == 'y' || s[0] == 'Y' || s[0] == 't' || s[0] == 'T' || s == "on" || s == "On" || s == "ON"}, nil
-	case pyFloatRE.MatchString(s):
+	case pyFloatRE().MatchString(s):
 		f, err := pyFloatValue(s)
 		if err != nil {
 			return nil, err
 		}
 		return &pyValue{kind: pyFloat, num: f}, nil
-	case pyIntRE.MatchString(s):
+	case pyIntRE().MatchString(s):
 		n, err := pyIntText(s)
 		if err != nil {
 			return nil, err
@@ -88,9 +87,9 @@ func resolvePlain(s string) (*pyValue, error) {
 		return &pyValue{kind: pyInt, str: n}, nil
 	case s == "<<":
 		return nil, errUnsupportedScalar{"a YAML merge key (<<)"}
-	case pyNullRE.MatchString(s):
+	case pyNullRE().MatchString(s):
 		return &pyValue{kind: pyNone}, nil
-	case pyTimestampRE.MatchString(s):
+	case pyTimestampRE().MatchString(s):
 		return nil, errUnsupportedScalar{fmt.Sprintf("%q, which YAML reads as a date", s)}
 	case s == "=":
 		return nil, errUnsupportedScalar{`"=", which YAML reads as a value key`}

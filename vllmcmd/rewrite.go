@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -46,7 +45,7 @@ type Listen struct {
 	UDS  string
 }
 
-var commitRE = regexp.MustCompile(`^[0-9a-f]{40}$`)
+var commitRE = lazyRegexp(`^[0-9a-f]{40}$`)
 
 // Rewrite returns the argv vLLM is executed with: the user's, byte for
 // byte, with the pins appended (a later flag wins in argparse, and the
@@ -59,7 +58,7 @@ func (c *Command) Rewrite(o RewriteOptions) ([]string, error) {
 		{"Pins.Revision", pins.Revision}, {"Pins.TokenizerRevision", pins.TokenizerRevision},
 		{"Pins.SpeculativeRevision", pins.SpeculativeRevision},
 	} {
-		if p.value != "" && !commitRE.MatchString(p.value) {
+		if p.value != "" && !commitRE().MatchString(p.value) {
 			return nil, refuse(p.name, "pin a 40-hex commit", "%q is not a commit", p.value)
 		}
 	}

@@ -92,6 +92,7 @@ func deref(s *string) string {
 func (c *Command) readSpeculative(v *values, r *resolver, model Artifact) error {
 	text, o := v.str(roleSpeculativeConfig, true)
 	specModel, so := v.str(roleSpecModel, false)
+	c.Speculative = o != nil || so != nil
 	var sc *specConfig
 	if o != nil {
 		var err error
@@ -103,7 +104,7 @@ func (c *Command) readSpeculative(v *values, r *resolver, model Artifact) error 
 			return err
 		}
 	}
-	a := Artifact{Kind: KindModel, Source: "--speculative-config.model"}
+	a := Artifact{Kind: KindModel, Source: "--speculative-config.model", Weights: true}
 	switch {
 	case so != nil && sc != nil && sc.model != nil:
 		return refuse(so.name, "name the speculative model once, in --speculative-config", "also given as --speculative-config's \"model\"")
@@ -134,7 +135,7 @@ func (c *Command) readSpeculative(v *values, r *resolver, model Artifact) error 
 	if specSentinels[a.Value] {
 		return nil
 	}
-	if strings.Contains(a.Value, ".") && !strings.Contains(a.Value, "/") && !uriRE.MatchString(a.Value) {
+	if strings.Contains(a.Value, ".") && !strings.Contains(a.Value, "/") && !uriRE().MatchString(a.Value) {
 		return refuse(a.Source, "write ./"+a.Value+" for a folder here",
 			"%q names a Python class, which modelgate cannot verify", a.Value)
 	}

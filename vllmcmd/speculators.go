@@ -50,3 +50,33 @@ func speculatorsVerifier(configJSON []byte, limit int) (string, error) {
 	}
 	return name.Value.Str, nil
 }
+
+// SpeculatorsSource is the Artifact.Source of a speculators model's
+// verifier (see VerifierArtifact).
+const SpeculatorsSource = "MODEL's config.json speculators_config.verifier"
+
+// VerifierArtifact returns the artifact vLLM serves in place of MODEL when
+// MODEL's config.json names verifier (see SpeculatorsVerifier): resolved
+// as MODEL is (an existing path, else a Hugging Face id), at --revision,
+// which pins it, with opt's directory and home. MODEL itself becomes the
+// speculative draft and inherits --trust-remote-code, so a verifier that
+// is a single GGUF file is refused with --trust-remote-code, as MODEL is.
+func (c *Command) VerifierArtifact(verifier string, opt Options) (Artifact, error) {
+	if opt.FS == nil {
+		opt.FS = OSFS{}
+	}
+	r := &resolver{opt: &opt}
+	a, err := r.model(Artifact{Kind: KindModel, Source: SpeculatorsSource, Value: verifier,
+		Revision: c.Revision, RevisionFlag: PinRevision, Weights: true}, true)
+	if err != nil {
+		return a, err
+	}
+	if a.Location == Hub && a.RevisionFlag != "" {
+		a.PinFlags = []string{a.RevisionFlag}
+	}
+	if c.TrustRemoteCode && len(a.GGUFFiles) > 0 {
+		return a, refuse("--trust-remote-code", "serve a signed model folder as the verifier instead of a single GGUF file",
+			"the speculators verifier %q is a GGUF file: vLLM would run Python files from its folder, which is not what is verified", verifier)
+	}
+	return a, nil
+}

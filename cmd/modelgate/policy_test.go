@@ -173,6 +173,8 @@ func TestPolicyVerifyPerMethod(t *testing.T) {
 // says why; one denial among allowed artifacts is enough.
 func TestPolicyVerifyDenials(t *testing.T) {
 	dir := t.TempDir()
+	hubCache := filepath.Join(t.TempDir(), "hub")
+	t.Setenv("HF_HUB_CACHE", hubCache)
 	changed := copyRef(t, "v1.1.0-elliptic-key")
 	flipByte(t, filepath.Join(changed, "signme-1"), 2)
 	extra := copyRef(t, "v1.1.0-certificate")
@@ -214,8 +216,8 @@ func TestPolicyVerifyDenials(t *testing.T) {
 		{"certificate-signature-key-signer", "model", wrongMethod, decision{"model", wrongMethod, wrongMethod, wrongMethod, "ibm-key", "key", "denied", "verification-failed",
 			"signature was made with a certificate, not a bare key", nil}},
 		{"not-found", "model", gone, decision{"model", gone, "", "", "", "", "denied", "not-found", "does not exist", nil}},
-		{"hugging-face-id", "model", "ibm-granite/granite-3.0-8b-instruct", decision{"model", "ibm-granite/granite-3.0-8b-instruct", "", "", "", "", "denied", "not-local",
-			"is not a local path", nil}},
+		{"hugging-face-id", "model", "ibm-granite/granite-3.0-8b-instruct", decision{"model", "ibm-granite/granite-3.0-8b-instruct", "", "", "", "", "denied", "not-found",
+			"is not in the hub cache " + strconv.Quote(hubCache), nil}},
 		{"no-rule", "model", unmatched, decision{"model", unmatched, unmatched, "", "", "", "denied", "no-rule", "", nil}},
 		{"no-lora-section", "lora", unmatched, decision{"lora", unmatched, "", "", "", "", "not-required", "",
 			`the policy has no "loras" section`, nil}},
@@ -374,6 +376,7 @@ func TestPolicyLint(t *testing.T) {
 // signature) cannot be read, which verification then denies.
 func TestPolicyExplain(t *testing.T) {
 	dir := t.TempDir()
+	t.Setenv("HF_HUB_CACHE", filepath.Join(t.TempDir(), "hub"))
 	ref := refPath(t)
 	model := filepath.Join(t.TempDir(), "granite")
 	if err := os.Mkdir(model, 0o755); err != nil {
@@ -436,7 +439,7 @@ func TestPolicyExplain(t *testing.T) {
 	}{
 		{"skip", []string{"--model", scratch + "/"}, map[string]any{"action": "skip", "signer": "no-signer", "method": "skip", "rule": scratch}},
 		{"ungoverned-kind", []string{"--lora", model}, map[string]any{"kind": "lora", "action": "allow"}},
-		{"hugging-face-id", []string{"--model", "ibm-granite/granite-3.0-8b"}, map[string]any{"action": "deny", "code": "not-local"}},
+		{"hugging-face-id", []string{"--model", "ibm-granite/granite-3.0-8b"}, map[string]any{"action": "deny", "code": "not-found", "hub_id": "ibm-granite/granite-3.0-8b"}},
 		{"no-rule", []string{"--model", ref}, map[string]any{"action": "deny", "code": "no-rule", "canonical_path": ref}},
 		{"not-found", []string{"--model", filepath.Join(ref, "nope")}, map[string]any{"action": "deny", "code": "not-found"}},
 	}

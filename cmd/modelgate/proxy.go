@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/modelgate/modelgate/gate"
+	"github.com/modelgate/modelgate/hfcache"
 	"github.com/modelgate/modelgate/policy"
 )
 
@@ -19,11 +20,12 @@ import (
 type proxyFlags struct {
 	policy, listen, adminListen, upstream string
 	workdir, home, resolverDir, rootPath  string
-	mode, tufCache, apiKeyFile            string
+	mode, tufCache, apiKeyFile, hfCache   string
 	maxBody                               int64
 	maxVerifications                      int
 	drainTimeout                          time.Duration
 	allowWebSocket                        bool
+	cache                                 cacheFlags
 }
 
 func (a *app) proxyCommand() *cobra.Command {
@@ -55,6 +57,8 @@ that cannot be opened.`,
 	fl.StringVar(&f.home, "upstream-home", "", "vLLM's home directory, for adapter paths starting with ~ (default: such paths are refused)")
 	fl.StringVar(&f.resolverDir, "lora-resolver-dir", "", "vLLM's filesystem LoRA resolver directory (VLLM_LORA_RESOLVER_CACHE_DIR); without it unknown model names get a 404")
 	fl.StringVar(&f.rootPath, "root-path", "", "vLLM's --root-path")
+	fl.StringVar(&f.hfCache, "hf-cache", "", "the Hugging Face hub cache vLLM loads adapters named by id from (default: as huggingface_hub chooses it from this process's environment)")
+	completeDir(cmd, "hf-cache")
 	fl.StringVar(&f.mode, "mode", "enforce", "enforce (refuse what the policy denies) or warn (forward it, log and count it)")
 	fl.StringVar(&f.tufCache, "tuf-cache-dir", "", "TUF cache folder for Sigstore trusted roots (default: sigstore-go's, ~/.sigstore/root)")
 	fl.StringVar(&f.apiKeyFile, "upstream-api-key-file", "", "file with vLLM's --api-key, one key per line (default: $VLLM_API_KEY)")
@@ -62,6 +66,7 @@ that cannot be opened.`,
 	fl.IntVar(&f.maxVerifications, "max-verifications", 0, "verifications running at once (default: the number of CPUs)")
 	fl.DurationVar(&f.drainTimeout, "drain-timeout", gate.DefaultDrainTimeout, "how long requests in flight may run on after SIGTERM")
 	fl.BoolVar(&f.allowWebSocket, "allow-websocket", false, "forward WebSocket upgrades (vLLM's /v1/realtime), whose messages the gate cannot read")
+	f.cache.register(cmd)
 	return cmd
 }
 
@@ -81,10 +86,14 @@ func (a *app) runProxy(cmd *cobra.Command, f *proxyFlags) error {
 	if err != nil {
 		return err
 	}
+	hub, err := a.proxyHubRoot(f.hfCache)
+	if err != nil {
+		return err
+	}
 	g, err := gate.New(gate.Config{
 		Upstream:         f.upstream,
 		PolicyFile:       f.policy,
-		PolicyOptions:    policy.Options{Logger: a.logger, TUFCacheDir: f.tufCache},
+		PolicyOptions:    policy.Options{Logger: a.logger, TUFCacheDir: f.tufCache, Cache: a.openServerCache(&f.cache)},
 		Mode:             gate.Mode(f.mode),
 		RootPath:         f.rootPath,
 		UpstreamWorkDir:  f.workdir,
@@ -98,8 +107,7 @@ func (a *app) runProxy(cmd *cobra.Command, f *proxyFlags) error {
 		WatchPolicy:      true,
 		ReloadSignals:    []os.Signal{syscall.SIGHUP},
 		Logger:           a.logger,
-		// ResolveHub stays nil until the Hugging Face cache resolver is
-		// wired in: hub-id adapter paths are then denied as not local.
+		HubCache:         hub,
 	})
 	if err != nil {
 		var le *policy.LoadError
@@ -124,6 +132,23 @@ func (a *app) runProxy(cmd *cobra.Command, f *proxyFlags) error {
 		return failed(err)
 	}
 	return nil
+}
+
+// proxyHubRoot is the hub cache the gate decides adapters named by id in.
+// Without --hf-cache and without a home directory or cache variable to
+// find one, the gate runs without it (such adapters are then denied as not
+// local) and says so; a variable modelgate will not interpret is refused.
+func (a *app) proxyHubRoot(dir string) (hfcache.Root, error) {
+	root, err := hubRoot(dir, os.LookupEnv)
+	var ee *hfcache.EnvError
+	switch {
+	case err == nil:
+		return root, nil
+	case dir != "" || errors.As(err, &ee):
+		return hfcache.Root{}, hubRootError(err)
+	}
+	a.logger.Warn("no Hugging Face cache: adapters named by Hugging Face id will be denied", "error", err.Error())
+	return hfcache.Root{}, nil
 }
 
 // listen opens HOST:PORT or unix:PATH.

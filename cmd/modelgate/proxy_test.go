@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/modelgate/modelgate/internal/hftest"
 	"github.com/modelgate/modelgate/internal/testpki"
 )
 
@@ -60,6 +61,9 @@ func TestProxyUsageErrors(t *testing.T) {
 	} {
 		runCLI(t, tt.args...).want(t, exitError).stderrHas(t, tt.msg)
 	}
+	t.Setenv("HF_HUB_CACHE", "relative/hub")
+	runCLI(t, "proxy", "--security-policy", pol, "--listen", sock, "--upstream", "http://127.0.0.1:1").want(t, exitError).
+		stderrHas(t, `the Hugging Face cache cannot be chosen: HF_HUB_CACHE="relative/hub": relative`, "--hf-cache DIR")
 }
 
 // TestProxyServes runs the command against a stand-in vLLM: a denied load
@@ -75,6 +79,8 @@ func TestProxyServes(t *testing.T) {
 	pol := proxyPolicy(t, dir)
 	adapter := filepath.Join(dir, "adapters", "unsigned")
 	testpki.WriteFile(t, filepath.Join(adapter, "adapter_config.json"), []byte(`{}`))
+	hub := hftest.At(t, filepath.Join(dir, "hub"))
+	hub.Add("org/adapter", "main", map[string]string{"adapter_config.json": "{}"})
 	var mu sync.Mutex
 	var reached []string
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -98,7 +104,7 @@ func TestProxyServes(t *testing.T) {
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"--log-format", "json", "proxy", "--security-policy", pol, "--listen", "unix:" + sock,
-			"--admin-listen", "unix:" + admin, "--upstream", upstream.URL, "--drain-timeout", "5s"}, &stdout, &stderr)
+			"--admin-listen", "unix:" + admin, "--upstream", upstream.URL, "--drain-timeout", "5s", "--hf-cache", hub.Root}, &stdout, &stderr)
 	}()
 	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
 		path := sock
@@ -130,6 +136,17 @@ func TestProxyServes(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(b), "PermissionDenied") {
 		t.Errorf("unsigned load: %d %s", resp.StatusCode, b)
+	}
+	// An adapter named by id is decided in the hub cache: its snapshot
+	// has no signature.
+	resp, err = client.Post("http://gate/v1/load_lora_adapter", "application/json", strings.NewReader(`{"lora_name":"b","lora_path":"org/adapter"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(b), "has no signature file") || !strings.Contains(string(b), "hf download org/adapter") {
+		t.Errorf("hub load: %d %s", resp.StatusCode, b)
 	}
 	resp, err = client.Post("http://gate/v1/completions", "application/json", strings.NewReader(`{"model":"base"}`))
 	if err != nil {

@@ -30,11 +30,18 @@ const watchdog = 20 * time.Second
 const asModelgate = "MODELGATE_TEST_RUN_MAIN"
 
 func TestMain(m *testing.M) {
+	if isFakeVLLM() {
+		fakeVLLM() // exits
+	}
 	if os.Getenv(asModelgate) == "1" {
 		main()
 		return // not reached: main exits
 	}
-	os.Exit(m.Run())
+	code := withPrivateCache(m.Run)
+	if execFx != nil {
+		os.RemoveAll(execFx.root)
+	}
+	os.Exit(code)
 }
 
 // child is a running modelgate.
@@ -47,12 +54,19 @@ type child struct {
 
 func start(t *testing.T, args ...string) *child {
 	t.Helper()
+	return startIn(t, "", append(os.Environ(), asModelgate+"=1"), args...)
+}
+
+// startIn starts modelgate in dir ("" for the test's) with exactly the
+// environment env (which must set asModelgate).
+func startIn(t *testing.T, dir string, env []string, args ...string) *child {
+	t.Helper()
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := &child{t: t, cmd: exec.Command(self, args...), exited: make(chan struct{})}
-	c.cmd.Env = append(os.Environ(), asModelgate+"=1")
+	c.cmd.Env, c.cmd.Dir = env, dir
 	c.cmd.Stdout, c.cmd.Stderr = &c.stdout, &c.stderr
 	if err := c.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -90,23 +90,29 @@ func notRegular(path string, m fs.FileMode) error {
 }
 
 // Kind names a file mode's type for messages ("a named pipe (FIFO)", "a
-// directory"...), for every package that refuses a file for its type.
+// directory"...). It is the one naming every package uses when it refuses
+// a file for its type (safefile, manifest's walk, hfcache's cache
+// checks), so that a FIFO reads the same whichever check met it.
 func Kind(m fs.FileMode) string {
-	switch {
-	case m.IsDir():
+	switch t := m.Type(); {
+	case t == 0:
+		return "a regular file"
+	case t&fs.ModeDir != 0:
 		return "a directory"
-	case m&fs.ModeNamedPipe != 0:
+	case t&fs.ModeSymlink != 0:
+		return "a symlink"
+	case t&fs.ModeNamedPipe != 0:
 		return "a named pipe (FIFO)"
-	case m&fs.ModeSocket != 0:
+	case t&fs.ModeSocket != 0:
 		return "a socket"
-	case m&fs.ModeCharDevice != 0:
+	case t&fs.ModeCharDevice != 0:
 		return "a character device"
-	case m&fs.ModeDevice != 0:
+	case t&fs.ModeDevice != 0:
 		return "a block device"
-	case m&fs.ModeIrregular != 0:
+	case t&fs.ModeIrregular != 0:
 		return "an irregular file"
 	}
-	return "not a regular file"
+	return "a special file (" + m.Type().String() + ")"
 }
 
 // unwrapPathError drops an *fs.PathError layer (whose message does not
