@@ -200,7 +200,10 @@ func (w *hasher) item(it *work, out []byte) (int64, error) {
 		}
 		return n, fmt.Errorf("hash %q: %w", w.loc.display(it.file.name), unwrapPath(err))
 	}
-	w.cache.store(f, p, w.loc.path(it.file.name), w.h.Sum(out))
+	sum := w.h.Sum(out)
+	if p.ok { // a miss the cache may keep: only then is the path worth building
+		w.cache.store(f, p, w.loc.path(it.file.name), sum)
+	}
 	return n, nil
 }
 
