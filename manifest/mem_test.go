@@ -6,9 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/modelgate/modelgate/internal/allocs"
 )
 
 // manyFiles is a model of n 1 KiB files in folders of 100, named like the
@@ -31,30 +32,19 @@ func manyFiles(t *testing.T, n int) string {
 	return dir
 }
 
-// allocatedBy returns the bytes f allocates.
-func allocatedBy(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
-
 // TestBuildMemoryPerFile bounds what Build allocates per file of a
 // many-file model (issue 12): the walk's list, the names, the work items,
 // the digests and the resources, about 330 bytes a file beyond half a
 // megabyte of workers' buffers. Allocation counts, unlike timings, do not
 // depend on the machine's load.
 func TestBuildMemoryPerFile(t *testing.T) {
-	if raceEnabled {
-		t.Skip("allocation figures differ under the race detector")
-	}
+	allocs.SkipUnderRace(t)
 	const n = 3000
 	dir := manyFiles(t, n)
 	opts := Options{Serialization: filesSHA, Workers: 2}
 	var m *Manifest
 	var err error
-	got := allocatedBy(func() { m, _, err = Build(context.Background(), dir, opts) })
+	got := allocs.Bytes(func() { m, _, err = Build(context.Background(), dir, opts) })
 	if err != nil || len(m.Resources) != n {
 		t.Fatalf("Build: %v", err)
 	}
@@ -68,12 +58,10 @@ func TestBuildMemoryPerFile(t *testing.T) {
 // slices and one exact-size list, twice the list's size; appending to one
 // growing slice cost five times (every reallocation left a copy behind).
 func TestFileListMemory(t *testing.T) {
-	if raceEnabled {
-		t.Skip("allocation figures differ under the race detector")
-	}
+	allocs.SkipUnderRace(t)
 	const dirs, perDir = 1000, 100
 	var all []fileEntry
-	got := allocatedBy(func() {
+	got := allocs.Bytes(func() {
 		var l fileList
 		for range dirs {
 			l.openDir(perDir + 3) // a few names are not files

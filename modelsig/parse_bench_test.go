@@ -4,10 +4,10 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"runtime"
 	"strings"
 	"testing"
 
+	"github.com/modelgate/modelgate/internal/allocs"
 	"github.com/modelgate/modelgate/manifest"
 )
 
@@ -62,15 +62,6 @@ func BenchmarkParseSignature100k(b *testing.B) {
 	}
 }
 
-// allocated returns the bytes f allocates (a bound on its peak heap).
-func allocated(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
-
 // TestParseMemoryBounded: parsing a signature, genuine or hostile, costs
 // at most a small multiple of its size (issue 7.5: the target is 8x plus
 // a fixed base), and a hostile one is refused, by its shape, with a
@@ -111,7 +102,7 @@ func TestParseMemoryBounded(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var err error
-			n := allocated(func() { _, err = ParseBundle("model.sig", tc.data) })
+			n := allocs.Bytes(func() { _, err = ParseBundle("model.sig", tc.data) })
 			if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
 				t.Errorf("error %v, want %q", err, tc.want)
 			}
@@ -125,7 +116,7 @@ func TestParseMemoryBounded(t *testing.T) {
 		data := bigBundle(t, 20_000)
 		var st *Statement
 		var err error
-		n := allocated(func() {
+		n := allocs.Bytes(func() {
 			var b *Bundle
 			if b, err = ParseBundle("model.sig", data); err == nil {
 				st, err = ParseStatement(b.Envelope.PayloadType, b.Envelope.Payload)
@@ -147,14 +138,12 @@ func TestParseMemoryBounded(t *testing.T) {
 // set of names cost about 400. Writing allocates the statement once: an
 // encoder and a value per resource cost several times its size.
 func TestStatementMemory(t *testing.T) {
-	if raceEnabled {
-		t.Skip("allocation figures differ under the race detector")
-	}
+	allocs.SkipUnderRace(t)
 	const n = 20_000
 	m := bigManifest(n)
 	var stmt []byte
 	var err error
-	built := allocated(func() { stmt, err = BuildStatement(m, "big") })
+	built := allocs.Bytes(func() { stmt, err = BuildStatement(m, "big") })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +151,7 @@ func TestStatementMemory(t *testing.T) {
 		t.Errorf("BuildStatement allocated %d bytes for a %d-byte statement (limit %d)", built, len(stmt), limit)
 	}
 	var st *Statement
-	read := allocated(func() { st, err = ParseStatement(PayloadTypeInToto, stmt) })
+	read := allocs.Bytes(func() { st, err = ParseStatement(PayloadTypeInToto, stmt) })
 	if err != nil || len(st.Manifest.Resources) != n {
 		t.Fatalf("ParseStatement: %v", err)
 	}

@@ -1,5 +1,5 @@
 //go:build !race
 
-package manifest
+package allocs
 
 const raceEnabled = false

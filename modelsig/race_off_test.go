@@ -1,5 +1,0 @@
-//go:build !race
-
-package modelsig
-
-const raceEnabled = false
