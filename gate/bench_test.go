@@ -9,9 +9,10 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/modelgate/modelgate/internal/cputime"
 )
 
 // benchUpstream is a minimal vLLM stand-in: it answers a completion with
@@ -199,7 +200,10 @@ func BenchmarkCPUPerRequest(b *testing.B) {
 			defer client.CloseIdleConnections()
 			url := tt.url + "/v1/chat/completions"
 			b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0)))
-			start := cpuTime()
+			start, err := cputime.Process()
+			if err != nil {
+				b.Skip(err)
+			}
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
@@ -212,18 +216,11 @@ func BenchmarkCPUPerRequest(b *testing.B) {
 				}
 			})
 			b.StopTimer()
-			b.ReportMetric(float64((cpuTime()-start).Microseconds())/float64(b.N), "cpu-µs/op")
+			if used, err := cputime.Since(start); err == nil {
+				b.ReportMetric(float64(used.Microseconds())/float64(b.N), "cpu-µs/op")
+			}
 		})
 	}
-}
-
-// cpuTime is the process's user+system CPU time so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkFindModels measures reading the model of a request body: the

@@ -86,6 +86,8 @@ type Config struct {
 	// again by Reload.
 	PolicyFile string
 	// PolicyOptions are passed to policy.Load; a nil Logger means Logger.
+	// They are used again on every reload, so a digest cache in them
+	// (hashcache.Memory) lives as long as the gate.
 	PolicyOptions policy.Options
 	// LoadPolicy loads the policy file; nil means policy.Load with
 	// PolicyOptions.

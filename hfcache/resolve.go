@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/modelgate/modelgate/internal/safefile"
 )
 
 // maxRefSize bounds what is read of a ref file; a valid one holds 40 or 41
@@ -166,7 +168,7 @@ func realDirs(base string, names ...string) error {
 		case fi.Mode()&fs.ModeSymlink != 0:
 			return &CacheError{Path: p, Reason: "is a symlink; huggingface_hub never links its folders"}
 		case !fi.IsDir():
-			return &CacheError{Path: p, Reason: "is " + kind(fi.Mode()) + ", not a directory"}
+			return &CacheError{Path: p, Reason: "is " + safefile.Kind(fi.Mode()) + ", not a directory"}
 		}
 	}
 	return nil
@@ -190,7 +192,7 @@ func readRefIn(repoDir, rev string) (string, error) {
 		return "", &CacheError{Path: path, Reason: "cannot be read: " + describe(err)}
 	}
 	if !fi.Mode().IsRegular() {
-		return "", &CacheError{Path: path, Reason: "is " + kind(fi.Mode()) + ", not a ref file"}
+		return "", &CacheError{Path: path, Reason: "is " + safefile.Kind(fi.Mode()) + ", not a ref file"}
 	}
 	data, err := readBounded(path)
 	if err != nil {
@@ -216,7 +218,7 @@ func readBounded(path string) ([]byte, error) {
 		return nil, &CacheError{Path: path, Reason: "cannot be read: " + describe(err)}
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, &CacheError{Path: path, Reason: "is " + kind(fi.Mode()) + ", not a ref file"}
+		return nil, &CacheError{Path: path, Reason: "is " + safefile.Kind(fi.Mode()) + ", not a ref file"}
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxRefSize+1))
 	if err != nil {
@@ -282,23 +284,4 @@ func describe(err error) string {
 		return pe.Err.Error()
 	}
 	return err.Error()
-}
-
-// kind names a file type for messages.
-func kind(m fs.FileMode) string {
-	switch t := m.Type(); {
-	case t == 0:
-		return "a regular file"
-	case t&fs.ModeDir != 0:
-		return "a directory"
-	case t&fs.ModeSymlink != 0:
-		return "a symlink"
-	case t&fs.ModeNamedPipe != 0:
-		return "a named pipe (FIFO)"
-	case t&fs.ModeSocket != 0:
-		return "a socket"
-	case t&(fs.ModeDevice|fs.ModeCharDevice) != 0:
-		return "a device"
-	}
-	return "a special file (" + m.Type().String() + ")"
 }

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/modelgate/modelgate/internal/safefile"
 )
 
 // maxLinkHops bounds the links followed from one snapshot entry (Linux
@@ -64,14 +66,14 @@ func CheckSnapshot(res *Resolution) error {
 		t := d.Type()
 		switch {
 		case p == res.SnapshotDir && !d.IsDir():
-			return &CacheError{Path: p, Reason: "is " + kind(t) + ", not a snapshot folder"}
+			return &CacheError{Path: p, Reason: "is " + safefile.Kind(t) + ", not a snapshot folder"}
 		case t.IsDir(), t.IsRegular():
 			return nil
 		case t&fs.ModeSymlink != 0:
 			rel, _ := filepath.Rel(res.RepoDir, p) // p is below RepoDir: WalkDir joins onto SnapshotDir
 			return checkLink(res.RepoDir, p, filepath.ToSlash(rel))
 		}
-		return &CacheError{Path: p, Reason: "is " + kind(t) + "; a snapshot holds only folders, files and links to blobs"}
+		return &CacheError{Path: p, Reason: "is " + safefile.Kind(t) + "; a snapshot holds only folders, files and links to blobs"}
 	})
 }
 
@@ -108,7 +110,7 @@ func checkLink(repo, entry, rel string) error {
 	case len(w.dirs) != 2 || w.dirs[0] != "blobs":
 		return w.fail(fmt.Sprintf("resolves to %s, not a file directly in this repository's blobs folder %s", strconv.Quote(final), strconv.Quote(filepath.Join(repo, "blobs"))))
 	case !fi.Mode().IsRegular():
-		return w.fail("resolves to " + strconv.Quote(final) + ", which is " + kind(fi.Mode()))
+		return w.fail("resolves to " + strconv.Quote(final) + ", which is " + safefile.Kind(fi.Mode()))
 	case strings.HasSuffix(w.dirs[1], ".incomplete"):
 		return w.fail("resolves to " + strconv.Quote(final) + ", an unfinished download")
 	}
@@ -126,7 +128,7 @@ func (w *linkWalk) resolve() (fs.FileInfo, error) {
 		c := w.pending[0]
 		w.pending = w.pending[1:]
 		if fi != nil && !fi.IsDir() { // as the kernel: "file/x", "file/..", "file/" fail
-			return nil, w.fail(strconv.Quote(w.here()) + " is " + kind(fi.Mode()) + ", not a directory")
+			return nil, w.fail(strconv.Quote(w.here()) + " is " + safefile.Kind(fi.Mode()) + ", not a directory")
 		}
 		switch c {
 		case "", ".":

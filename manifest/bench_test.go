@@ -8,9 +8,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/modelgate/modelgate/internal/cputime"
 )
 
 // benchModel writes nFiles files of size bytes each (pseudo-random content)
@@ -44,7 +44,7 @@ func benchBuild(b *testing.B, dir string, s Serialization) {
 		b.Fatal(err)
 	}
 	b.SetBytes(st.Bytes)
-	cpu0 := cpuTime(b)
+	cpu0, _ := cputime.Process() // an error shows again in Since
 	b.ResetTimer()
 	for b.Loop() {
 		if _, _, err := Build(ctx, dir, opts); err != nil {
@@ -55,17 +55,10 @@ func benchBuild(b *testing.B, dir string, s Serialization) {
 	// CPU time per GB hardly depends on other load on the machine, unlike
 	// wall time; compare it with the user+sys time of `openssl dgst`.
 	if b.N > 0 && st.Bytes > 0 {
-		b.ReportMetric((cpuTime(b)-cpu0).Seconds()/float64(b.N)/(float64(st.Bytes)/1e9), "cpu-s/GB")
+		if used, err := cputime.Since(cpu0); err == nil {
+			b.ReportMetric(used.Seconds()/float64(b.N)/(float64(st.Bytes)/1e9), "cpu-s/GB")
+		}
 	}
-}
-
-// cpuTime returns the user+system CPU time of this process so far.
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkBuild hashes a small in-memory-sized model (4 × 16 MiB plus 64

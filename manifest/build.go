@@ -6,7 +6,12 @@ import (
 	"math"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
+	"strings"
+
+	"github.com/modelgate/modelgate/internal/ctxerr"
+	"github.com/modelgate/modelgate/internal/safefile"
 )
 
 // Options controls Walk and Build.
@@ -64,9 +69,22 @@ type Options struct {
 	// Progress, when set, hears about the work (see Progress).
 	Progress Progress
 
-	// Workers bounds the number of files/shards hashed at once; 0 means
+	// Workers bounds the number of files/shards hashed at once, and of
+	// goroutines walking a wide directory tree; 0 means
 	// runtime.GOMAXPROCS(0).
 	Workers int
+
+	// Cache, when set, lets Hash reuse the digests of unchanged files
+	// (see DigestCache).
+	Cache DigestCache
+}
+
+// workers resolves Workers: the goroutines that hash, and that may walk.
+func (o *Options) workers() int {
+	if o.Workers == 0 {
+		return runtime.GOMAXPROCS(0)
+	}
+	return o.Workers
 }
 
 // Progress receives progress reports from Walk and Hash. Planned is called
@@ -82,6 +100,9 @@ type Progress interface {
 type Stats struct {
 	Files int   // regular files hashed
 	Bytes int64 // bytes read and hashed
+	// CachedBytes counts the bytes whose digests came from Options.Cache
+	// instead of being read (they are not in Bytes).
+	CachedBytes int64
 }
 
 // Tree is a walked model: the files to hash and the resources they will
@@ -98,8 +119,11 @@ type Tree struct {
 
 // Walk lists modelPath (a directory or a single file) as Build does,
 // without hashing anything. modelPath itself may be a symlink: the user
-// named it, so it is followed. It stops early, returning ctx.Err(), when
-// ctx is cancelled (checked before each directory).
+// named it, so it is followed. It stops early when ctx is cancelled
+// (checked before each directory), with an error that matches
+// context.Canceled (or context.DeadlineExceeded) and reads as the
+// context's cause, such as "interrupted (SIGTERM)", or "interrupted" when
+// it has none: users see it in denial reasons.
 func Walk(ctx context.Context, modelPath string, opts Options) (*Tree, error) {
 	if err := opts.Serialization.validate(); err != nil {
 		return nil, err
@@ -107,7 +131,7 @@ func Walk(ctx context.Context, modelPath string, opts Options) (*Tree, error) {
 	if opts.Workers < 0 {
 		return nil, fmt.Errorf("workers %d: must not be negative", opts.Workers)
 	}
-	if err := ctx.Err(); err != nil {
+	if err := ctxerr.Err(ctx); err != nil {
 		return nil, err
 	}
 	t, err := list(ctx, modelPath, opts)
@@ -125,7 +149,7 @@ func Walk(ctx context.Context, modelPath string, opts Options) (*Tree, error) {
 // resources are sorted in plain byte order of their full names (format
 // spec §10), and its IgnorePaths hold the effective model-relative ignore
 // set (what a signer records; empty for a single-file model). Build stops
-// early when ctx is cancelled and then returns ctx.Err(). A file whose
+// early when ctx is cancelled, with an error as Walk's. A file whose
 // size or identity changes while it is hashed makes Build fail with an
 // error wrapping ErrChanged.
 func Build(ctx context.Context, modelPath string, opts Options) (*Manifest, Stats, error) {
@@ -141,11 +165,9 @@ func Build(ctx context.Context, modelPath string, opts Options) (*Manifest, Stat
 // manifest, so Compare reports them.
 func (t *Tree) Hash(ctx context.Context) (*Manifest, Stats, error) {
 	items := plan(t.files, t.opts.Serialization)
-	workers := t.opts.Workers
-	if workers == 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	digests, n, err := hashAll(ctx, t.loc, items, t.opts, workers)
+	cache := newCacheRun(t.opts.Cache, t.opts.HashType, t.files)
+	digests, n, err := hashAll(ctx, t.loc, items, t.opts, t.opts.workers(), cache)
+	cache.close()
 	if err != nil {
 		return nil, Stats{}, err
 	}
@@ -155,14 +177,15 @@ func (t *Tree) Hash(ctx context.Context) (*Manifest, Stats, error) {
 		IgnorePaths:   t.ignored,
 		extraDirs:     t.extraDirs,
 	}
+	size := t.opts.HashType.Size()
 	for i, it := range items {
-		m.Resources[i] = Resource{Path: it.file.name, Shard: it.shard, Digest: digests[i]}
+		m.Resources[i] = Resource{Path: it.file.name, Shard: it.shard, Digest: digests[i*size : (i+1)*size : (i+1)*size]}
 		if it.shard {
 			m.Resources[i].Start, m.Resources[i].End = it.start, it.end
 		}
 	}
 	sortResources(m.Resources)
-	return m, Stats{Files: t.countHashed(), Bytes: n}, nil
+	return m, Stats{Files: t.countHashed(), Bytes: n, CachedBytes: cache.cachedBytes()}, nil
 }
 
 // Files returns the number of files walked.
@@ -296,13 +319,13 @@ func list(ctx context.Context, modelPath string, opts Options) (*Tree, error) {
 		t.files, err = listSingle(fi, opts.Only)
 		return t, err
 	case !fi.mode.IsDir():
-		return nil, fmt.Errorf("model %q is not a regular file or directory (%s)", modelPath, kind(fi.mode))
+		return nil, fmt.Errorf("model %q is not a regular file or directory (%s)", modelPath, safefile.Kind(fi.mode))
 	}
 	ignore, err := resolveIgnorePaths(given, root, opts.IgnorePaths, opts.IgnoreGitPaths)
 	if err != nil {
 		return nil, err
 	}
-	w := &walker{ctx: ctx, loc: t.loc, ignore: ignore, allow: opts.AllowSymlinks, expected: newExpectedNames(opts.Expected)}
+	w := &walker{ctx: ctx, loc: t.loc, ignore: ignore, allow: opts.AllowSymlinks, expected: newExpectedNames(opts.Expected), fork: newWalkFork(opts.workers())}
 	if opts.LinkRoot != "" {
 		if w.linkRoot, err = filepath.EvalSymlinks(opts.LinkRoot); err != nil {
 			return nil, fmt.Errorf("link root %q: %w", opts.LinkRoot, unwrapPath(err))
@@ -320,7 +343,7 @@ func list(ctx context.Context, modelPath string, opts Options) (*Tree, error) {
 	if err != nil {
 		return nil, err
 	}
-	t.files, t.extraDirs, t.ignored = w.files, w.extraDirs, ignore.sorted()
+	t.files, t.extraDirs, t.ignored = w.files.all(), w.extraDirs, ignore.sorted()
 	return t, nil
 }
 
@@ -357,7 +380,13 @@ func listSingle(fi fileInfo, only []string) ([]fileEntry, error) {
 
 // sortResources orders resources by the plain byte order of their full
 // names (format spec §10), which both Python's and OMS verifiers accept.
+// A file's name is its path; shards' names are built once, not per
+// comparison.
 func sortResources(rs []Resource) {
+	if !slices.ContainsFunc(rs, func(r Resource) bool { return r.Shard }) {
+		slices.SortFunc(rs, func(a, b Resource) int { return strings.Compare(a.Path, b.Path) })
+		return
+	}
 	names := make([]string, len(rs))
 	for i := range rs {
 		names[i] = rs[i].Name()

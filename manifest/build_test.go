@@ -695,6 +695,17 @@ func TestBuildCancelled(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Build with a cancelled context: %v, want context.Canceled", err)
 	}
+	// The error says why, for the reasons and logs that show it: the
+	// cause (the command line's signal), or "interrupted".
+	if err.Error() != "interrupted" {
+		t.Errorf("Build with a cancelled context: %q, want \"interrupted\"", err)
+	}
+	sigterm := errors.New("interrupted (SIGTERM)")
+	caused, cancelCause := context.WithCancelCause(context.Background())
+	cancelCause(sigterm)
+	if _, _, err := Build(caused, dir, Options{Serialization: filesSHA}); !errors.Is(err, context.Canceled) || !errors.Is(err, sigterm) || err.Error() != sigterm.Error() {
+		t.Errorf("Build cancelled with a cause: %v, want %q", err, sigterm)
+	}
 	// Cancellation is seen between chunks of one file, too.
 	tr, err := Walk(context.Background(), dir, Options{Serialization: filesSHA})
 	if err != nil {
@@ -707,7 +718,7 @@ func TestBuildCancelled(t *testing.T) {
 			continue
 		}
 		n, err := w.item(&work{file: &tr.files[i], end: tr.files[i].info.size}, nil)
-		if !errors.Is(err, context.Canceled) || n != 0 {
+		if !errors.Is(err, context.Canceled) || err.Error() != "interrupted" || n != 0 {
 			t.Errorf("hashing a file with a cancelled context: %d bytes, %v", n, err)
 		}
 	}
@@ -904,8 +915,12 @@ func TestBuildSharedVector(t *testing.T) {
 	}
 }
 
+// TestPlan: items of a batch's size or more come first, biggest first;
+// smaller ones keep the walk's order (a directory's files together).
 func TestPlan(t *testing.T) {
-	files := []fileEntry{{name: "a", info: fileInfo{size: 23}}, {name: "empty"}, {name: "b", info: fileInfo{size: 8}}, {name: "huge", info: fileInfo{size: math.MaxInt64}}}
+	const mid = 2 * batchBytes
+	files := []fileEntry{{name: "a", info: fileInfo{size: 23}}, {name: "empty"}, {name: "b", info: fileInfo{size: 8}},
+		{name: "mid", info: fileInfo{size: mid}}, {name: "huge", info: fileInfo{size: math.MaxInt64}}}
 	type item struct {
 		name       string
 		start, end int64
@@ -914,14 +929,14 @@ func TestPlan(t *testing.T) {
 		s    Serialization
 		want []item
 	}{
-		{filesSHA, []item{{"huge", 0, math.MaxInt64}, {"a", 0, 23}, {"b", 0, 8}, {"empty", 0, 0}}},
+		{filesSHA, []item{{"huge", 0, math.MaxInt64}, {"mid", 0, mid}, {"a", 0, 23}, {"empty", 0, 0}, {"b", 0, 8}}},
 		{
 			Serialization{Method: Shards, HashType: SHA256, ShardSize: math.MaxInt64 / 2},
-			[]item{{"huge", 0, math.MaxInt64 / 2}, {"huge", math.MaxInt64 / 2, math.MaxInt64 - 1}, {"a", 0, 23}, {"b", 0, 8}, {"huge", math.MaxInt64 - 1, math.MaxInt64}},
+			[]item{{"huge", 0, math.MaxInt64 / 2}, {"huge", math.MaxInt64 / 2, math.MaxInt64 - 1}, {"mid", 0, mid}, {"a", 0, 23}, {"b", 0, 8}, {"huge", math.MaxInt64 - 1, math.MaxInt64}},
 		},
 		{
 			Serialization{Method: Shards, HashType: SHA256, ShardSize: math.MaxInt64},
-			[]item{{"huge", 0, math.MaxInt64}, {"a", 0, 23}, {"b", 0, 8}},
+			[]item{{"huge", 0, math.MaxInt64}, {"mid", 0, mid}, {"a", 0, 23}, {"b", 0, 8}},
 		},
 	}
 	for _, tt := range tests {
@@ -936,7 +951,7 @@ func TestPlan(t *testing.T) {
 			t.Errorf("plan(%s, %d)\n got %v\nwant %v", tt.s.Method, tt.s.ShardSize, got, tt.want)
 		}
 	}
-	// Shards of one size, biggest first: a 23-byte file with shard size 8.
+	// Small shards keep file order: a 23-byte file with shard size 8.
 	got := []item{}
 	for _, w := range plan(files[:1], shards8) {
 		got = append(got, item{w.file.name, w.start, w.end})

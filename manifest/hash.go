@@ -1,13 +1,17 @@
 package manifest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"hash"
-	"sort"
+	"slices"
 	"sync"
 	"sync/atomic"
+
+	"github.com/modelgate/modelgate/internal/ctxerr"
+	"github.com/modelgate/modelgate/internal/safefile"
 )
 
 // chunkSize is the read size; the digest does not depend on it. Reads this
@@ -45,7 +49,10 @@ type work struct {
 }
 
 // plan splits files into work items, biggest first so that one big file
-// does not start last and leave the other workers idle at the end.
+// does not start last and leave the other workers idle at the end. Items
+// smaller than a batch (batchBytes) take a moment each whatever their
+// order, so they keep the walk's: a directory's files stay together, and
+// a worker's fileOpener opens each directory once.
 func plan(files []fileEntry, s Serialization) []work {
 	items := make([]work, 0, len(files))
 	for i := range files {
@@ -60,9 +67,13 @@ func plan(files []fileEntry, s Serialization) []work {
 			items = append(items, work{file: f, start: start, end: end, shard: true})
 		}
 	}
-	sort.SliceStable(items, func(i, j int) bool {
-		return items[i].end-items[i].start > items[j].end-items[j].start
-	})
+	weight := func(it work) int64 {
+		if n := it.end - it.start; n >= batchBytes {
+			return n
+		}
+		return 0
+	}
+	slices.SortStableFunc(items, func(a, b work) int { return cmp.Compare(weight(b), weight(a)) })
 	return items
 }
 
@@ -98,17 +109,19 @@ type hasher struct {
 	h        hash.Hash
 	buf      []byte
 	progress Progress
+	files    fileOpener
+	cache    *cacheRun // nil: no cache
 }
 
 // hashAll hashes every item with at most workers goroutines and returns the
-// digests in item order and the bytes read. The first error stops the
-// rest; a cancelled ctx stops every worker between chunks.
-func hashAll(ctx context.Context, loc location, items []work, opts Options, workers int) ([][]byte, int64, error) {
+// digests, item i's at arena[i*size:(i+1)*size] (size is the hash's), and
+// the bytes read. The first error stops the rest; a cancelled ctx stops
+// every worker between chunks.
+func hashAll(ctx context.Context, loc location, items []work, opts Options, workers int, cache *cacheRun) ([]byte, int64, error) {
 	var stop atomic.Bool
 
 	size := opts.HashType.Size()
 	arena := make([]byte, len(items)*size)
-	digests := make([][]byte, len(items))
 	runs := batches(items)
 	var (
 		next     atomic.Int64 // index of the next run to take
@@ -125,7 +138,8 @@ func hashAll(ctx context.Context, loc location, items []work, opts Options, work
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w := &hasher{loc: loc, opts: &opts, stop: &stop, ctx: ctx, done: ctx.Done(), h: newHash(opts.HashType), buf: make([]byte, chunkSize), progress: opts.Progress}
+			w := &hasher{loc: loc, opts: &opts, stop: &stop, ctx: ctx, done: ctx.Done(), h: newHash(opts.HashType), buf: make([]byte, chunkSize), progress: opts.Progress, files: newFileOpener(), cache: cache}
+			defer w.files.close()
 			for !w.stopped() {
 				r := int(next.Add(1) - 1)
 				if r >= len(runs) {
@@ -142,26 +156,31 @@ func hashAll(ctx context.Context, loc location, items []work, opts Options, work
 						fail(err)
 						return
 					}
-					digests[i] = arena[i*size : (i+1)*size]
 				}
 			}
 		}()
 	}
 	wg.Wait()
 	if firstErr == nil {
-		firstErr = ctx.Err() // the caller's ctx was cancelled
+		firstErr = ctxerr.Err(ctx) // the caller's ctx was cancelled
 	}
-	return digests, total.Load(), firstErr
+	return arena, total.Load(), firstErr
 }
 
 // item hashes one work item, appending the digest to out (which has room
 // for it).
 func (w *hasher) item(it *work, out []byte) (int64, error) {
-	f, err := w.open(it.file)
+	at := w.cache.clock()
+	f, key, err := w.open(it.file)
 	if err != nil {
 		return 0, err
 	}
 	defer f.close()
+	p, hit := w.cache.lookup(f, key, at, it, out)
+	if hit {
+		reportCached(w.progress, it.end-it.start)
+		return 0, nil
+	}
 	if it.end-it.start >= adviseMin {
 		f.adviseSequential(it.start, it.end-it.start)
 	}
@@ -174,14 +193,17 @@ func (w *hasher) item(it *work, out []byte) (int64, error) {
 	}
 	if err != nil {
 		if errors.Is(err, errStopped) {
-			if err := w.ctx.Err(); err != nil {
+			if err := ctxerr.Err(w.ctx); err != nil {
 				return n, err
 			}
 			return n, err // another worker failed; its error is reported
 		}
 		return n, fmt.Errorf("hash %q: %w", w.loc.display(it.file.name), unwrapPath(err))
 	}
-	w.h.Sum(out)
+	sum := w.h.Sum(out)
+	if p.ok { // a miss the cache may keep: only then is the path worth building
+		w.cache.store(f, p, w.loc.path(it.file.name), sum)
+	}
 	return n, nil
 }
 
@@ -191,35 +213,36 @@ func (w *hasher) item(it *work, out []byte) (int64, error) {
 // walk is opened with O_NOFOLLOW, so a file swapped for a link afterwards
 // is refused; a file swapped for a FIFO does not block the open
 // (O_NONBLOCK) and the fstat refuses it before any read; any other swap
-// shows as another device/inode.
-func (w *hasher) open(fe *fileEntry) (rawFile, error) {
-	shown := w.loc.display(fe.name)
-	f, err := openFile(w.loc.path(fe.name), !fe.link)
+// shows as another device/inode. The same fstat gives the file's key for
+// a DigestCache.
+func (w *hasher) open(fe *fileEntry) (rawFile, FileKey, error) {
+	f, err := w.files.open(w.loc, fe.name, !fe.link)
+	shown := func() string { return w.loc.display(fe.name) } // for errors only: it allocates
 	if err != nil {
 		if isLoop(err) && !fe.link {
 			if w.opts.AllowSymlinks || w.opts.LinkRoot != "" {
-				return f, fmt.Errorf("hash %q: %w: it is now a symlink", shown, ErrChanged)
+				return f, FileKey{}, fmt.Errorf("hash %q: %w: it is now a symlink", shown(), ErrChanged)
 			}
-			return f, fmt.Errorf("%q %s", shown, errSymlink)
+			return f, FileKey{}, fmt.Errorf("%q %s", shown(), errSymlink)
 		}
-		return f, fmt.Errorf("open %q: %w", shown, unwrapPath(err))
+		return f, FileKey{}, fmt.Errorf("open %q: %w", shown(), unwrapPath(err))
 	}
-	fi, err := f.stat()
+	fi, key, err := f.statKey()
 	switch {
 	case err != nil:
-		err = fmt.Errorf("stat %q: %w", shown, unwrapPath(err))
+		err = fmt.Errorf("stat %q: %w", shown(), unwrapPath(err))
 	case fi.mode != 0:
-		err = fmt.Errorf("%q is not a regular file (%s)", shown, kind(fi.mode))
+		err = fmt.Errorf("%q is not a regular file (%s)", shown(), safefile.Kind(fi.mode))
 	case !fi.sameFile(fe.info):
-		err = fmt.Errorf("hash %q: %w: it is not the file the walk saw", shown, ErrChanged)
+		err = fmt.Errorf("hash %q: %w: it is not the file the walk saw", shown(), ErrChanged)
 	case fi.size != fe.info.size:
-		err = fmt.Errorf("hash %q: %w: size %d, %d when listed", shown, ErrChanged, fi.size, fe.info.size)
+		err = fmt.Errorf("hash %q: %w: size %d, %d when listed", shown(), ErrChanged, fi.size, fe.info.size)
 	}
 	if err != nil {
 		f.close()
-		return f, err
+		return f, FileKey{}, err
 	}
-	return f, nil
+	return f, key, nil
 }
 
 // stopped reports whether the work was cancelled or another worker

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/modelgate/modelgate/internal/ctxerr"
 )
 
 // lockModel takes an exclusive advisory lock (flock) on the directory dir
@@ -40,7 +42,7 @@ func lockModel(ctx context.Context, dir string) (func(), error) {
 		select {
 		case <-ctx.Done():
 			unlock()
-			return nil, fmt.Errorf("waiting for another sign of %s to finish: %w", dir, ctx.Err())
+			return nil, fmt.Errorf("waiting for another sign of %q to finish: %w", dir, ctxerr.Err(ctx))
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, 100*time.Millisecond)

@@ -4,6 +4,7 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"fmt"
+	"strconv"
 )
 
 // Method names a verification or signing method, as on the command line.
@@ -52,7 +53,8 @@ type VerificationError struct {
 	Err  error  // e.g. a *manifest.MismatchError
 }
 
-func (e *VerificationError) Error() string { return e.Path + ": " + e.Err.Error() }
+// Error names the path quoted, like every path from outside in a message.
+func (e *VerificationError) Error() string { return strconv.Quote(e.Path) + ": " + e.Err.Error() }
 func (e *VerificationError) Unwrap() error { return e.Err }
 
 // mismatch returns a *VerificationError about bundle b.
@@ -100,8 +102,8 @@ func verifyEnvelope(pub *ecdsa.PublicKey, env Envelope, compatHash crypto.Hash) 
 		return false
 	}
 	sig := env.Signatures[0]
-	if ecdsa.VerifyASN1(pub, digest(h, pae(env.PayloadType, env.Payload)), sig) {
+	if ecdsa.VerifyASN1(pub, paeDigest(h, env.PayloadType, env.Payload), sig) {
 		return true
 	}
-	return ecdsa.VerifyASN1(pub, digest(compatHash, paeCompat(env.PayloadType, env.Payload)), sig)
+	return ecdsa.VerifyASN1(pub, paeCompatDigest(compatHash, env.PayloadType, env.Payload), sig)
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -80,6 +81,9 @@ func wantVerificationError(t *testing.T, err error, path, want string) {
 	}
 	if ve.Path != path || !strings.Contains(err.Error(), want) {
 		t.Errorf("error %q (path %q), want path %q and %q", err, ve.Path, path, want)
+	}
+	if !strings.HasPrefix(ve.Error(), strconv.Quote(path)+": ") {
+		t.Errorf("error %q does not start with the path, quoted", ve)
 	}
 }
 

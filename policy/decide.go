@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/modelgate/modelgate/hfcache"
+	"github.com/modelgate/modelgate/internal/ctxerr"
 	"github.com/modelgate/modelgate/modelsig"
 )
 
@@ -55,9 +56,12 @@ type Decision struct {
 	Code          Code // set when Outcome is Denied
 	Reason        string
 
-	Files    int   // files hashed
-	Bytes    int64 // bytes hashed
-	Duration time.Duration
+	Files int   // files hashed
+	Bytes int64 // bytes read and hashed
+	// CachedBytes counts the bytes whose digests came from the hash
+	// cache instead of being read (not in Bytes).
+	CachedBytes int64
+	Duration    time.Duration
 
 	// Identity and Issuer are the Sigstore identity and OIDC issuer found
 	// in the signing certificate (sigstore method).
@@ -117,6 +121,7 @@ type decisionJSON struct {
 	Reason        string   `json:"reason"`
 	Files         int      `json:"files"`
 	Bytes         int64    `json:"bytes"`
+	CachedBytes   int64    `json:"cached_bytes,omitempty"`
 	DurationMS    float64  `json:"duration_ms"`
 	Identity      string   `json:"identity,omitempty"`
 	Issuer        string   `json:"issuer,omitempty"`
@@ -128,7 +133,8 @@ type decisionJSON struct {
 // MarshalJSON encodes the decision with the field names of the command
 // line's --output json: kind, path, canonical_path, rule, signer, method,
 // signature and subject_digest (always present, "" when none), outcome,
-// code (denials only), reason, files, bytes, duration_ms, and identity,
+// code (denials only), reason, files, bytes, cached_bytes (when some
+// digests came from the hash cache), duration_ms, and identity,
 // issuer, fingerprints, warnings when set; for an artifact named by
 // Hugging Face id also hub_id, revision, commit, ref, cache_dir and
 // cache_chosen_by (each when known).
@@ -136,7 +142,7 @@ func (d Decision) MarshalJSON() ([]byte, error) {
 	return json.Marshal(decisionJSON{
 		Kind: d.Kind, Path: d.Path, CanonicalPath: d.CanonicalPath, Rule: d.Rule,
 		Signer: d.Signer, Method: d.Method, Signature: d.Signature, SubjectDigest: d.SubjectDigest, Outcome: d.Outcome, Code: d.Code, Reason: d.Reason,
-		Files: d.Files, Bytes: d.Bytes, DurationMS: float64(d.Duration.Microseconds()) / 1000,
+		Files: d.Files, Bytes: d.Bytes, CachedBytes: d.CachedBytes, DurationMS: float64(d.Duration.Microseconds()) / 1000,
 		Identity: d.Identity, Issuer: d.Issuer, Fingerprints: d.Fingerprints, Warnings: d.Warnings,
 		HubResolution: d.HubResolution,
 	})
@@ -171,7 +177,7 @@ func (p *Policy) record(ctx context.Context, d *Decision, work func()) {
 	start := time.Now()
 	defer func() {
 		if r := recover(); r != nil {
-			d.Outcome, d.Files, d.Bytes = "", 0, 0
+			d.Outcome, d.Files, d.Bytes, d.CachedBytes = "", 0, 0, 0
 			d.deny(CodeError, "internal error while deciding: %v", r)
 		}
 		d.Duration = time.Since(start)
@@ -211,6 +217,9 @@ func (p *Policy) apply(ctx context.Context, d *Decision, t target, m match, link
 	}
 	opts := p.verifyOptions(r, t)
 	opts.LinkRoot = linkRoot
+	if p.opts.Progress != nil {
+		opts.Progress = p.opts.Progress(d.Kind, d.Path)
+	}
 	d.Signature = opts.SignaturePath
 	v, err := p.verifier(ctx, r)
 	if err != nil {
@@ -219,6 +228,7 @@ func (p *Policy) apply(ctx context.Context, d *Decision, t target, m match, link
 	}
 	res, err := verify(ctx, t.path, v, opts)
 	if err != nil {
+		err = ctxerr.Replace(ctx, err) // "interrupted (SIGTERM)", not "context canceled"
 		var ve *modelsig.VerificationError
 		if errors.As(err, &ve) {
 			d.deny(CodeVerificationFailed, "verification failed (signer %s, %s): %v", quote(r.signer.name), r.signer.method, err)
@@ -233,7 +243,7 @@ func (p *Policy) apply(ctx context.Context, d *Decision, t target, m match, link
 	}
 	d.Signature = res.SignaturePath
 	d.SubjectDigest = SubjectDigest(res)
-	d.Files, d.Bytes = res.Stats.Files, res.Stats.Bytes
+	d.Files, d.Bytes, d.CachedBytes = res.Stats.Files, res.Stats.Bytes, res.Stats.CachedBytes
 	d.Warnings = res.Signed.Warnings
 	if r.signer.method == methodSigstore {
 		d.Identity, d.Issuer = res.Signed.Identity, res.Signed.Issuer
@@ -341,6 +351,7 @@ func (p *Policy) verifyOptions(r *rule, t target) modelsig.VerifyOptions {
 		IgnoreGitPaths: r.ignoreGitPaths,
 		Workers:        p.opts.Workers,
 		Logger:         p.log,
+		Cache:          p.opts.Cache,
 	}
 	for _, ip := range r.ignorePaths {
 		opts.IgnorePaths = append(opts.IgnorePaths, resolve(ip))
@@ -360,7 +371,7 @@ func (p *Policy) verifier(ctx context.Context, r *rule) (modelsig.Verifier, erro
 	}
 	tm, err := p.trustRoot(ctx, r.useStaging)
 	if err != nil {
-		return nil, fmt.Errorf("get the Sigstore %s trusted root: %w", instance(r.useStaging), err)
+		return nil, fmt.Errorf("get the Sigstore %s trusted root: %w", instance(r.useStaging), ctxerr.Replace(ctx, err))
 	}
 	return modelsig.NewSigstoreVerifier(tm, s.identity, s.issuer)
 }
@@ -428,8 +439,11 @@ func (p *Policy) logDecision(ctx context.Context, d Decision) {
 		slog.String("reason", d.Reason),
 		slog.Int("files", d.Files),
 		slog.Int64("bytes", d.Bytes),
-		slog.Duration("duration", d.Duration),
 	)
+	if d.CachedBytes > 0 {
+		attrs = append(attrs, slog.Int64("cached_bytes", d.CachedBytes))
+	}
+	attrs = append(attrs, slog.Duration("duration", d.Duration))
 	if d.Identity != "" || d.Issuer != "" {
 		attrs = append(attrs, slog.String("identity", d.Identity), slog.String("issuer", d.Issuer))
 	}

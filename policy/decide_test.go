@@ -9,10 +9,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/sigstore/sigstore-go/pkg/root"
 
+	"github.com/modelgate/modelgate/manifest"
 	"github.com/modelgate/modelgate/modelsig"
 )
 
@@ -426,18 +428,41 @@ func TestTrustRootFailureDenies(t *testing.T) {
 	}
 }
 
-// TestDecideCanceled: a cancelled context denies.
+// TestDecideCanceled: a cancelled context denies, and the reason says
+// why the verification stopped (the context's cause, as the command line
+// gives it: "interrupted (SIGTERM)"; "interrupted" without one), never
+// "context canceled".
 func TestDecideCanceled(t *testing.T) {
 	d := tempDir(t)
-	mkdir(t, d, "m")
-	writeFile(t, d, "m/f", []byte("x"))
-	pub := writeECPublicKey(t, d, "pub.pem")
-	signers := obj{{"k", obj{{"verification_method", "key"}, {"public_key", pub}}}}
-	p := mustParse(t, d, doc(signers, obj{{d + "/m", obj{{"signer", "k"}}}}, nil), quietOptions(nil))
-	ctx, cancel := context.WithCancel(bg)
-	cancel()
-	if got := p.Decide(ctx, Model, d+"/m"); got.Allowed() {
-		t.Fatalf("allowed with a cancelled context: %s", got.Reason)
+	_, k, s := keySigner(t, d)
+	m := mkdir(t, d, "m")
+	writeFile(t, m, "f", []byte("x"))
+	sign(t, s, m, modelsig.SignOptions{IgnoreGitPaths: true})
+	p := mustParse(t, d, doc(obj{{"k", k}}, obj{{m, obj{{"signer", "k"}}}}, nil), quietOptions(nil))
+	if got := p.Decide(bg, Model, m); got.Outcome != Verified {
+		t.Fatalf("not verified before cancelling: %s/%s: %s", got.Outcome, got.Code, got.Reason)
+	}
+
+	sigterm := errors.New("interrupted (SIGTERM)")
+	for _, c := range []struct {
+		name   string
+		cancel func(context.CancelCauseFunc)
+		want   string
+	}{
+		{"cause", func(cancel context.CancelCauseFunc) { cancel(sigterm) }, ": interrupted (SIGTERM)"},
+		{"no-cause", func(cancel context.CancelCauseFunc) { cancel(nil) }, ": interrupted"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancelCause(bg)
+			c.cancel(cancel)
+			got := p.Decide(ctx, Model, m)
+			if got.Allowed() || got.Code != CodeError {
+				t.Fatalf("%s/%s with a cancelled context: %s", got.Outcome, got.Code, got.Reason)
+			}
+			if !strings.HasSuffix(got.Reason, c.want) || strings.Contains(got.Reason, "context canceled") {
+				t.Errorf("reason %q, want it to end with %q", got.Reason, c.want)
+			}
+		})
 	}
 }
 
@@ -470,5 +495,65 @@ func TestDecideConcurrent(t *testing.T) {
 		if got.Allowed() != (got.Path == d+"/m") {
 			t.Errorf("%s: %s/%s %s", got.Path, got.Outcome, got.Code, got.Reason)
 		}
+	}
+}
+
+// progressRecorder is a manifest.Progress that remembers what it heard.
+type progressRecorder struct {
+	files          int
+	planned        int64
+	hashed         atomic.Int64
+	plannedCounter int
+}
+
+func (r *progressRecorder) Planned(files int, bytes int64) {
+	r.files, r.planned = files, bytes
+	r.plannedCounter++
+}
+func (r *progressRecorder) Hashed(n int64) { r.hashed.Add(n) }
+
+// TestDecideProgress: Options.Progress is asked for a sink once per
+// decision that verifies, with the kind and path given to Decide, and the
+// sink hears the whole of the hashing; decisions that hash nothing (skip,
+// not found, no rule, kind not governed) do not ask.
+func TestDecideProgress(t *testing.T) {
+	d := tempDir(t)
+	_, k, s := keySigner(t, d)
+	m := mkdir(t, d, "m")
+	writeFile(t, m, "a.bin", []byte("weights"))
+	writeFile(t, m, "b.json", []byte(`{"x": 1}`))
+	sign(t, s, m, modelsig.SignOptions{IgnoreGitPaths: true})
+	scratch := mkdir(t, d, "scratch")
+	type call struct {
+		kind Kind
+		path string
+		rec  *progressRecorder
+	}
+	var calls []call
+	opts := quietOptions(nil)
+	opts.Progress = func(kind Kind, path string) manifest.Progress {
+		r := &progressRecorder{}
+		calls = append(calls, call{kind, path, r})
+		return r
+	}
+	signers := obj{{"k", k}, {"none", obj{{"verification_method", "skip"}}}}
+	p := mustParse(t, d, doc(signers, obj{{m, obj{{"signer", "k"}}}, {scratch, obj{{"signer", "none"}}}}, nil), opts)
+
+	if got := decide(t, p, Model, m); got.Outcome != Verified {
+		t.Fatalf("%s/%s: %s", got.Outcome, got.Code, got.Reason)
+	}
+	if len(calls) != 1 || calls[0].kind != Model || calls[0].path != m {
+		t.Fatalf("progress asked %+v, want once for the model", calls)
+	}
+	if r := calls[0].rec; r.plannedCounter != 1 || r.files != 2 || r.planned != 15 || r.hashed.Load() != 15 {
+		t.Errorf("sink heard %d plans of %d files, %d bytes, %d hashed; want 1 of 2 files, 15 bytes, 15 hashed",
+			r.plannedCounter, r.files, r.planned, r.hashed.Load())
+	}
+	for _, path := range []string{scratch, filepath.Join(d, "gone"), d} {
+		decide(t, p, Model, path)
+	}
+	decide(t, p, LoRA, m)
+	if len(calls) != 1 {
+		t.Errorf("progress asked for decisions that hash nothing: %+v", calls[1:])
 	}
 }

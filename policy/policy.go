@@ -26,6 +26,7 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/root"
 
 	"github.com/modelgate/modelgate/internal/safefile"
+	"github.com/modelgate/modelgate/manifest"
 	"github.com/modelgate/modelgate/modelsig"
 )
 
@@ -74,6 +75,15 @@ type Options struct {
 	// TUFCacheDir is the TUF cache used by the default TrustRoot; "" means
 	// sigstore-go's default.
 	TUFCacheDir string
+	// Progress, when set, is asked for a progress sink (see
+	// manifest.Progress) for each decision that is about to verify, with
+	// the kind and path given to Decide; it may return nil. A command line
+	// draws a bar per artifact with it; a server leaves it nil.
+	Progress func(kind Kind, path string) manifest.Progress
+	// Cache, when set, lets verification reuse the digests of unchanged
+	// files (see manifest.DigestCache); decisions are otherwise the same.
+	// A gate passes one Cache for its life, through every reload.
+	Cache manifest.DigestCache
 }
 
 // Policy is a loaded, fully checked security policy. It is safe for

@@ -6,7 +6,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/modelgate/modelgate/internal/termsafe"
 )
 
 // A Problem is one error or lint warning in a policy file: where it is and
@@ -96,36 +97,10 @@ func (p jsonPath) index(i int) jsonPath {
 func quote(s string) string { return strconv.Quote(s) }
 
 // safeText escapes, without adding quotes, every character of s that is
-// not printable (spaces are kept). It is the last line of defence for
-// text built from other packages' errors, which may name paths raw:
-// reasons and problem messages always pass through it.
-func safeText(s string) string {
-	clean := true
-	for _, r := range s {
-		if r == utf8.RuneError || (r != ' ' && !strconv.IsPrint(r)) {
-			clean = false
-			break
-		}
-	}
-	if clean {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); {
-		r, n := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && n == 1:
-			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case r == ' ' || strconv.IsPrint(r):
-			b.WriteString(s[i : i+n])
-		default:
-			q := strconv.QuoteRune(r)
-			b.WriteString(q[1 : len(q)-1])
-		}
-		i += n
-	}
-	return b.String()
-}
+// not printable (spaces are kept; see termsafe.Line). It is the last line
+// of defence for text built from other packages' errors, which may name
+// paths raw: reasons and problem messages always pass through it.
+func safeText(s string) string { return termsafe.Line(s) }
 
 // displayName is a file name as it starts a FILE:LINE:COL locator: as
 // given when it is plain, so editors and terminals can jump to it, and

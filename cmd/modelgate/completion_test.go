@@ -59,7 +59,7 @@ func TestCompletionValues(t *testing.T) {
 		values    []string // exactly these, in this order; nil: none
 		directive string
 	}{
-		{"commands", []string{""}, []string{"completion", "digest", "exec", "help", "policy", "proxy", "sign", "verify"}, dirNoFiles},
+		{"commands", []string{""}, []string{"cache", "completion", "digest", "exec", "help", "policy", "proxy", "sign", "verify"}, dirNoFiles},
 		{"verify-methods", []string{"verify", ""}, []string{"certificate", "key", "sigstore"}, dirNoFiles},
 		{"sign-methods", []string{"sign", ""}, []string{"certificate", "key"}, dirNoFiles},
 		{"policy-commands", []string{"policy", ""}, []string{"explain", "lint"}, dirNoFiles},

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -153,4 +154,58 @@ func TestJSONCarriesSignature(t *testing.T) {
 			checkFields(t, oneJSON(t, runCLI(t, args...).want(t, c.code).stdout), map[string]any{"signature": c.signature})
 		})
 	}
+}
+
+// TestJSONCarriesSubjectDigest: in method mode, as in policy mode, a
+// verified model's JSON record carries its subject digest (the one a
+// policy's digest pin compares, and sign and digest print) for every
+// method; a record that did not verify carries "".
+func TestJSONCarriesSubjectDigest(t *testing.T) {
+	dir := t.TempDir()
+	priv, pub := keyPair(t, dir)
+	keyModel := smallModel(t)
+	sign(t, keyModel, filepath.Join(keyModel, "model.sig"), "sign", "key", "--private-key", priv)
+
+	root := testpki.NewRoot(t, "test-root")
+	leaf := root.Leaf(t, "test-signer")
+	leafKey, leafCert, rootCert := filepath.Join(dir, "leaf-key.pem"), filepath.Join(dir, "leaf.pem"), filepath.Join(dir, "root.pem")
+	testpki.WriteKey(t, leafKey, leaf.Key, testpki.PKCS8, nil)
+	testpki.WriteCerts(t, leafCert, leaf.Cert)
+	testpki.WriteCerts(t, rootCert, root.Cert)
+	certModel := smallModel(t)
+	sign(t, certModel, filepath.Join(certModel, "model.sig"), "sign", "certificate", "--private-key", leafKey, "--signing-certificate", leafCert)
+
+	in := sigstoretest.New(t)
+	sigModel := smallModel(t)
+	in.SignModel(t, sigModel, sigstoretest.Email("a@example.com", "https://issuer.example"))
+	trust := in.WriteTrustedRoot(t, dir)
+
+	for _, c := range []struct {
+		name  string
+		args  []string
+		model string
+	}{
+		{"key", []string{"verify", "key", "--public-key", pub}, keyModel},
+		{"certificate", []string{"verify", "certificate", "--certificate-chain", rootCert}, certModel},
+		{"sigstore", []string{"verify", "sigstore", "--identity", "a@example.com", "--identity-provider", "https://issuer.example", "--trust-config", trust}, sigModel},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			args := append(slices.Clone(c.args), "--output", "json", c.model)
+			want := "sha256:" + subjectDigest(t, filepath.Join(c.model, "model.sig"))
+			checkFields(t, oneJSON(t, runCLI(t, args...).want(t, exitOK).stdout),
+				map[string]any{"outcome": "verified", "subject_digest": want})
+			// Another signer's model: denied, and no digest vouched for.
+			other := keyModel
+			if c.model == keyModel {
+				other = certModel
+			}
+			args[len(args)-1] = other
+			checkFields(t, oneJSON(t, runCLI(t, args...).want(t, exitDenied).stdout),
+				map[string]any{"outcome": "denied", "subject_digest": ""})
+		})
+	}
+
+	// The same digest as policy mode's record for the same model.
+	rec := oneJSON(t, runCLI(t, "verify", "--security-policy", everyModelByKey(t, pub), "--model", keyModel, "--output", "json").want(t, exitOK).stdout)
+	checkFields(t, rec, map[string]any{"subject_digest": "sha256:" + subjectDigest(t, filepath.Join(keyModel, "model.sig"))})
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/modelgate/modelgate/launch"
+	"github.com/modelgate/modelgate/policy"
 	"github.com/modelgate/modelgate/vllmcmd"
 )
 
@@ -21,6 +22,7 @@ type execFlags struct {
 	allowFlags []string
 	output     string
 	tufCache   string
+	cache      cacheFlags
 
 	// --listen: vLLM behind the gate (listen.go).
 	listen                      string
@@ -70,6 +72,7 @@ See docs/vllm.md.`,
 	fl.StringVar(&f.tufCache, "tuf-cache-dir", "", "TUF cache folder for Sigstore trusted roots (default: sigstore-go's, ~/.sigstore/root)")
 	completeDir(cmd, "tuf-cache-dir")
 	completeValues(cmd, "allow-flag", vllmcmd.CodeFlagNames()...)
+	f.cache.register(cmd)
 	fl.StringVar(&f.listen, "listen", "", "run vLLM behind the gate and serve its API on ADDR: HOST:PORT or unix:PATH")
 	fl.BoolVar(&f.uds, "uds", false, "with --listen: vLLM listens on a unix socket in a private folder instead of a loopback port")
 	f.gate.register(cmd, "with --listen: ")
@@ -94,7 +97,7 @@ func (a *app) runExec(ctx context.Context, f *execFlags, argv []string, changed 
 	if err != nil {
 		return failed(fmt.Errorf("working directory: %w", err))
 	}
-	p, err := a.loadPolicy(f.policy, f.tufCache)
+	p, err := a.loadPolicyWith(f.policy, policy.Options{TUFCacheDir: f.tufCache, Cache: a.openCache(&f.cache)})
 	if err != nil {
 		return err
 	}

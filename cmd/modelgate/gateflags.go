@@ -65,15 +65,17 @@ type gateTarget struct {
 	startHeld bool
 }
 
-// newGate builds the gate: the security policy loaded (an invalid one is
-// exit 2), reloaded on SIGHUP and when its file changes. A server needs
+// newGate builds the gate: the security policy loaded with pol (and the
+// app's logger; an invalid one is exit 2), reloaded on SIGHUP and when
+// its file changes. A server needs
 // longer than the default interrupt grace to drain: the gate gets its
 // drain timeout, plus slack for the requests it then cancels.
-func (a *app) newGate(policyFile, tufCache string, f *gateFlags, t gateTarget) (*gate.Gate, error) {
+func (a *app) newGate(policyFile string, pol policy.Options, f *gateFlags, t gateTarget) (*gate.Gate, error) {
+	pol.Logger = a.logger
 	g, err := gate.New(gate.Config{
 		Upstream:         t.upstream,
 		PolicyFile:       policyFile,
-		PolicyOptions:    policy.Options{Logger: a.logger, TUFCacheDir: tufCache},
+		PolicyOptions:    pol,
 		Mode:             gate.Mode(f.mode),
 		RootPath:         t.rootPath,
 		UpstreamWorkDir:  t.workdir,
@@ -107,8 +109,8 @@ const drainSlack = 10 * time.Second
 
 // openGate builds the gate (newGate) and opens its listeners at listen
 // and --admin-listen; on error nothing is left open.
-func (a *app) openGate(policyFile, tufCache string, f *gateFlags, listen string, t gateTarget) (*gateServer, error) {
-	g, err := a.newGate(policyFile, tufCache, f, t)
+func (a *app) openGate(policyFile string, pol policy.Options, f *gateFlags, listen string, t gateTarget) (*gateServer, error) {
+	g, err := a.newGate(policyFile, pol, f, t)
 	if err != nil {
 		return nil, err
 	}

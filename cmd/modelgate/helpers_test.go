@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/modelgate/modelgate/internal/shareddata"
 	"github.com/modelgate/modelgate/internal/testpki"
@@ -53,11 +54,21 @@ func runOnTerminal(t *testing.T, args ...string) result {
 	return runApp(t, true, args...)
 }
 
+// runApp runs modelgate in-process, with stderr a terminal or not. No
+// progress frame is drawn on a timer: what a terminal run writes must not
+// depend on how fast the machine hashes (progress_test.go forces frames).
 func runApp(t *testing.T, terminal bool, args ...string) result {
+	t.Helper()
+	return runAppWith(t, terminal, progressConfig{every: time.Hour}, args...)
+}
+
+// runAppWith is runApp with the progress display rendering as cfg says.
+func runAppWith(t *testing.T, terminal bool, cfg progressConfig, args ...string) result {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	a := newApp(&stdout, &stderr)
 	a.isTerminal = func(io.Writer) bool { return terminal }
+	a.progressCfg = cfg
 	a.execve = func(string, []string, []string) error {
 		// Never replace the test binary: exec tests use runExec.
 		t.Errorf("modelgate %s: unexpected exec", strings.Join(args, " "))

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/modelgate/modelgate/launch"
+	"github.com/modelgate/modelgate/policy"
 	"github.com/modelgate/modelgate/vllmcmd"
 )
 
@@ -152,7 +153,10 @@ func (a *app) runBehindGate(ctx context.Context, f *execFlags, plan *launch.Plan
 	root, rootErr := plan.HubCache()
 	hub, _ := a.gateHubRoot(root, rootErr, false)
 	keys := plan.APIKeys()
-	s, err := a.openGate(f.policy, f.tufCache, &f.gate, f.listen, gateTarget{
+	// The gate is a server: digests in memory in front of the store
+	// (exec's decisions above used the store alone).
+	pol := policy.Options{TUFCacheDir: f.tufCache, Cache: a.openServerCache(&f.cache)}
+	s, err := a.openGate(f.policy, pol, &f.gate, f.listen, gateTarget{
 		upstream: addr.upstream, workdir: wd, home: plan.Home, resolverDir: plan.Env.ResolverDir,
 		rootPath: plan.Command.RootPath, apiKeys: keys, hub: hub, startHeld: true,
 	})

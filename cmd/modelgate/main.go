@@ -50,6 +50,7 @@ func (a *app) run(ctx context.Context, args []string) (code int) {
 		// A crash must never read as success, and never print a stack
 		// trace at a user: report it as an internal error.
 		if r := recover(); r != nil {
+			a.progress.end()
 			fmt.Fprintf(a.stderr, "modelgate: internal error: %s\n", oneLine(fmt.Sprint(r)))
 			code = exitError
 		}
@@ -90,10 +91,12 @@ func (a *app) run(ctx context.Context, args []string) (code int) {
 // text, anything in the message that could act on a terminal is escaped
 // (see oneLine); an error that is a list (an invalid policy's problems)
 // keeps one line per item. It may be called from the signal watcher while
-// the command runs, hence the lock.
+// the command runs, hence the lock; a progress bar still on screen is
+// erased first.
 func (a *app) reportError(err error, code int) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.progress.end()
 	if a.jsonLogger != nil {
 		a.jsonLogger.Error(err.Error(), "exit_code", code)
 		return

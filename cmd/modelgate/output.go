@@ -9,10 +9,10 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
-	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
 
+	"github.com/modelgate/modelgate/internal/termsafe"
 	"github.com/modelgate/modelgate/policy"
 )
 
@@ -27,69 +27,18 @@ import (
 
 // oneLine returns s as a single line with every character that could act
 // on a terminal written as a Go escape (\n, \x1b, \u202e, \x9b for an
-// invalid byte). Printable text, including %q-quoted strings, is
-// unchanged.
-func oneLine(s string) string { return escapeControls(s, false) }
+// invalid byte); see package termsafe. Printable text, including
+// %q-quoted strings, is unchanged.
+func oneLine(s string) string { return termsafe.Line(s) }
 
 // terminalSafe is oneLine for text that is meant to be several lines: it
 // keeps '\n' and escapes everything else oneLine does.
-func terminalSafe(s string) string { return escapeControls(s, true) }
-
-func escapeControls(s string, keepNewlines bool) string {
-	if !needsEscaping(s, keepNewlines) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case r == '\n' && keepNewlines:
-			b.WriteByte('\n')
-		case dangerous(r):
-			writeEscape(&b, r)
-		default:
-			b.WriteString(s[i : i+size])
-		}
-		i += size
-	}
-	return b.String()
-}
-
-func needsEscaping(s string, keepNewlines bool) bool {
-	for _, r := range s {
-		if r == utf8.RuneError || (dangerous(r) && !(r == '\n' && keepNewlines)) {
-			return true
-		}
-	}
-	return false
-}
+func terminalSafe(s string) string { return termsafe.Lines(s) }
 
 // dangerous reports whether r can change what a terminal shows beyond
-// printing a glyph: C0 and C1 controls and DEL (cursor movement, escape
-// sequences, line breaks), and format characters such as bidi overrides
-// and zero-width characters (text that reads differently than it is).
-func dangerous(r rune) bool {
-	return unicode.IsControl(r) || unicode.Is(unicode.Cf, r)
-}
-
-func writeEscape(b *strings.Builder, r rune) {
-	switch {
-	case r == '\n':
-		b.WriteString(`\n`)
-	case r == '\r':
-		b.WriteString(`\r`)
-	case r == '\t':
-		b.WriteString(`\t`)
-	case r < 0x80:
-		fmt.Fprintf(b, `\x%02x`, r)
-	case r <= 0xFFFF:
-		fmt.Fprintf(b, `\u%04x`, r)
-	default:
-		fmt.Fprintf(b, `\U%08x`, r)
-	}
-}
+// printing a glyph, or look like something else (a space that is not
+// one): whatever oneLine escapes.
+func dangerous(r rune) bool { return !termsafe.Printable(r) }
 
 // decisionLine is the text form of a policy decision: outcome first, then
 // the artifact, then what matters for that outcome, kept short so that it
@@ -108,7 +57,7 @@ func decisionLine(d policy.Decision) string {
 	case policy.Verified, policy.Skipped:
 		fmt.Fprintf(&b, ": signer %q (%s), rule %q", d.Signer, d.Method, d.Rule)
 		if d.Outcome == policy.Verified {
-			fmt.Fprintf(&b, ", %s, %d bytes", plural(d.Files, "file"), d.Bytes)
+			fmt.Fprintf(&b, ", %s, %s", plural(d.Files, "file"), bytesPhrase(d.Bytes, d.CachedBytes))
 		}
 	default:
 		if d.Code != "" {

@@ -21,6 +21,7 @@ type policyVerifyFlags struct {
 	loras    []string
 	output   string
 	tufCache string
+	cache    cacheFlags
 	hub      hubFlags
 }
 
@@ -69,6 +70,7 @@ func (f *policyVerifyFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.tufCache, "tuf-cache-dir", "", "TUF cache folder for Sigstore trusted roots (default: sigstore-go's, ~/.sigstore/root)")
 	completeDir(cmd, "tuf-cache-dir")
 	f.hub.register(cmd, true)
+	f.cache.register(cmd)
 }
 
 // nonEmpty refuses an empty --model or --lora value: "" would otherwise
@@ -84,7 +86,14 @@ func nonEmpty(flag string, paths []string) error {
 
 // loadPolicy loads a policy for enforcement; any problem is exit 2.
 func (a *app) loadPolicy(path, tufCache string) (*policy.Policy, error) {
-	p, err := policy.Load(path, policy.Options{Logger: a.logger, TUFCacheDir: tufCache})
+	return a.loadPolicyWith(path, policy.Options{TUFCacheDir: tufCache})
+}
+
+// loadPolicyWith is loadPolicy with more options (the logger is the
+// app's).
+func (a *app) loadPolicyWith(path string, opts policy.Options) (*policy.Policy, error) {
+	opts.Logger = a.logger
+	p, err := policy.Load(path, opts)
 	if err != nil {
 		var le *policy.LoadError
 		if errors.As(err, &le) {
@@ -135,7 +144,9 @@ func (a *app) runPolicyVerify(ctx context.Context, f *policyVerifyFlags) error {
 	if err := f.hub.check(ids); err != nil {
 		return err
 	}
-	p, err := a.loadPolicy(f.policy, f.tufCache)
+	// Each decision that hashes gets a progress bar (on a terminal),
+	// erased before its line is printed.
+	p, err := a.loadPolicyWith(f.policy, policy.Options{TUFCacheDir: f.tufCache, Progress: a.progress.policyHook(), Cache: a.openCache(&f.cache)})
 	if err != nil {
 		return err
 	}
@@ -160,7 +171,9 @@ func (a *app) runPolicyVerify(ctx context.Context, f *policyVerifyFlags) error {
 	deniedCount, total := 0, 0
 	decide := func(kind policy.Kind, paths []string) error {
 		for _, path := range paths {
-			for _, dec := range d.decide(ctx, kind, path) {
+			decisions := d.decide(ctx, kind, path)
+			a.progress.end()
+			for _, dec := range decisions {
 				if ctx.Err() != nil {
 					// A signal stopped the decision halfway: its outcome
 					// says nothing about the artifact, so it is not
@@ -306,7 +319,7 @@ func (a *app) policyExplainCommand() *cobra.Command {
 			if err := hub.check(ids); err != nil {
 				return err
 			}
-			p, err := a.loadPolicy(args[0], "")
+			p, err := a.loadPolicy(args[0], "") // explain hashes nothing: no cache
 			if err != nil {
 				return err
 			}

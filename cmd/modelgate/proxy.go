@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/modelgate/modelgate/hfcache"
+	"github.com/modelgate/modelgate/policy"
 )
 
 // proxyFlags are the flags of `modelgate proxy`.
@@ -16,6 +17,7 @@ type proxyFlags struct {
 	policy, listen, upstream             string
 	workdir, home, resolverDir, rootPath string
 	tufCache, apiKeyFile, hfCache        string
+	cache                                cacheFlags
 }
 
 func (a *app) proxyCommand() *cobra.Command {
@@ -51,6 +53,7 @@ that cannot be opened.`,
 	completeDir(cmd, "hf-cache")
 	fl.StringVar(&f.tufCache, "tuf-cache-dir", "", "TUF cache folder for Sigstore trusted roots (default: sigstore-go's, ~/.sigstore/root)")
 	fl.StringVar(&f.apiKeyFile, "upstream-api-key-file", "", "file with vLLM's --api-key, one key per line (default: $VLLM_API_KEY)")
+	f.cache.register(cmd)
 	return cmd
 }
 
@@ -71,7 +74,8 @@ func (a *app) runProxy(cmd *cobra.Command, f *proxyFlags) error {
 	if err != nil {
 		return err
 	}
-	s, err := a.openGate(f.policy, f.tufCache, &f.gate, f.listen, gateTarget{
+	pol := policy.Options{TUFCacheDir: f.tufCache, Cache: a.openServerCache(&f.cache)}
+	s, err := a.openGate(f.policy, pol, &f.gate, f.listen, gateTarget{
 		upstream: f.upstream, workdir: f.workdir, home: f.home, resolverDir: f.resolverDir, rootPath: f.rootPath,
 		apiKeys: keys, hub: hub,
 	})

@@ -30,12 +30,15 @@ type app struct {
 
 	logger *slog.Logger
 	// stderrTTY is set by setupLogging when stderr is a terminal. It
-	// decides whether decision records are logged (see setupLogging) and
-	// is where a progress display on stderr would hook in: on, only when
-	// stderrTTY && logFormat is text && !quiet.
+	// decides whether decision records are logged and whether hashing
+	// shows progress (see setupLogging).
 	stderrTTY bool
+	// progress draws hashing progress on stderr; nil (off) unless
+	// setupLogging turned it on. progressCfg is how it renders.
+	progress    *progressDisplay
+	progressCfg progressConfig
 
-	mu         sync.Mutex   // guards jsonLogger against the signal watcher
+	mu         sync.Mutex   // guards jsonLogger and progress against the signal watcher
 	jsonLogger *slog.Logger // the logger, when --log-format json: errors are records too
 
 	grace      atomic.Int64           // time.Duration a command has to stop after a signal
@@ -47,7 +50,7 @@ type app struct {
 }
 
 func newApp(stdout, stderr io.Writer) *app {
-	a := &app{stdout: stdout, stderr: stderr, isTerminal: fileIsTerminal, execve: sysExec}
+	a := &app{stdout: stdout, stderr: stderr, isTerminal: fileIsTerminal, execve: sysExec, progressCfg: progressConfig{every: progressEvery}}
 	a.setInterruptGrace(interruptGrace)
 	return a
 }
@@ -90,7 +93,7 @@ interrupted by SIGINT/SIGTERM.`,
 	})
 
 	root.AddCommand(a.verifyCommand(), a.signCommand(), a.digestCommand(), a.policyCommand())
-	root.AddCommand(a.execCommand(), a.proxyCommand())
+	root.AddCommand(a.execCommand(), a.proxyCommand(), a.cacheCommand())
 	// model_signing spells flags with underscores too (--public_key); accept
 	// both everywhere, after every subcommand's flags are defined.
 	root.SetGlobalNormalizationFunc(underscoreToHyphen)
@@ -110,6 +113,11 @@ func underscoreToHyphen(_ *pflag.FlagSet, name string) pflag.NormalizedName {
 // same facts below it is noise. The record stays where something reads
 // it: with --log-format json, when stderr is not a terminal (init
 // containers, journald, CI logs) and at --log-level debug.
+//
+// The same operator, without --quiet, sees hashing progress (see
+// progressDisplay); text records then go through the display, which keeps
+// them from tearing a frame. Nothing else ever sees it: a JSON log, a
+// file or a pipe gets no escape sequence and no frame.
 func (a *app) setupLogging(levelGiven bool) error {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(a.logLevel)); err != nil {
@@ -121,9 +129,15 @@ func (a *app) setupLogging(levelGiven bool) error {
 	opts := &slog.HandlerOptions{Level: level}
 	a.stderrTTY = a.isTerminal(a.stderr)
 	var h slog.Handler
+	var progress *progressDisplay
 	switch a.logFormat {
 	case "text":
-		h = slog.NewTextHandler(a.stderr, opts)
+		var out io.Writer = a.stderr
+		if a.stderrTTY && !a.quiet {
+			progress = newProgressDisplay(a.stderr, a.progressCfg)
+			out = progress
+		}
+		h = slog.NewTextHandler(out, opts)
 		if a.stderrTTY && level > slog.LevelDebug {
 			h = withoutDecisions{h}
 		}
@@ -133,10 +147,11 @@ func (a *app) setupLogging(levelGiven bool) error {
 		return usageError("--log-format %q: want text or json", a.logFormat)
 	}
 	a.logger = slog.New(h)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.progress = progress
 	if a.logFormat == "json" {
-		a.mu.Lock()
 		a.jsonLogger = a.logger
-		a.mu.Unlock()
 	}
 	return nil
 }

@@ -24,6 +24,7 @@ type hashFlags struct {
 	walkFlags
 	hash      string
 	shardSize int64
+	cache     cacheFlags
 }
 
 func (f *hashFlags) register(cmd *cobra.Command) {
@@ -32,6 +33,7 @@ func (f *hashFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.hash, "hash", "sha256", "hash for each file or shard: sha256, blake2b or blake3")
 	fl.Int64Var(&f.shardSize, "shard-size", 0, "hash files in shards of this many bytes (the shards method); 0 hashes whole files")
 	completeValues(cmd, "hash", "sha256", "blake2b", "blake3")
+	f.cache.register(cmd)
 }
 
 // serialization validates --hash and --shard-size.
@@ -274,7 +276,7 @@ func (a *app) runSign(ctx context.Context, modelPath string, f *signFlags, s mod
 	if err != nil {
 		return failed(err)
 	}
-	opts := modelsig.SignOptions{IgnoreGitPaths: f.ignoreGitPaths(), Serialization: ser}
+	opts := modelsig.SignOptions{IgnoreGitPaths: f.ignoreGitPaths(), Serialization: ser, Cache: a.openCache(&f.cache)}
 	if opts.SignaturePath, err = m.signaturePath(f.signature); err != nil {
 		return err
 	}
@@ -286,7 +288,9 @@ func (a *app) runSign(ctx context.Context, modelPath string, f *signFlags, s mod
 	if opts.IgnorePaths, err = resolveIgnorePaths(m.abs, f.ignorePaths); err != nil {
 		return err
 	}
+	opts.Progress = a.progress.start("sign", m.arg)
 	res, err := modelsig.Sign(ctx, m.abs, s, opts)
+	a.progress.end()
 	if err != nil {
 		return failed(err)
 	}
@@ -326,9 +330,13 @@ the model folder, or --signature) when that lies inside the model.`,
 			if err != nil {
 				return err
 			}
+			cache := a.openCache(&f.cache) // before the progress bar: it may warn
 			man, _, err := manifest.Build(cmd.Context(), m.abs, manifest.Options{
 				Serialization: ser, IgnorePaths: append(ignore, sig), IgnoreGitPaths: f.ignoreGitPaths(),
+				Progress: a.progress.start("digest", m.arg),
+				Cache:    cache,
 			})
+			a.progress.end()
 			if err != nil {
 				return failed(err)
 			}

@@ -37,7 +37,7 @@ func TestMain(m *testing.M) {
 		main()
 		return // not reached: main exits
 	}
-	code := m.Run()
+	code := withPrivateCache(m.Run)
 	if execFx != nil {
 		os.RemoveAll(execFx.root)
 	}

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -78,26 +79,43 @@ func checkGolden(t *testing.T, name, got string) {
 // TestGoldenPolicyVerify: the text output of a policy run, as an operator
 // sees it at a terminal (one outcome-first line per artifact, no decision
 // records on stderr) and as a script or an init container sees it
-// (the same lines, and one log record per decision on stderr).
+// (the same lines, and one log record per decision on stderr). The
+// progress cases force the display to draw each bar's last frame: on a
+// terminal a bar per verified artifact, each erased (\x1b[1A\x1b[J)
+// before its line prints; nothing of it with --quiet or off a terminal.
 func TestGoldenPolicyVerify(t *testing.T) {
 	for _, c := range []struct {
 		name     string
 		terminal bool
 		extra    []string
+		progress bool
 	}{
-		{"terminal", true, nil},
-		{"not-terminal", false, nil},
-		{"terminal-quiet", true, []string{"--quiet"}},
-		{"not-terminal-quiet", false, []string{"-q"}},
+		{"terminal", true, nil, false},
+		{"not-terminal", false, nil, false},
+		{"terminal-quiet", true, []string{"--quiet"}, false},
+		{"not-terminal-quiet", false, []string{"-q"}, false},
+		{"terminal-progress", true, nil, true},
+		{"terminal-quiet-progress", true, []string{"--quiet"}, true},
+		{"not-terminal-progress", false, nil, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			base, args := goldenPolicyRun(t)
-			r := runApp(t, c.terminal, append(c.extra, args...)...).want(t, exitDenied)
+			cfg := progressConfig{every: time.Hour, drawLast: c.progress}
+			r := runAppWith(t, c.terminal, cfg, append(c.extra, args...)...).want(t, exitDenied)
 			checkGolden(t, "policy-verify-"+c.name+".golden",
 				"$ modelgate "+strings.Join(append(c.extra, args...), " ")+"\n"+
-					"--- stdout\n"+normalize(base, r.stdout)+"--- stderr\n"+normalize(base, r.stderr))
+					"--- stdout\n"+normalize(base, r.stdout)+"--- stderr\n"+normalizeFrames(normalize(base, r.stderr)))
 		})
 	}
+}
+
+// normalizeFrames makes progress frames comparable: the throughput (and
+// so the bar's width, which takes what the numbers leave) depends on the
+// machine, and the escape sequences are written out.
+func normalizeFrames(s string) string {
+	s = regexp.MustCompile(`\[[=>-]*\]`).ReplaceAllString(s, "[BAR]")
+	s = regexp.MustCompile(`[0-9.]+ [KMGTPE]?i?B/s`).ReplaceAllString(s, "RATE/s")
+	return strings.ReplaceAll(s, "\x1b", `\x1b`)
 }
 
 // TestDecisionRecordsWhereTheyAreRead: on a terminal the decision records

@@ -71,6 +71,7 @@ type commonVerifyFlags struct {
 	ignoreUnsigned   bool
 	noIgnoreUnsigned bool
 	output           string
+	cache            cacheFlags
 }
 
 func (f *commonVerifyFlags) register(cmd *cobra.Command) {
@@ -80,6 +81,7 @@ func (f *commonVerifyFlags) register(cmd *cobra.Command) {
 	fl.BoolVar(&f.ignoreUnsigned, "ignore-unsigned-files", false, "hash only the files the signature lists; extra files on disk are not an error")
 	fl.BoolVar(&f.noIgnoreUnsigned, "no-ignore-unsigned-files", false, "same as --ignore-unsigned-files=false")
 	outputFlag(cmd, &f.output, "output format: text or json")
+	f.cache.register(cmd)
 	_ = fl.MarkHidden("no-ignore-unsigned-files")
 	cmd.ValidArgsFunction = onePathArg
 }
@@ -92,6 +94,7 @@ func (f *commonVerifyFlags) options(m model, a *app) (modelsig.VerifyOptions, er
 		AllowSymlinks:       f.allowSymlinks,
 		IgnoreUnsignedFiles: f.ignoreUnsigned && !f.noIgnoreUnsigned,
 		Logger:              a.logger,
+		Cache:               a.openCache(&f.cache),
 	}
 	var err error
 	if opts.SignaturePath, err = m.signaturePath(f.signature); err != nil {
@@ -292,7 +295,7 @@ func (a *app) runMethodVerify(ctx context.Context, modelPath string, f *commonVe
 			return err
 		}
 	case d.Outcome == policy.Verified && !a.quiet:
-		if err := a.printResult("Verification succeeded: %q (%s, %s, %d bytes)\n", modelPath, d.Method, plural(d.Files, "file"), d.Bytes); err != nil {
+		if err := a.printResult("Verification succeeded: %q (%s, %s, %s)\n", modelPath, d.Method, plural(d.Files, "file"), bytesPhrase(d.Bytes, d.CachedBytes)); err != nil {
 			return err
 		}
 	}
@@ -305,7 +308,9 @@ func (a *app) runMethodVerify(ctx context.Context, modelPath string, f *commonVe
 // verifyInto verifies m with v and fills d with the outcome. A failed
 // verification is a *modelError; other errors are the command's own.
 func (a *app) verifyInto(ctx context.Context, d *policy.Decision, m model, v modelsig.Verifier, opts modelsig.VerifyOptions, logFingerprints bool) error {
+	opts.Progress = a.progress.start("verify", m.arg)
 	res, err := modelsig.Verify(ctx, m.abs, v, opts)
+	a.progress.end()
 	if err != nil {
 		var ve *modelsig.VerificationError
 		if errors.As(err, &ve) {
@@ -315,7 +320,8 @@ func (a *app) verifyInto(ctx context.Context, d *policy.Decision, m model, v mod
 	}
 	d.Outcome, d.Reason = policy.Verified, "signature and every file match"
 	d.Signature = res.SignaturePath
-	d.Files, d.Bytes = res.Stats.Files, res.Stats.Bytes
+	d.SubjectDigest = policy.SubjectDigest(res) // what a policy's digest pin would compare
+	d.Files, d.Bytes, d.CachedBytes = res.Stats.Files, res.Stats.Bytes, res.Stats.CachedBytes
 	d.Identity, d.Issuer = res.Signed.Identity, res.Signed.Issuer
 	d.Fingerprints, d.Warnings = res.Signed.Fingerprints, res.Signed.Warnings
 	if logFingerprints {

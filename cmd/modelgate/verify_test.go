@@ -279,7 +279,7 @@ func TestVerifyFailsClosed(t *testing.T) {
 		}, []string{"signature was made with a certificate, not a bare key; use the certificate method"}, "verification-failed"},
 		{"sigstore-bundle-as-key", func(*testing.T) []string {
 			return keyArgs(refPath(t, "v1.1.0-sigstore"))
-		}, []string{"model.sig: "}, "verification-failed"},
+		}, []string{`model.sig": `}, "verification-failed"},
 		{"truncated-signature", func(t *testing.T) []string {
 			m := copyRef(t, "v1.1.0-elliptic-key")
 			sigPath := filepath.Join(m, "model.sig")
@@ -304,7 +304,7 @@ func TestVerifyFailsClosed(t *testing.T) {
 			m := copyRef(t, "v1.1.0-certificate")
 			garbleJSONField(t, filepath.Join(m, "model.sig"), "payload")
 			return certArgs(m)
-		}, []string{"model.sig: "}, "verification-failed"},
+		}, []string{`model.sig": `}, "verification-failed"},
 		{"symlink-not-allowed", func(t *testing.T) []string {
 			m := copyRef(t, "v1.1.0-elliptic-key")
 			if err := os.Symlink("signme-2", filepath.Join(m, "link")); err != nil {

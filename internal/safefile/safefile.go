@@ -11,7 +11,6 @@
 package safefile
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -56,17 +55,29 @@ func ReadFile(path string, limit int64) ([]byte, error) {
 	if size > limit {
 		return nil, tooLarge(path, limit)
 	}
-	// Sized from fstat, so that a genuine file costs one allocation; read
-	// one byte past the limit to notice a file that grew meanwhile.
-	var buf bytes.Buffer
-	buf.Grow(int(size) + bytes.MinRead)
-	if _, err := buf.ReadFrom(io.LimitReader(f, limit+1)); err != nil {
-		return nil, &PathError{Op: "read", Path: path, Err: unwrapPathError(err)}
+	// Sized from fstat, so that a genuine file costs one allocation that
+	// the read fills (bytes.Buffer would first clear it, touching every
+	// page of a large signature twice); read one byte past the limit to
+	// notice a file that grew meanwhile.
+	buf := make([]byte, 0, min(size, limit)+512)
+	r := io.LimitReader(f, limit+1)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)] // the file grew: let append grow the buffer
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, &PathError{Op: "read", Path: path, Err: unwrapPathError(err)}
+		}
 	}
-	if int64(buf.Len()) > limit {
+	if int64(len(buf)) > limit {
 		return nil, tooLarge(path, limit)
 	}
-	return buf.Bytes(), nil
+	return buf, nil
 }
 
 func tooLarge(path string, limit int64) error {
@@ -79,23 +90,29 @@ func notRegular(path string, m fs.FileMode) error {
 }
 
 // Kind names a file mode's type for messages ("a named pipe (FIFO)", "a
-// directory"...), for every package that refuses a file for its type.
+// directory"...). It is the one naming every package uses when it refuses
+// a file for its type (safefile, manifest's walk, hfcache's cache
+// checks), so that a FIFO reads the same whichever check met it.
 func Kind(m fs.FileMode) string {
-	switch {
-	case m.IsDir():
+	switch t := m.Type(); {
+	case t == 0:
+		return "a regular file"
+	case t&fs.ModeDir != 0:
 		return "a directory"
-	case m&fs.ModeNamedPipe != 0:
+	case t&fs.ModeSymlink != 0:
+		return "a symlink"
+	case t&fs.ModeNamedPipe != 0:
 		return "a named pipe (FIFO)"
-	case m&fs.ModeSocket != 0:
+	case t&fs.ModeSocket != 0:
 		return "a socket"
-	case m&fs.ModeCharDevice != 0:
+	case t&fs.ModeCharDevice != 0:
 		return "a character device"
-	case m&fs.ModeDevice != 0:
+	case t&fs.ModeDevice != 0:
 		return "a block device"
-	case m&fs.ModeIrregular != 0:
+	case t&fs.ModeIrregular != 0:
 		return "an irregular file"
 	}
-	return "not a regular file"
+	return "a special file (" + m.Type().String() + ")"
 }
 
 // unwrapPathError drops an *fs.PathError layer (whose message does not

@@ -4,14 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"io/fs"
-	"net"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 )
 
 func TestReadFile(t *testing.T) {
@@ -84,7 +81,8 @@ func TestKind(t *testing.T) {
 		fs.ModeDevice | fs.ModeCharDevice: "a character device",
 		fs.ModeDevice:                     "a block device",
 		fs.ModeIrregular:                  "an irregular file",
-		fs.ModeSymlink:                    "not a regular file",
+		fs.ModeSymlink:                    "a symlink",
+		0o644:                             "a regular file",
 	} {
 		if got := Kind(m); got != want {
 			t.Errorf("Kind(%v) = %q, want %q", m, got, want)
@@ -92,36 +90,23 @@ func TestKind(t *testing.T) {
 	}
 }
 
-// TestReadFileDoesNotBlock: a FIFO with no writer and a Unix socket are
-// refused at once instead of blocking in open or read.
-func TestReadFileDoesNotBlock(t *testing.T) {
-	if runtime.GOOS == "windows" {
-		t.Skip("no FIFOs")
+// TestReadFileLongerThanStat: a regular file that holds more than fstat
+// said (as /proc files do, which report size 0; or one that grew since)
+// is read whole, and the limit still holds.
+func TestReadFileLongerThanStat(t *testing.T) {
+	const path = "/proc/self/status"
+	if runtime.GOOS != "linux" {
+		t.Skip("needs /proc")
 	}
-	dir := t.TempDir()
-	fifo := filepath.Join(dir, "fifo")
-	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
-		t.Fatal(err)
+	fi, err := os.Stat(path)
+	if err != nil || fi.Size() != 0 {
+		t.Skipf("%s: size %v, %v; want a file whose stat says 0", path, fi, err)
 	}
-	sock := filepath.Join(dir, "sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
+	got, err := ReadFile(path, 1<<20)
+	if err != nil || !bytes.HasPrefix(got, []byte("Name:")) || !bytes.Contains(got, []byte("\nPid:")) || len(got) < 600 {
+		t.Fatalf("read %d bytes %q, %v", len(got), got, err)
 	}
-	defer l.Close()
-	for _, tc := range []struct{ path, msg string }{
-		{fifo, "is a named pipe (FIFO), not a regular file"},
-		{sock, "is a socket, not a regular file"},
-	} {
-		done := make(chan error, 1)
-		go func() { _, err := ReadFile(tc.path, 1<<20); done <- err }()
-		select {
-		case err := <-done:
-			if err == nil || !strings.Contains(err.Error(), tc.msg) {
-				t.Errorf("%s: error %v, want %q", tc.path, err, tc.msg)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("%s: ReadFile blocked", tc.path)
-		}
+	if _, err := ReadFile(path, 100); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("limit 100: error %v, want ErrTooLarge", err)
 	}
 }

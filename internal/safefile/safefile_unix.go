@@ -40,7 +40,7 @@ func open(path string) (*os.File, int64, error) {
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		unix.Close(fd)
-		return nil, 0, notRegular(path, fileMode(st.Mode))
+		return nil, 0, notRegular(path, fileMode(uint32(st.Mode))) // uint16 on Darwin
 	}
 	if err := unix.SetNonblock(fd, false); err != nil {
 		unix.Close(fd)
