@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,7 +14,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -469,25 +467,6 @@ func TestExecListenUsage(t *testing.T) {
 		stderrHas(t, "refused: VLLM_ALLOW_RUNTIME_LORA_UPDATING", "modelgate exec --listen")
 }
 
-// lockedBuffer is a bytes.Buffer safe for the writers of an in-process
-// run: the logger and the copies of vLLM's output.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestExecListenNoLeaks runs exec --listen in-process, stops it as a
 // signal would (the context ends) and checks that it exits with vLLM's
 // code and leaves no goroutine and no vLLM behind.
@@ -508,7 +487,7 @@ func TestExecListenNoLeaks(t *testing.T) {
 		// runs for the rest of the process once started.
 		goleak.IgnoreTopFunction("os/signal.signal_recv"), goleak.IgnoreAnyFunction("os/signal.loop"))
 
-	var out lockedBuffer
+	var out syncBuffer // the logger and the copies of vLLM's output write it
 	a := newApp(&out, &out)
 	a.isTerminal = func(io.Writer) bool { return false }
 	ctx, cancel := context.WithCancel(context.Background())
