@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"runtime"
 	"slices"
 	"strings"
@@ -82,16 +83,44 @@ const completionBody = `{"model":"base","messages":[{"role":"system","content":"
 // upstream that takes 20 ms per completion (upstream-20ms, still far
 // quicker than a model) the cores are not saturated and the difference is
 // the gate's own work on the request's path.
+//
+// The bare-proxy row puts a plain httputil.ReverseProxy, with the gate's
+// transport settings and none of its checks, in the gate's place (its
+// gate-* figures are the bare proxy's): what any reverse proxy in Go adds
+// on this machine, against which to read the gate's figures.
 func BenchmarkAddedLatency(b *testing.B) {
 	for _, delay := range []time.Duration{0, 20 * time.Millisecond} {
 		b.Run(fmt.Sprintf("upstream-%dms", delay.Milliseconds()), func(b *testing.B) {
-			benchAddedLatency(b, benchUpstreamDelay(b, delay))
+			up := benchUpstreamDelay(b, delay)
+			benchAddedLatency(b, up, benchGate(b, up.URL))
 		})
 	}
+	b.Run("upstream-20ms-bare-proxy", func(b *testing.B) {
+		up := benchUpstreamDelay(b, 20*time.Millisecond)
+		benchAddedLatency(b, up, bareProxy(b, up.URL))
+	})
 }
 
-func benchAddedLatency(b *testing.B, up *httptest.Server) {
-	gw := benchGate(b, up.URL)
+// bareProxy is a reverse proxy to up with the gate's transport and
+// nothing else.
+func bareProxy(tb testing.TB, up string) *httptest.Server {
+	u, err := parseUpstream(up, DefaultDialTimeout)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.Out.URL.Scheme, pr.Out.URL.Host = u.scheme, u.host
+			pr.SetXForwarded()
+		},
+		Transport: u.transport,
+	}
+	srv := httptest.NewServer(rp)
+	tb.Cleanup(srv.Close)
+	return srv
+}
+
+func benchAddedLatency(b *testing.B, up, gw *httptest.Server) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 128, MaxIdleConns: 256}}
 	defer client.CloseIdleConnections()
 	do := func(url string) time.Duration {
