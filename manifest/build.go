@@ -74,6 +74,8 @@ type Options struct {
 	// Cache, when set, lets Hash reuse the digests of unchanged files
 	// (see DigestCache).
 	Cache DigestCache
+
+	copy CopyTarget // set by HashCopy only
 }
 
 // Progress receives progress reports from Walk and Hash. Planned is called
@@ -159,6 +161,9 @@ func (t *Tree) Hash(ctx context.Context) (*Manifest, Stats, error) {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	cache := newCacheRun(t.opts.Cache, t.opts.HashType, t.files)
+	if cache != nil && t.opts.copy != nil {
+		cache.noHits = true // every byte must be read to be copied
+	}
 	digests, n, err := hashAll(ctx, t.loc, items, t.opts, workers, cache)
 	cache.close()
 	if err != nil {
