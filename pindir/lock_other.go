@@ -27,3 +27,5 @@ func (l *lockedFile) writeSize(int64) error                     { return ErrUnsu
 func (l *lockedFile) close()                                    {}
 func (l *lockedFile) remove()                                   {}
 func freeSpace(string) (int64, error)                           { return 0, ErrUnsupported }
+func (l *lockedFile) synced() bool                              { return false }
+func (l *lockedFile) markSynced() error                         { return ErrUnsupported }

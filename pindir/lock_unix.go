@@ -116,6 +116,23 @@ func (l *lockedFile) writeSize(n int64) error {
 	return err
 }
 
+// The content of a copy's lock file once the copy is known to be on disk.
+const syncedMark = "synced\n"
+
+// synced reports whether the copy's lock file records that the copy is on
+// disk (markSynced).
+func (l *lockedFile) synced() bool {
+	var b [len(syncedMark) + 1]byte
+	n, _ := l.f.ReadAt(b[:], 0)
+	return string(b[:n]) == syncedMark
+}
+
+// markSynced records that the copy is on disk.
+func (l *lockedFile) markSynced() error {
+	_, err := l.f.WriteAt([]byte(syncedMark), 0)
+	return err
+}
+
 func (l *lockedFile) close() { l.f.Close() }
 
 // remove unlinks the lock file, then releases the lock: whoever opened

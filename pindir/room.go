@@ -221,8 +221,8 @@ func (d *Dir) removeCopy(key string) error {
 
 // place renames the finished copy tmp to DIR/key, unless a copy is
 // already there (false). Under DIR/.lock, so that two processes cannot
-// both find the name free. The folder is synced, so that the rename is
-// durable once place returns.
+// both find the name free. The rename need not be durable: a copy lost
+// in a crash is made again.
 func (d *Dir) place(tmp, key string) (bool, error) {
 	dl, err := lockNamed(filepath.Join(d.path, dirLock), lockExclusive, holdWait)
 	if err != nil {
@@ -234,9 +234,6 @@ func (d *Dir) place(tmp, key string) (bool, error) {
 	}
 	if err := os.Rename(tmp, d.copyPath(key)); err != nil {
 		return false, fmt.Errorf("put the copy in place: %w", err)
-	}
-	if err := syncDir(d.path); err != nil {
-		return false, fmt.Errorf("sync the pin folder: %w", err)
 	}
 	return true, nil
 }
@@ -284,14 +281,4 @@ func removeTree(root string) error {
 		return nil
 	})
 	return os.RemoveAll(root)
-}
-
-// syncDir makes a folder's entries durable.
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return f.Sync()
 }

@@ -112,6 +112,12 @@ func (s *Session) target() string {
 // recheck hashes the existing copy against expected, through the cache:
 // an unchanged copy costs a walk and cache lookups. The copy must hold
 // exactly the manifest's files (for a single file: that one name).
+//
+// A copy is not synced when it is made (the decision would wait for the
+// disk to write the whole model): the first re-check syncs it, before any
+// digest of its files can enter the cache, and records that in its lock
+// file. A copy a crash damaged is then read from disk as it is, and
+// replaced; a digest is never cached for bytes the disk does not hold.
 func (s *Session) recheck(ctx context.Context, expected *manifest.Manifest) (*manifest.Manifest, manifest.Stats, error) {
 	if s.req.File {
 		entries, err := os.ReadDir(s.d.copyPath(s.key))
@@ -120,6 +126,12 @@ func (s *Session) recheck(ctx context.Context, expected *manifest.Manifest) (*ma
 		}
 		if len(entries) != 1 || entries[0].Name() != filepath.Base(s.req.Source) {
 			return nil, manifest.Stats{}, fmt.Errorf("the copy of a single file must hold exactly %s", strconv.Quote(filepath.Base(s.req.Source)))
+		}
+	}
+	synced := s.lock.synced()
+	if !synced {
+		if err := syncTree(s.d.copyPath(s.key)); err != nil {
+			return nil, manifest.Stats{}, fmt.Errorf("sync the copy: %w", err)
 		}
 	}
 	opts := manifest.Options{
@@ -145,6 +157,11 @@ func (s *Session) recheck(ctx context.Context, expected *manifest.Manifest) (*ma
 	}
 	if err := manifest.Compare(expected, actual); err != nil {
 		return nil, manifest.Stats{}, err
+	}
+	if !synced {
+		if err := s.lock.markSynced(); err != nil {
+			s.d.log.Warn("could not record that a verified copy is on disk", "copy", s.d.copyPath(s.key), "error", err.Error())
+		}
 	}
 	return actual, stats, nil
 }
@@ -193,9 +210,11 @@ func (s *Session) start(size int64) error {
 
 // Commit puts the copy in place once the decision allowed the artifact,
 // and returns where the server must load it from. A copy Hash re-checked
-// is returned as it is. The new copy is made read-only and durable, then
-// renamed to DIR/<digest>; should another process have put a copy there
-// meanwhile, that copy is re-checked and used instead.
+// is returned as it is. The new copy is made read-only and renamed to
+// DIR/<digest>; should another process have put a copy there meanwhile,
+// that copy is re-checked and used instead. Commit does not wait for the
+// disk: the server reads the copy from the page cache, and the first
+// re-check syncs it (see recheck).
 func (s *Session) Commit(ctx context.Context) (Result, error) {
 	switch {
 	case s.result != nil:
@@ -205,9 +224,6 @@ func (s *Session) Commit(ctx context.Context) (Result, error) {
 	}
 	if err := s.tgt.readOnly(); err != nil {
 		return Result{}, fmt.Errorf("make the copy read-only: %w", err)
-	}
-	if err := syncTree(s.tmp); err != nil {
-		return Result{}, fmt.Errorf("sync the copy: %w", err)
 	}
 	placed, err := s.d.place(s.tmp, s.key)
 	if err != nil {

@@ -11,10 +11,6 @@ import (
 // cloneFile: reflinks are used on Linux only.
 func cloneFile(*os.File, uintptr) (bool, error) { return false, nil }
 
-func preallocate(*os.File, int64) error { return nil }
-
-func startWriteback(*os.File, int64, int64) {}
-
 // syncTree makes the copy at root durable, a file or folder at a time.
 func syncTree(root string) error {
 	return filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {

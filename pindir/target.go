@@ -14,10 +14,6 @@ import (
 	"github.com/modelgate/modelgate/manifest"
 )
 
-// writebackEvery is how many bytes a copy writes between requests that
-// the kernel start writing them to disk (see startWriteback).
-const writebackEvery = 16 << 20
-
 // target is a manifest.CopyTarget writing into a private folder: the copy
 // being made.
 type target struct {
@@ -137,28 +133,20 @@ type copyFile struct {
 	f    *os.File
 	rel  string
 	size int64 // the whole file's walked size
-
-	unsynced     int64 // bytes written since the last startWriteback
-	unsyncedFrom int64
 }
 
 // Clone implements manifest.CopyFile: the first shard to get here clones
-// the whole file, or, when the file system cannot, preallocates it; the
-// other shards wait for that and share the result.
+// the whole file; the other shards wait for that and share the result.
 func (c *copyFile) Clone(src uintptr) (io.ReaderAt, error) {
 	c.st.clone.Do(func() {
-		if c.size > 0 && !c.t.noClone.Load() {
-			c.st.cloned, c.st.cerr = cloneFile(c.f, src)
-			if c.st.cloned {
-				c.t.cloned.Add(c.size)
-				return
-			}
-			if c.st.cerr == nil {
-				c.t.noClone.Store(true) // the next files will not clone either
-			}
+		if c.size == 0 || c.t.noClone.Load() {
+			return
 		}
-		if c.st.cerr == nil {
-			c.st.cerr = preallocate(c.f, c.size)
+		c.st.cloned, c.st.cerr = cloneFile(c.f, src)
+		if c.st.cloned {
+			c.t.cloned.Add(c.size)
+		} else if c.st.cerr == nil {
+			c.t.noClone.Store(true) // the next files will not clone either
 		}
 	})
 	if c.st.cerr != nil {
@@ -170,33 +158,16 @@ func (c *copyFile) Clone(src uintptr) (io.ReaderAt, error) {
 	return nil, nil
 }
 
-// WriteAt implements manifest.CopyFile, starting the write-back of each
-// writebackEvery bytes written in a row.
+// WriteAt implements manifest.CopyFile.
 func (c *copyFile) WriteAt(p []byte, off int64) (int, error) {
 	n, err := c.f.WriteAt(p, off)
 	c.t.written.Add(int64(n))
-	if err != nil {
-		return n, err
-	}
-	if c.t.afterWrite != nil {
+	if err == nil && c.t.afterWrite != nil {
 		c.t.afterWrite(c.rel, off)
 	}
-	if c.unsynced == 0 || c.unsyncedFrom+c.unsynced != off {
-		c.unsyncedFrom, c.unsynced = off, 0
-	}
-	c.unsynced += int64(n)
-	if c.unsynced >= writebackEvery {
-		startWriteback(c.f, c.unsyncedFrom, c.unsynced)
-		c.unsyncedFrom, c.unsynced = off+int64(n), 0
-	}
-	return n, nil
+	return n, err
 }
 
-// Close implements manifest.CopyFile. Durability comes later, for the
-// whole copy at once (syncTree), when it is committed.
-func (c *copyFile) Close() error {
-	if c.unsynced > 0 {
-		startWriteback(c.f, c.unsyncedFrom, c.unsynced)
-	}
-	return c.f.Close()
-}
+// Close implements manifest.CopyFile. The copy is not synced here: see
+// Session.Commit.
+func (c *copyFile) Close() error { return c.f.Close() }
