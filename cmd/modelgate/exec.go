@@ -22,6 +22,7 @@ type execFlags struct {
 	output     string
 	tufCache   string
 	cache      cacheFlags
+	pins       pinFlags
 }
 
 func (a *app) execCommand() *cobra.Command {
@@ -59,6 +60,7 @@ See docs/vllm.md.`,
 	completeDir(cmd, "tuf-cache-dir")
 	completeValues(cmd, "allow-flag", vllmcmd.CodeFlagNames()...)
 	f.cache.register(cmd)
+	f.pins.register(cmd)
 	return cmd
 }
 
@@ -75,7 +77,12 @@ func (a *app) runExec(ctx context.Context, f *execFlags, argv []string) error {
 	if err != nil {
 		return failed(fmt.Errorf("working directory: %w", err))
 	}
-	p, err := a.loadPolicyWith(f.policy, policy.Options{TUFCacheDir: f.tufCache, Cache: a.openCache(&f.cache)})
+	cache := a.openCache(&f.cache)
+	pins, err := f.pins.open(a, cache)
+	if err != nil {
+		return err
+	}
+	p, err := a.loadPolicyWith(f.policy, policy.Options{TUFCacheDir: f.tufCache, Cache: cache, Pins: pins})
 	if err != nil {
 		return err
 	}
@@ -105,6 +112,11 @@ func (a *app) runExec(ctx context.Context, f *execFlags, argv []string) error {
 	if plan.Refused != nil {
 		return refusedError(plan.Refused)
 	}
+	holds, err := holdCopies(pins, plan.PinnedPaths())
+	if err != nil {
+		return failed(err)
+	}
+	defer releaseAll(holds) // only when vLLM did not start
 	return a.startVLLM(plan)
 }
 
