@@ -183,6 +183,7 @@ type Gate struct {
 
 	flight singleflight.Group
 	sem    chan struct{}
+	held   heldCopies // verified copies of the adapters loaded (pins.go)
 
 	// ctx lives as long as the Gate: shared verifications and the gate's
 	// own upstream calls run under it, not under one caller's request.
@@ -317,6 +318,7 @@ func (g *Gate) Handler() http.Handler { return http.HandlerFunc(g.serveAPI) }
 // return; call it when the gate was only used through Handler.
 func (g *Gate) Close() error {
 	g.cancel()
+	g.held.releaseAll()
 	g.up.transport.CloseIdleConnections()
 	return nil
 }

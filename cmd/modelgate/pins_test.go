@@ -200,3 +200,28 @@ func TestExecPinDirProcess(t *testing.T) {
 		t.Errorf("vLLM holds locks on %q, want the copy's", rec.Locked)
 	}
 }
+
+// TestProxyPinDirUsage: the proxy checks the pin flags before it starts.
+func TestProxyPinDirUsage(t *testing.T) {
+	dir := t.TempDir()
+	pol := proxyPolicy(t, dir)
+	sock := "unix:" + filepath.Join(dir, "s")
+	open := filepath.Join(dir, "open")
+	if err := os.Mkdir(open, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(open, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	base := []string{"proxy", "--security-policy", pol, "--listen", sock, "--upstream", "http://127.0.0.1:1"}
+	for _, tc := range []struct {
+		flags []string
+		msg   string
+	}{
+		{[]string{"--pin-dir-max-size", "10GB"}, "needs --pin-dir"},
+		{[]string{"--pin-dir", filepath.Join(dir, "pins"), "--pin-dir-max-size", "-1"}, "give a positive size"},
+		{[]string{"--pin-dir", open}, "writable by group or others"},
+	} {
+		runCLI(t, append(slices.Clone(base), tc.flags...)...).want(t, exitError).stderrHas(t, tc.msg)
+	}
+}

@@ -26,6 +26,7 @@ type proxyFlags struct {
 	drainTimeout                          time.Duration
 	allowWebSocket                        bool
 	cache                                 cacheFlags
+	pins                                  pinFlags
 }
 
 func (a *app) proxyCommand() *cobra.Command {
@@ -67,6 +68,7 @@ that cannot be opened.`,
 	fl.DurationVar(&f.drainTimeout, "drain-timeout", gate.DefaultDrainTimeout, "how long requests in flight may run on after SIGTERM")
 	fl.BoolVar(&f.allowWebSocket, "allow-websocket", false, "forward WebSocket upgrades (vLLM's /v1/realtime), whose messages the gate cannot read")
 	f.cache.register(cmd)
+	f.pins.register(cmd)
 	return cmd
 }
 
@@ -90,10 +92,15 @@ func (a *app) runProxy(cmd *cobra.Command, f *proxyFlags) error {
 	if err != nil {
 		return err
 	}
+	cache := a.openServerCache(&f.cache)
+	pins, err := f.pins.open(a, cache)
+	if err != nil {
+		return err
+	}
 	g, err := gate.New(gate.Config{
 		Upstream:         f.upstream,
 		PolicyFile:       f.policy,
-		PolicyOptions:    policy.Options{Logger: a.logger, TUFCacheDir: f.tufCache, Cache: a.openServerCache(&f.cache)},
+		PolicyOptions:    policy.Options{Logger: a.logger, TUFCacheDir: f.tufCache, Cache: cache, Pins: pins},
 		Mode:             gate.Mode(f.mode),
 		RootPath:         f.rootPath,
 		UpstreamWorkDir:  f.workdir,
