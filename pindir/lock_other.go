@@ -29,3 +29,4 @@ func (l *lockedFile) remove()                                   {}
 func freeSpace(string) (int64, error)                           { return 0, ErrUnsupported }
 func (l *lockedFile) synced() bool                              { return false }
 func (l *lockedFile) markSynced() error                         { return ErrUnsupported }
+func sameDevice(string, string) bool                            { return false }

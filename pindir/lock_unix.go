@@ -152,3 +152,9 @@ func freeSpace(path string) (int64, error) {
 	}
 	return int64(st.Bavail) * int64(st.Bsize), nil //nolint:gosec,unconvert // sizes fit; widths differ by platform
 }
+
+// sameDevice reports whether the files at a and b are on one file system.
+func sameDevice(a, b string) bool {
+	var sa, sb unix.Stat_t
+	return unix.Stat(a, &sa) == nil && unix.Stat(b, &sb) == nil && sa.Dev == sb.Dev
+}

@@ -36,6 +36,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/modelgate/modelgate/internal/fsperm"
@@ -97,7 +98,11 @@ type Dir struct {
 	opts Options
 	log  *slog.Logger
 
+	cloneOnce sync.Once
+	clones    bool // the file system of the folder makes reflinks
+
 	afterWrite func(rel string, off int64) // tests: see target.afterWrite
+	afterClone func(rel string)            // tests: see target.afterClone
 }
 
 // Open opens (creating it, mode 0755, when missing) the folder of
@@ -144,6 +149,15 @@ func Open(path string, opts Options) (*Dir, error) {
 		log = slog.Default()
 	}
 	return &Dir{path: real, opts: opts, log: log}, nil
+}
+
+// willClone reports whether copies of the artifact at source will be
+// reflinks: source is on the folder's file system, which makes them.
+// Such a copy needs no free space (the bound, which counts every copy at
+// its full size, still applies).
+func (d *Dir) willClone(source string) bool {
+	d.cloneOnce.Do(func() { d.clones = probeClone(d.path) })
+	return d.clones && sameDevice(source, d.path)
 }
 
 // Path returns the folder's absolute real path.

@@ -719,3 +719,70 @@ func TestOpen(t *testing.T) {
 		t.Error("negative size accepted")
 	}
 }
+
+// TestCopyReflink: on a file system with reflinks, the copy is a clone
+// (nothing written) and the clone is what is hashed: a source changed
+// after the clone leaves the copy and the verdict as the clone has them.
+// It needs such a folder: MODELGATE_TEST_REFLINK_DIR (for example an XFS
+// image made with mkfs.xfs -m reflink=1 and mounted on a loop device).
+func TestCopyReflink(t *testing.T) {
+	base := os.Getenv("MODELGATE_TEST_REFLINK_DIR")
+	if base == "" {
+		t.Skip("set MODELGATE_TEST_REFLINK_DIR to a folder on Btrfs or XFS (reflink=1) to test clones")
+	}
+	root, err := os.MkdirTemp(base, "reflink-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { removeTree(root) })
+	model := filepath.Join(root, "model")
+	src := files{"w.bin": randomBytes(40, 3<<20), "c.json": []byte("{}"), "empty": {}}
+	for name, data := range src {
+		if err := os.MkdirAll(model, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(model, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, err := Open(filepath.Join(root, "pins"), Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ser := range []manifest.Serialization{whole, {Method: manifest.Shards, HashType: manifest.SHA256, ShardSize: 1 << 20}} {
+		expected := signed(t, model, ser)
+		res, err := pin(t, d, model, expected, manifest.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.ClonedBytes != 3<<20+2 || res.CopiedBytes != 0 {
+			t.Errorf("%s: cloned %d, written %d: want every byte cloned", ser.Method, res.ClonedBytes, res.CopiedBytes)
+		}
+		_, content := listTree(t, res.Path)
+		for name, data := range src {
+			if !bytes.Equal(content[name], data) {
+				t.Errorf("%s: %s differs", ser.Method, name)
+			}
+		}
+		removeTree(res.Path)
+		os.Remove(res.Path + lockSuffix)
+	}
+
+	// The source changes once the clone is made: the clone, what the
+	// server will load, is what is hashed, and it holds the signed bytes.
+	expected := signed(t, model, whole)
+	d.afterClone = func(rel string) {
+		if rel == "w.bin" {
+			if err := os.WriteFile(filepath.Join(model, "w.bin"), []byte("changed"), 0o644); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	res, err := pin(t, d, model, expected, manifest.Options{})
+	if err != nil {
+		t.Fatalf("a source changed after its clone was made: %v", err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(res.Path, "w.bin")); !bytes.Equal(got, src["w.bin"]) {
+		t.Error("the copy is not the clone of the signed bytes")
+	}
+}

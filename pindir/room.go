@@ -19,12 +19,13 @@ type entry struct {
 	used time.Time // last use: its lock file's modification time
 }
 
-// reserve makes room for a copy of size bytes and creates the private
-// folder to make it in, with an exclusively locked reservation beside it
-// (DIR/.tmp-X.lock, holding size) that counts the copy at its full size
-// while it is made and tells other processes it is not abandoned. Under
-// DIR/.lock, so that processes making copies at once count each other.
-func (d *Dir) reserve(size int64) (string, *lockedFile, error) {
+// reserve makes room for a copy of size bytes, free of them new on disk
+// (0 for reflinks), and creates the private folder to make it in, with an
+// exclusively locked reservation beside it (DIR/.tmp-X.lock, holding
+// size) that counts the copy at its full size while it is made and tells
+// other processes it is not abandoned. Under DIR/.lock, so that processes
+// making copies at once count each other.
+func (d *Dir) reserve(size, free int64) (string, *lockedFile, error) {
 	if d.opts.MaxSize > 0 && size > d.opts.MaxSize {
 		return "", nil, fmt.Errorf("%w: the model has %d bytes, more than the pin folder may hold (%d bytes)", ErrNoRoom, size, d.opts.MaxSize)
 	}
@@ -33,7 +34,7 @@ func (d *Dir) reserve(size int64) (string, *lockedFile, error) {
 		return "", nil, fmt.Errorf("lock the pin folder %s: %w", strconv.Quote(d.path), err)
 	}
 	defer dl.close()
-	if err := d.makeRoom(size); err != nil {
+	if err := d.makeRoom(size, free); err != nil {
 		return "", nil, err
 	}
 	tmp := filepath.Join(d.path, randomName())
@@ -53,10 +54,11 @@ func (d *Dir) reserve(size int64) (string, *lockedFile, error) {
 }
 
 // makeRoom removes copies nobody uses, least recently used first, until
-// size more bytes fit within MaxSize and the free space. Copies used in
-// the last recentUse are kept: a decision may have just reported one.
-// Copies being made by processes that are gone are removed on the way.
-func (d *Dir) makeRoom(size int64) error {
+// size more bytes fit within MaxSize and need more bytes in the free
+// space. Copies used in the last recentUse are kept: a decision may have
+// just reported one. Copies being made by processes that are gone are
+// removed on the way.
+func (d *Dir) makeRoom(size, need int64) error {
 	copies, total, err := d.scan()
 	if err != nil {
 		return err
@@ -66,7 +68,7 @@ func (d *Dir) makeRoom(size int64) error {
 		return fmt.Errorf("free space of %s: %w", strconv.Quote(d.path), err)
 	}
 	over := func() bool {
-		return d.opts.MaxSize > 0 && total+size > d.opts.MaxSize || free < size
+		return d.opts.MaxSize > 0 && total+size > d.opts.MaxSize || free < need
 	}
 	slices.SortFunc(copies, func(a, b entry) int { return a.used.Compare(b.used) })
 	var kept int64
@@ -93,7 +95,7 @@ func (d *Dir) makeRoom(size int64) error {
 	if !over() {
 		return nil
 	}
-	if free < size {
+	if free < need {
 		return fmt.Errorf("%w: the model has %d bytes, and %s has %d bytes free after removing every copy not in use (%d bytes are in copies in use or used in the last %v)",
 			ErrNoRoom, size, strconv.Quote(d.path), free, kept, recentUse)
 	}

@@ -194,7 +194,11 @@ func (s *Session) replaceDamaged(why error) error {
 
 // start makes room for size bytes and the private folder to copy into.
 func (s *Session) start(size int64) error {
-	tmp, lock, err := s.d.reserve(size)
+	free := size
+	if s.d.willClone(s.req.Source) {
+		free = 0
+	}
+	tmp, lock, err := s.d.reserve(size, free)
 	if err != nil {
 		return err
 	}
@@ -204,7 +208,7 @@ func (s *Session) start(size int64) error {
 		single = filepath.Base(s.req.Source)
 	}
 	s.tgt = newTarget(tmp, single)
-	s.tgt.afterWrite = s.d.afterWrite
+	s.tgt.afterWrite, s.tgt.afterClone = s.d.afterWrite, s.d.afterClone
 	return nil
 }
 

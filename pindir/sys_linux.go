@@ -36,3 +36,25 @@ func syncTree(root string) error {
 	defer d.Close()
 	return unix.Syncfs(int(d.Fd()))
 }
+
+// probeClone reports whether the file system of dir makes reflinks, by
+// cloning a one-block file into another there.
+func probeClone(dir string) bool {
+	a, err := os.CreateTemp(dir, ".probe-")
+	if err != nil {
+		return false
+	}
+	defer os.Remove(a.Name())
+	defer a.Close()
+	if _, err := a.Write(make([]byte, 4096)); err != nil {
+		return false
+	}
+	b, err := os.CreateTemp(dir, ".probe-")
+	if err != nil {
+		return false
+	}
+	defer os.Remove(b.Name())
+	defer b.Close()
+	ok, err := cloneFile(b, a.Fd())
+	return ok && err == nil
+}

@@ -11,6 +11,8 @@ import (
 // cloneFile: reflinks are used on Linux only.
 func cloneFile(*os.File, uintptr) (bool, error) { return false, nil }
 
+func probeClone(string) bool { return false }
+
 // syncTree makes the copy at root durable, a file or folder at a time.
 func syncTree(root string) error {
 	return filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {

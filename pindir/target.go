@@ -29,6 +29,7 @@ type target struct {
 	written atomic.Int64 // bytes written
 
 	afterWrite func(rel string, off int64) // tests: runs after each chunk is written
+	afterClone func(rel string)            // tests: runs after a file is cloned
 }
 
 // fileState is one file of the copy, shared by the shards that write it.
@@ -145,6 +146,9 @@ func (c *copyFile) Clone(src uintptr) (io.ReaderAt, error) {
 		c.st.cloned, c.st.cerr = cloneFile(c.f, src)
 		if c.st.cloned {
 			c.t.cloned.Add(c.size)
+			if c.t.afterClone != nil {
+				c.t.afterClone(c.rel)
+			}
 		} else if c.st.cerr == nil {
 			c.t.noClone.Store(true) // the next files will not clone either
 		}
