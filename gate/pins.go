@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/modelgate/modelgate/internal/strictjson"
 	"github.com/modelgate/modelgate/pindir"
@@ -103,6 +104,9 @@ func (g *Gate) loadFromCopy(r *http.Request, body []byte, param, pinned string) 
 // withPath returns the load body (already read strictly) with the member
 // key set to path, encoded again; it must still fit MaxLoadBody.
 func withPath(body []byte, key, path string) ([]byte, error) {
+	if !utf8.ValidString(path) {
+		return nil, fmt.Errorf("the verified copy %s cannot be named in JSON (not UTF-8)", strconv.Quote(path))
+	}
 	v, err := strictjson.Parse(body)
 	if err != nil || v.Kind != strictjson.Object {
 		return nil, fmt.Errorf("the load request cannot be read again: %v", err)

@@ -38,6 +38,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/modelgate/modelgate/internal/fsperm"
 	"github.com/modelgate/modelgate/manifest"
@@ -130,6 +131,10 @@ func Open(path string, opts Options) (*Dir, error) {
 	real, err := filepath.EvalSymlinks(abs)
 	if err != nil {
 		return nil, fmt.Errorf("pin folder %s: %w", strconv.Quote(abs), err)
+	}
+	if !utf8.ValidString(real) {
+		// Copies are named in JSON (vLLM's flags, load requests).
+		return nil, fmt.Errorf("pin folder %s: the path is not valid UTF-8", strconv.Quote(real))
 	}
 	fi, err := os.Lstat(real)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/modelgate/modelgate/internal/strictjson"
 )
@@ -39,8 +40,9 @@ type copyEdits struct {
 
 // checkCopyPath refuses a path vLLM could read as something else.
 func checkCopyPath(p string) error {
-	if !filepath.IsAbs(p) || strings.ContainsRune(p, 0) || filepath.Clean(p) != p {
-		return refuse("Copies", "give clean absolute paths", "%q is not a clean absolute path", p)
+	if !filepath.IsAbs(p) || strings.ContainsRune(p, 0) || filepath.Clean(p) != p || !utf8.ValidString(p) {
+		// JSON flags carry it: it must be UTF-8 to mean the same there.
+		return refuse("Copies", "give clean absolute UTF-8 paths", "%q is not a clean absolute UTF-8 path", p)
 	}
 	return nil
 }

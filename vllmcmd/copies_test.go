@@ -2,6 +2,8 @@ package vllmcmd
 
 import (
 	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -113,6 +115,7 @@ func TestRewriteCopiesRefused(t *testing.T) {
 		{map[int]string{0: "relative"}, "clean absolute"},
 		{map[int]string{0: "/pins/a/../b"}, "clean absolute"},
 		{map[int]string{0: "/pins/a\x00"}, "clean absolute"},
+		{map[int]string{0: "/pins/\x80"}, "UTF-8"},
 		{map[int]string{3: "/pins/a"}, "no artifact 3"},
 	} {
 		if _, err := c.Rewrite(RewriteOptions{Copies: tc.copies}); err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -125,4 +128,67 @@ func TestRewriteCopiesRefused(t *testing.T) {
 	if _, err := c.Rewrite(RewriteOptions{Copies: map[int]string{1: copyB}}); err == nil || !strings.Contains(err.Error(), "MTP") {
 		t.Errorf("MTP apart: %v", err)
 	}
+}
+
+// FuzzRewriteCopies: any command whose artifacts are all given copies
+// rewrites to a command that loads each of them from its copy, or is
+// refused; the artifacts' names do not change.
+func FuzzRewriteCopies(f *testing.F) {
+	for _, s := range []string{
+		"m --tokenizer t",
+		"--model m --lora-modules a=a {\"name\":\"b\",\"path\":\"a\"}",
+		"m --lora-modules=x=a --enable-lora",
+		"m --speculative-config {\"model\":\"t\",\"revision\":\"main\"}",
+		"m --speculative-config {\"method\":\"mtp\"}",
+		"m --default-mm-loras {\"audio\":\"a\"}",
+		"/g/s-00001-of-00002.gguf --tokenizer=/work/t",
+		"org/name --served-model-name n",
+	} {
+		f.Add(s, false)
+		f.Add(s, true)
+	}
+	fsys := fuzzFS()
+	f.Fuzz(func(t *testing.T, args string, api bool) {
+		argv := serve(strings.Split(args, " ")...)
+		if api {
+			argv = apiServer(strings.Split(args, " ")...)
+		}
+		c, err := Parse(argv, opts(fsys))
+		if err != nil {
+			return
+		}
+		copies := map[int]string{}
+		for i, a := range c.Artifacts {
+			if a.Location == Remote {
+				continue
+			}
+			p := "/pins/" + strconv.Itoa(i)
+			fsys.mkdir(p)
+			copies[i] = p
+		}
+		out, err := c.Rewrite(RewriteOptions{Copies: copies})
+		checkRefusal(t, err)
+		if err != nil {
+			return
+		}
+		again, err := Parse(out, opts(fsys))
+		if err != nil {
+			if c.ConfigFile != "" {
+				return // a --lora-modules group given again over the config file's: vLLM keeps the last, modelgate refuses two
+			}
+			t.Fatalf("rewritten %q: %v", out, err)
+		}
+		for i, p := range copies {
+			if i >= len(again.Artifacts) {
+				t.Fatalf("rewritten %q has %d artifacts, %d before", out, len(again.Artifacts), len(c.Artifacts))
+			}
+			a := again.Artifacts[i]
+			if a.Location != Local || a.Path != p || a.Name != c.Artifacts[i].Name {
+				t.Fatalf("rewritten %q: artifact %d (%s) reads back as %s %q %q, want the copy %s", out, i, c.Artifacts[i].Source, a.Location, a.Path, a.HubID, p)
+			}
+		}
+		if c.ServedModelNames == nil && copies[0] != "" && !slices.Equal(again.ServedModelNames, []string{c.Model}) {
+			t.Fatalf("rewritten %q serves %q, want %q", out, again.ServedModelNames, c.Model)
+		}
+	})
 }
