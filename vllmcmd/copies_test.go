@@ -149,11 +149,7 @@ func FuzzRewriteCopies(f *testing.F) {
 	}
 	fsys := fuzzFS()
 	f.Fuzz(func(t *testing.T, args string, api bool) {
-		argv := serve(strings.Split(args, " ")...)
-		if api {
-			argv = apiServer(strings.Split(args, " ")...)
-		}
-		c, err := Parse(argv, opts(fsys))
+		c, err := Parse(fuzzArgv(args, api), opts(fsys))
 		if err != nil {
 			return
 		}
