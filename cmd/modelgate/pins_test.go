@@ -113,6 +113,14 @@ func TestExecPinDir(t *testing.T) {
 		t.Errorf("text output:\n%s", r.stdout)
 	}
 
+	// With --download-dir the copy is all vLLM reads: neither snapshot
+	// matters to it, and the second (at another commit here) is not
+	// decided.
+	r = runExec(t, fx.policy, []string{"--pin-dir", pins, "--output", "json"}, "vllm", "serve", "org/good", "--download-dir", fx.dlOther)
+	if r.want(t, exitOK); strings.Count(r.stdout, "\n") != 1 || !slices.Equal(r.call.argv, []string{"vllm", "serve", model, "--download-dir", fx.dlOther, "--served-model-name", "org/good"}) {
+		t.Errorf("--download-dir: argv %q\n%s", r.call.argv, r.stdout)
+	}
+
 	// A skipped model is loaded where it is; a denied one leaves nothing.
 	r = runExec(t, fx.policy, []string{"--pin-dir", pins}, "vllm", "serve", fx.skipped)
 	if r.want(t, exitOK); !slices.Equal(r.call.argv, []string{"vllm", "serve", fx.skipped}) {
