@@ -5,18 +5,23 @@
 # Part 1 (default): builds the CLI (bench/out/modelgate), creates a synthetic
 # model (default 4 x 1 GiB + 200 x 64 KiB pseudo-random files; reused when
 # already present with the same layout), signs it with a throwaway P-256 key
-# (signature stored outside the model), warms the page cache, then reports
-# the best of RUNS wall times of
+# (signature stored outside the model), warms the page cache, then times RUNS
+# alternating runs of
 #   (a) the baseline: the files split into $(nproc) groups balanced by size,
 #       one `openssl dgst -sha256` process per group, all running at once;
 #   (b) `modelgate verify key --public-key P --signature S MODEL`;
-# as GB/s (10^9 bytes per second) and their ratio (b/a; 1.00 = as fast),
-# by wall time and by CPU time (user+sys: nearly immune to other load on
-# the host, which makes wall times of a shared machine swing widely).
+# and reports the median wall time as GB/s (10^9 bytes per second), and the
+# ratio of throughputs (modelgate / openssl; 1.00 = as fast), by wall time
+# and by CPU time (user+sys: nearly immune to other load on the host, which
+# makes wall times of a shared machine swing widely).
 #
-# Part 2 (--many): creates a model of MANY_COUNT (default 100000) small files
-# and reports the wall time and maximum RSS of verifying it, via GNU time
-# (/usr/bin/time -v) or, where that is missing, by sampling VmHWM in /proc.
+# Part 2 (--many): a model of MANY_COUNT (default 100000) files of MANY_SIZE
+# bytes in folders of 1000. Times RUNS alternating runs of the openssl
+# baseline (as above), `modelgate verify` and `modelgate sign` (to a
+# signature outside the model), and reports for each the median wall and
+# CPU time and, for modelgate, the largest maximum RSS (GNU time, or VmHWM
+# sampled from /proc) and RSS per file; then the ratios verify/openssl and
+# sign/openssl (times: 1.00 = as fast, higher = slower), by wall and by CPU.
 #
 # Part 3 (--cache): the hash cache. For a model of CACHE_BIG_COUNT (4) files
 # of CACHE_BIG_SIZE (512 MiB) bytes, 2 GiB in all, and for the part 2 model,
@@ -37,8 +42,8 @@
 # Usage: bench/throughput.sh [--dir DIR] [--runs N] [--many] [--only-many]
 #                            [--cache] [--only-cache] [--library] [--hash H] [--clean]
 #   --dir DIR     work directory (default /tmp/modelgate-bench, or $BENCH_DIR)
-#   --runs N      timed runs per contestant, best is kept (default 3, or $RUNS;
-#                 part 3 keeps the median)
+#   --runs N      timed runs per contestant, the median is kept (default 3,
+#                 or $RUNS)
 #   --many        also run part 2
 #   --only-many   run part 2 only
 #   --cache       also run part 3
@@ -52,7 +57,8 @@
 # SMALL_SIZE=65536 MANY_COUNT=100000 MANY_SIZE=1024 CACHE_BIG_COUNT=4
 # CACHE_BIG_SIZE=536870912.
 # Needs: go, openssl, GNU coreutils; about BIG_COUNT*BIG_SIZE bytes of disk
-# and as much free RAM for the page cache, or the numbers measure the disk.
+# and as much free RAM for the page cache, or the numbers measure the disk;
+# part 2 needs about MANY_COUNT * 4 KiB of disk and as many inodes.
 set -euo pipefail
 
 BENCH_DIR=${BENCH_DIR:-/tmp/modelgate-bench}
@@ -105,8 +111,8 @@ now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 # gbps BYTES SECONDS -> GB/s
 gbps() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.3f", n / s / 1e9 }'; }
-# min A B -> the smaller number
-min() { awk -v a="$1" -v b="$2" 'BEGIN { print (b == "" || a < b) ? a : b }'; }
+# maxof X... -> the largest of the numbers
+maxof() { printf '%s\n' "$@" | sort -g | tail -1; }
 
 # make_file PATH SIZE SEED: SIZE pseudo-random bytes (AES-CTR keystream, far
 # faster than /dev/urandom and incompressible, so no layer can cheat).
@@ -242,7 +248,7 @@ time_library() { # MODEL BYTES: one timed manifest.Build (after a warm-up one)
 
 part_throughput() {
 	local model=$BENCH_DIR/model sig=$BENCH_DIR/model.sig n bytes r
-	local ow oc mw mc bow="" boc="" bmw="" bmc=""
+	local ow oc mw mc ows=() ocs=() mws=() mcs=()
 	make_model "$model"
 	if ((library)); then ensure_testbin; else ensure_cli && sign "$model" "$sig"; fi
 	n=$(nproc)
@@ -259,21 +265,22 @@ part_throughput() {
 		else
 			read -r mw mc <<<"$(time_verify "$model" "$sig")"
 		fi
-		bow=$(min "$ow" "$bow") boc=$(min "$oc" "$boc") bmw=$(min "$mw" "$bmw") bmc=$(min "$mc" "$bmc")
+		ows+=("$ow") ocs+=("$oc") mws+=("$mw") mcs+=("$mc")
 		echo "run $r/$RUNS: openssl x$n ${ow}s wall ${oc}s cpu; modelgate ${mw}s wall ${mc}s cpu"
 	done
 	echo "load average after timing:  $(cut -d' ' -f1-3 /proc/loadavg)"
+	ow=$(median "${ows[@]}") oc=$(median "${ocs[@]}") mw=$(median "${mws[@]}") mc=$(median "${mcs[@]}")
 	local what="modelgate verify key, $HASH"
 	((library)) && what="manifest.Build files/$HASH via $testbin"
 	echo
 	echo "model:     $model ($bytes bytes: $BIG_COUNT x $BIG_SIZE + $SMALL_COUNT x $SMALL_SIZE)"
-	echo "best of $RUNS  wall       GB/s    cpu        GB per cpu-s"
-	printf 'openssl    %-9s  %-6s  %-9s  %-6s  (%d parallel openssl dgst -sha256, size-balanced)\n' \
-		"${bow}s" "$(gbps "$bytes" "$bow")" "${boc}s" "$(gbps "$bytes" "$boc")" "$n"
-	printf 'modelgate  %-9s  %-6s  %-9s  %-6s  (%s)\n' \
-		"${bmw}s" "$(gbps "$bytes" "$bmw")" "${bmc}s" "$(gbps "$bytes" "$bmc")" "$what"
-	awk -v ow="$bow" -v mw="$bmw" -v oc="$boc" -v mc="$bmc" 'BEGIN {
-		printf "ratio:     wall %.3f, cpu %.3f (modelgate throughput / openssl; 1 = as fast)\n", ow / mw, oc / mc }'
+	echo "median of $RUNS  wall       GB/s    cpu        GB per cpu-s"
+	printf 'openssl      %-9s  %-6s  %-9s  %-6s  (%d parallel openssl dgst -sha256, size-balanced)\n' \
+		"${ow}s" "$(gbps "$bytes" "$ow")" "${oc}s" "$(gbps "$bytes" "$oc")" "$n"
+	printf 'modelgate    %-9s  %-6s  %-9s  %-6s  (%s)\n' \
+		"${mw}s" "$(gbps "$bytes" "$mw")" "${mc}s" "$(gbps "$bytes" "$mc")" "$what"
+	awk -v ow="$ow" -v mw="$mw" -v oc="$oc" -v mc="$mc" 'BEGIN {
+		printf "ratio:       wall %.3f, cpu %.3f (modelgate throughput / openssl; 1 = as fast)\n", ow / mw, oc / mc }'
 }
 
 # measure CMD...: runs CMD, prints "WALL_SECONDS MAX_RSS_KB CPU_SECONDS"
@@ -305,26 +312,47 @@ measure() {
 }
 
 part_many() {
-	local model=$BENCH_DIR/many sig=$BENCH_DIR/many.sig result wall rss cpu
+	local model=$BENCH_DIR/many sig=$BENCH_DIR/many.sig out=$BENCH_DIR/many-out.sig n r
+	local w c x ows=() ocs=() vws=() vcs=() vrs=() sws=() scs=() srs=()
 	make_many "$model"
 	if ((library)); then
 		ensure_testbin
 		warm "$model"
-		result=$(MODELGATE_BENCH_DIR=$model measure "$testbin" -test.run '^$' -test.bench '^BenchmarkBuildDir$' -test.benchtime 1x)
-	else
-		ensure_cli
-		sign "$model" "$sig"
-		warm "$model"
-		result=$(measure "$bin" verify key --no-cache --public-key "$pub" --signature "$sig" "$model")
+		read -r w x c <<<"$(MODELGATE_BENCH_DIR=$model measure "$testbin" -test.run '^$' -test.bench '^BenchmarkBuildDir$' -test.benchtime 1x)"
+		echo
+		echo "many files: $model ($MANY_COUNT x $MANY_SIZE bytes)"
+		echo "manifest.Build (2 passes: warm-up + 1 timed, via $testbin): wall ${w}s, cpu ${c}s, max RSS ${x} KiB"
+		return
 	fi
-	read -r wall rss cpu <<<"$result"
+	ensure_cli
+	sign "$model" "$sig"
+	n=$(nproc)
+	split_groups "$model" "$n"
+	warm "$model"
+	echo "load average before timing: $(cut -d' ' -f1-3 /proc/loadavg)"
+	for ((r = 1; r <= RUNS; r++)); do
+		read -r w c <<<"$(time_openssl "$n")"
+		ows+=("$w") ocs+=("$c")
+		read -r w x c <<<"$(measure "$bin" verify key --no-cache --public-key "$pub" --signature "$sig" "$model")"
+		vws+=("$w") vrs+=("$x") vcs+=("$c")
+		read -r w x c <<<"$(measure "$bin" sign key --no-cache --private-key "$work/key.pem" --hash "$HASH" --signature "$out" "$model")"
+		sws+=("$w") srs+=("$x") scs+=("$c")
+		echo "run $r/$RUNS: openssl x$n ${ows[-1]}s wall ${ocs[-1]}s cpu; verify ${vws[-1]}s wall ${vcs[-1]}s cpu ${vrs[-1]} KiB; sign ${sws[-1]}s wall ${scs[-1]}s cpu ${srs[-1]} KiB"
+	done
+	echo "load average after timing:  $(cut -d' ' -f1-3 /proc/loadavg)"
+	local ow oc vw vc vr sw sc sr
+	ow=$(median "${ows[@]}") oc=$(median "${ocs[@]}")
+	vw=$(median "${vws[@]}") vc=$(median "${vcs[@]}") vr=$(maxof "${vrs[@]}")
+	sw=$(median "${sws[@]}") sc=$(median "${scs[@]}") sr=$(maxof "${srs[@]}")
 	echo
-	echo "many files: $model ($MANY_COUNT x $MANY_SIZE bytes)"
-	if ((library)); then
-		echo "manifest.Build (2 passes: warm-up + 1 timed, via $testbin): wall ${wall}s, cpu ${cpu}s, max RSS ${rss} KiB"
-	else
-		echo "modelgate verify: wall ${wall}s, cpu ${cpu}s, max RSS ${rss} KiB"
-	fi
+	echo "many files: $model ($MANY_COUNT x $MANY_SIZE bytes, $HASH)"
+	echo "median of $RUNS      wall      cpu       max RSS"
+	printf 'openssl x%-8s %-9s %-9s (%d parallel openssl dgst -sha256)\n' "$n" "${ow}s" "${oc}s" "$n"
+	printf 'modelgate verify %-9s %-9s %s KiB (%s per file)\n' "${vw}s" "${vc}s" "$vr" "$(awk -v r="$vr" -v n="$MANY_COUNT" 'BEGIN { printf "%.2f KiB", r / n }')"
+	printf 'modelgate sign   %-9s %-9s %s KiB (%s per file)\n' "${sw}s" "${sc}s" "$sr" "$(awk -v r="$sr" -v n="$MANY_COUNT" 'BEGIN { printf "%.2f KiB", r / n }')"
+	awk -v ow="$ow" -v oc="$oc" -v vw="$vw" -v vc="$vc" -v sw="$sw" -v sc="$sc" 'BEGIN {
+		printf "ratio:           verify/openssl wall %.2f, cpu %.2f; sign/openssl wall %.2f, cpu %.2f (time; 1 = as fast)\n",
+			vw / ow, (vc == "?" ? 0 : vc / oc), sw / ow, (sc == "?" ? 0 : sc / oc) }'
 }
 
 # median V...: the middle value (the mean of the two middle ones for an even

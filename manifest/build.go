@@ -6,7 +6,9 @@ import (
 	"math"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/modelgate/modelgate/internal/ctxerr"
 	"github.com/modelgate/modelgate/internal/safefile"
@@ -67,7 +69,8 @@ type Options struct {
 	// Progress, when set, hears about the work (see Progress).
 	Progress Progress
 
-	// Workers bounds the number of files/shards hashed at once; 0 means
+	// Workers bounds the number of files/shards hashed at once, and of
+	// goroutines walking a wide directory tree; 0 means
 	// runtime.GOMAXPROCS(0).
 	Workers int
 
@@ -76,6 +79,14 @@ type Options struct {
 	Cache DigestCache
 
 	copy CopyTarget // set by HashCopy only
+}
+
+// workers resolves Workers: the goroutines that hash, and that may walk.
+func (o *Options) workers() int {
+	if o.Workers == 0 {
+		return runtime.GOMAXPROCS(0)
+	}
+	return o.Workers
 }
 
 // Progress receives progress reports from Walk and Hash. Planned is called
@@ -156,15 +167,11 @@ func Build(ctx context.Context, modelPath string, opts Options) (*Manifest, Stat
 // manifest, so Compare reports them.
 func (t *Tree) Hash(ctx context.Context) (*Manifest, Stats, error) {
 	items := plan(t.files, t.opts.Serialization)
-	workers := t.opts.Workers
-	if workers == 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
 	cache := newCacheRun(t.opts.Cache, t.opts.HashType, t.files)
 	if cache != nil && t.opts.copy != nil {
 		cache.noHits = true // every byte must be read to be copied
 	}
-	digests, n, err := hashAll(ctx, t.loc, items, t.opts, workers, cache)
+	digests, n, err := hashAll(ctx, t.loc, items, t.opts, t.opts.workers(), cache)
 	cache.close()
 	if err != nil {
 		return nil, Stats{}, err
@@ -175,8 +182,9 @@ func (t *Tree) Hash(ctx context.Context) (*Manifest, Stats, error) {
 		IgnorePaths:   t.ignored,
 		extraDirs:     t.extraDirs,
 	}
+	size := t.opts.HashType.Size()
 	for i, it := range items {
-		m.Resources[i] = Resource{Path: it.file.name, Shard: it.shard, Digest: digests[i]}
+		m.Resources[i] = Resource{Path: it.file.name, Shard: it.shard, Digest: digests[i*size : (i+1)*size : (i+1)*size]}
 		if it.shard {
 			m.Resources[i].Start, m.Resources[i].End = it.start, it.end
 		}
@@ -322,7 +330,7 @@ func list(ctx context.Context, modelPath string, opts Options) (*Tree, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &walker{ctx: ctx, loc: t.loc, ignore: ignore, allow: opts.AllowSymlinks, expected: newExpectedNames(opts.Expected)}
+	w := &walker{ctx: ctx, loc: t.loc, ignore: ignore, allow: opts.AllowSymlinks, expected: newExpectedNames(opts.Expected), fork: newWalkFork(opts.workers())}
 	if opts.LinkRoot != "" {
 		if w.linkRoot, err = filepath.EvalSymlinks(opts.LinkRoot); err != nil {
 			return nil, fmt.Errorf("link root %q: %w", opts.LinkRoot, unwrapPath(err))
@@ -340,7 +348,7 @@ func list(ctx context.Context, modelPath string, opts Options) (*Tree, error) {
 	if err != nil {
 		return nil, err
 	}
-	t.files, t.extraDirs, t.ignored = w.files, w.extraDirs, ignore.sorted()
+	t.files, t.extraDirs, t.ignored = w.files.all(), w.extraDirs, ignore.sorted()
 	return t, nil
 }
 
@@ -377,7 +385,13 @@ func listSingle(fi fileInfo, only []string) ([]fileEntry, error) {
 
 // sortResources orders resources by the plain byte order of their full
 // names (format spec §10), which both Python's and OMS verifiers accept.
+// A file's name is its path; shards' names are built once, not per
+// comparison.
 func sortResources(rs []Resource) {
+	if !slices.ContainsFunc(rs, func(r Resource) bool { return r.Shard }) {
+		slices.SortFunc(rs, func(a, b Resource) int { return strings.Compare(a.Path, b.Path) })
+		return
+	}
 	names := make([]string, len(rs))
 	for i := range rs {
 		names[i] = rs[i].Name()

@@ -915,8 +915,12 @@ func TestBuildSharedVector(t *testing.T) {
 	}
 }
 
+// TestPlan: items of a batch's size or more come first, biggest first;
+// smaller ones keep the walk's order (a directory's files together).
 func TestPlan(t *testing.T) {
-	files := []fileEntry{{name: "a", info: fileInfo{size: 23}}, {name: "empty"}, {name: "b", info: fileInfo{size: 8}}, {name: "huge", info: fileInfo{size: math.MaxInt64}}}
+	const mid = 2 * batchBytes
+	files := []fileEntry{{name: "a", info: fileInfo{size: 23}}, {name: "empty"}, {name: "b", info: fileInfo{size: 8}},
+		{name: "mid", info: fileInfo{size: mid}}, {name: "huge", info: fileInfo{size: math.MaxInt64}}}
 	type item struct {
 		name       string
 		start, end int64
@@ -925,14 +929,14 @@ func TestPlan(t *testing.T) {
 		s    Serialization
 		want []item
 	}{
-		{filesSHA, []item{{"huge", 0, math.MaxInt64}, {"a", 0, 23}, {"b", 0, 8}, {"empty", 0, 0}}},
+		{filesSHA, []item{{"huge", 0, math.MaxInt64}, {"mid", 0, mid}, {"a", 0, 23}, {"empty", 0, 0}, {"b", 0, 8}}},
 		{
 			Serialization{Method: Shards, HashType: SHA256, ShardSize: math.MaxInt64 / 2},
-			[]item{{"huge", 0, math.MaxInt64 / 2}, {"huge", math.MaxInt64 / 2, math.MaxInt64 - 1}, {"a", 0, 23}, {"b", 0, 8}, {"huge", math.MaxInt64 - 1, math.MaxInt64}},
+			[]item{{"huge", 0, math.MaxInt64 / 2}, {"huge", math.MaxInt64 / 2, math.MaxInt64 - 1}, {"mid", 0, mid}, {"a", 0, 23}, {"b", 0, 8}, {"huge", math.MaxInt64 - 1, math.MaxInt64}},
 		},
 		{
 			Serialization{Method: Shards, HashType: SHA256, ShardSize: math.MaxInt64},
-			[]item{{"huge", 0, math.MaxInt64}, {"a", 0, 23}, {"b", 0, 8}},
+			[]item{{"huge", 0, math.MaxInt64}, {"mid", 0, mid}, {"a", 0, 23}, {"b", 0, 8}},
 		},
 	}
 	for _, tt := range tests {
@@ -947,7 +951,7 @@ func TestPlan(t *testing.T) {
 			t.Errorf("plan(%s, %d)\n got %v\nwant %v", tt.s.Method, tt.s.ShardSize, got, tt.want)
 		}
 	}
-	// Shards of one size, biggest first: a 23-byte file with shard size 8.
+	// Small shards keep file order: a 23-byte file with shard size 8.
 	got := []item{}
 	for _, w := range plan(files[:1], shards8) {
 		got = append(got, item{w.file.name, w.start, w.end})

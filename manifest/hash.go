@@ -1,12 +1,13 @@
 package manifest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"hash"
 	"io"
-	"sort"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -49,7 +50,10 @@ type work struct {
 }
 
 // plan splits files into work items, biggest first so that one big file
-// does not start last and leave the other workers idle at the end.
+// does not start last and leave the other workers idle at the end. Items
+// smaller than a batch (batchBytes) take a moment each whatever their
+// order, so they keep the walk's: a directory's files stay together, and
+// a worker's fileOpener opens each directory once.
 func plan(files []fileEntry, s Serialization) []work {
 	items := make([]work, 0, len(files))
 	for i := range files {
@@ -64,9 +68,13 @@ func plan(files []fileEntry, s Serialization) []work {
 			items = append(items, work{file: f, start: start, end: end, shard: true})
 		}
 	}
-	sort.SliceStable(items, func(i, j int) bool {
-		return items[i].end-items[i].start > items[j].end-items[j].start
-	})
+	weight := func(it work) int64 {
+		if n := it.end - it.start; n >= batchBytes {
+			return n
+		}
+		return 0
+	}
+	slices.SortStableFunc(items, func(a, b work) int { return cmp.Compare(weight(b), weight(a)) })
 	return items
 }
 
@@ -102,19 +110,20 @@ type hasher struct {
 	h        hash.Hash
 	buf      []byte
 	progress Progress
+	files    fileOpener
 	cache    *cacheRun   // nil: no cache
 	dst      io.WriterAt // the copy of the item being hashed, when chunks are written to it (HashCopy)
 }
 
 // hashAll hashes every item with at most workers goroutines and returns the
-// digests in item order and the bytes read. The first error stops the
-// rest; a cancelled ctx stops every worker between chunks.
-func hashAll(ctx context.Context, loc location, items []work, opts Options, workers int, cache *cacheRun) ([][]byte, int64, error) {
+// digests, item i's at arena[i*size:(i+1)*size] (size is the hash's), and
+// the bytes read. The first error stops the rest; a cancelled ctx stops
+// every worker between chunks.
+func hashAll(ctx context.Context, loc location, items []work, opts Options, workers int, cache *cacheRun) ([]byte, int64, error) {
 	var stop atomic.Bool
 
 	size := opts.HashType.Size()
 	arena := make([]byte, len(items)*size)
-	digests := make([][]byte, len(items))
 	runs := batches(items)
 	var (
 		next     atomic.Int64 // index of the next run to take
@@ -131,7 +140,8 @@ func hashAll(ctx context.Context, loc location, items []work, opts Options, work
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w := &hasher{loc: loc, opts: &opts, stop: &stop, ctx: ctx, done: ctx.Done(), h: newHash(opts.HashType), buf: make([]byte, chunkSize), progress: opts.Progress, cache: cache}
+			w := &hasher{loc: loc, opts: &opts, stop: &stop, ctx: ctx, done: ctx.Done(), h: newHash(opts.HashType), buf: make([]byte, chunkSize), progress: opts.Progress, files: newFileOpener(), cache: cache}
+			defer w.files.close()
 			for !w.stopped() {
 				r := int(next.Add(1) - 1)
 				if r >= len(runs) {
@@ -148,7 +158,6 @@ func hashAll(ctx context.Context, loc location, items []work, opts Options, work
 						fail(err)
 						return
 					}
-					digests[i] = arena[i*size : (i+1)*size]
 				}
 			}
 		}()
@@ -157,7 +166,7 @@ func hashAll(ctx context.Context, loc location, items []work, opts Options, work
 	if firstErr == nil {
 		firstErr = ctxerr.Err(ctx) // the caller's ctx was cancelled
 	}
-	return digests, total.Load(), firstErr
+	return arena, total.Load(), firstErr
 }
 
 // item hashes one work item, appending the digest to out (which has room
@@ -211,7 +220,10 @@ func (w *hasher) item(it *work, out []byte) (n int64, err error) {
 		}
 		return n, fmt.Errorf("hash %q: %w", w.loc.display(it.file.name), unwrapPath(err))
 	}
-	w.cache.store(f, p, w.loc.path(it.file.name), w.h.Sum(out))
+	sum := w.h.Sum(out)
+	if p.ok { // a miss the cache may keep: only then is the path worth building
+		w.cache.store(f, p, w.loc.path(it.file.name), sum)
+	}
 	return n, nil
 }
 
@@ -224,27 +236,27 @@ func (w *hasher) item(it *work, out []byte) (n int64, err error) {
 // shows as another device/inode. The same fstat gives the file's key for
 // a DigestCache.
 func (w *hasher) open(fe *fileEntry) (rawFile, FileKey, error) {
-	shown := w.loc.display(fe.name)
-	f, err := openFile(w.loc.path(fe.name), !fe.link)
+	f, err := w.files.open(w.loc, fe.name, !fe.link)
+	shown := func() string { return w.loc.display(fe.name) } // for errors only: it allocates
 	if err != nil {
 		if isLoop(err) && !fe.link {
 			if w.opts.AllowSymlinks || w.opts.LinkRoot != "" {
-				return f, FileKey{}, fmt.Errorf("hash %q: %w: it is now a symlink", shown, ErrChanged)
+				return f, FileKey{}, fmt.Errorf("hash %q: %w: it is now a symlink", shown(), ErrChanged)
 			}
-			return f, FileKey{}, fmt.Errorf("%q %s", shown, errSymlink)
+			return f, FileKey{}, fmt.Errorf("%q %s", shown(), errSymlink)
 		}
-		return f, FileKey{}, fmt.Errorf("open %q: %w", shown, unwrapPath(err))
+		return f, FileKey{}, fmt.Errorf("open %q: %w", shown(), unwrapPath(err))
 	}
 	fi, key, err := f.statKey()
 	switch {
 	case err != nil:
-		err = fmt.Errorf("stat %q: %w", shown, unwrapPath(err))
+		err = fmt.Errorf("stat %q: %w", shown(), unwrapPath(err))
 	case fi.mode != 0:
-		err = fmt.Errorf("%q is not a regular file (%s)", shown, safefile.Kind(fi.mode))
+		err = fmt.Errorf("%q is not a regular file (%s)", shown(), safefile.Kind(fi.mode))
 	case !fi.sameFile(fe.info):
-		err = fmt.Errorf("hash %q: %w: it is not the file the walk saw", shown, ErrChanged)
+		err = fmt.Errorf("hash %q: %w: it is not the file the walk saw", shown(), ErrChanged)
 	case fi.size != fe.info.size:
-		err = fmt.Errorf("hash %q: %w: size %d, %d when listed", shown, ErrChanged, fi.size, fe.info.size)
+		err = fmt.Errorf("hash %q: %w: size %d, %d when listed", shown(), ErrChanged, fi.size, fe.info.size)
 	}
 	if err != nil {
 		f.close()

@@ -5,12 +5,17 @@ package manifest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+
+	"go.uber.org/goleak"
 )
 
 // expectedOf is a files manifest listing paths (digests irrelevant to the
@@ -270,5 +275,118 @@ func TestHashSwappedFile(t *testing.T) {
 		if !errors.Is(err, ErrChanged) || !strings.Contains(err.Error(), "not the file the walk saw") {
 			t.Errorf("allow=%v: %v, want ErrChanged (another file)", allow, err)
 		}
+	}
+}
+
+// TestFileOpener: files are opened relative to their directory, which
+// stays open while the next files come from it; symlinks are refused or
+// followed as asked, and a failure leaves the opener usable.
+func TestFileOpener(t *testing.T) {
+	dir := tree(t, map[string]string{"d/a": "da", "d/b": "db", "e/c": "ec", "top": "top"})
+	if err := os.Symlink("a", filepath.Join(dir, "d", "link")); err != nil {
+		t.Fatal(err)
+	}
+	loc := location{root: dir, shown: dir}
+	o := newFileOpener()
+	defer o.close()
+	read := func(name string, noFollow bool) (string, error) {
+		t.Helper()
+		f, err := o.open(loc, name, noFollow)
+		if err != nil {
+			return "", err
+		}
+		defer f.close()
+		buf := make([]byte, 16)
+		n, err := f.pread(buf, 0)
+		return string(buf[:n]), err
+	}
+	for _, tc := range []struct {
+		name     string
+		noFollow bool
+		want     string
+		dir      string // the directory kept open afterwards
+		err      error
+	}{
+		{"d/a", true, "da", "d", nil},
+		{"d/b", true, "db", "d", nil},
+		{"e/c", true, "ec", "e", nil},
+		{"top", true, "top", ".", nil},
+		{"d/link", true, "", "d", syscall.ELOOP},
+		{"d/link", false, "da", "d", nil},
+		{"gone/x", true, "", "", syscall.ENOENT},
+		{"d/gone", true, "", "d", syscall.ENOENT},
+		{"d/a", true, "da", "d", nil},
+	} {
+		got, err := read(tc.name, tc.noFollow)
+		if got != tc.want || !errors.Is(err, tc.err) || (tc.dir != "" && o.dir != tc.dir) || (tc.dir == "") != (o.fd < 0) {
+			t.Errorf("open %q (noFollow %v) = %q, %v with %q open; want %q, %v with %q open", tc.name, tc.noFollow, got, err, o.dir, tc.want, tc.err, tc.dir)
+		}
+	}
+	// A single-file model: "." is the root itself.
+	single := filepath.Join(dir, "top")
+	f, err := o.open(location{root: single, shown: single}, ".", false)
+	if err != nil {
+		t.Fatalf("single file: %v", err)
+	}
+	f.close()
+}
+
+// TestWalkParallel: a wide tree walked by several goroutines lists exactly
+// what one goroutine lists; an error anywhere in it (a FIFO, a symlink
+// where none are allowed, a cycle through an allowed link) is reported
+// whichever goroutine meets it, and no goroutine is left running.
+func TestWalkParallel(t *testing.T) {
+	wide := func(t *testing.T) string {
+		files := map[string]string{}
+		for i := range forkMinEntries + 8 {
+			for j := range 3 {
+				files[fmt.Sprintf("d%02d/f%d", i, j)] = "x"
+				files[fmt.Sprintf("d%02d/sub/g%d", i, j)] = "y"
+			}
+			files[fmt.Sprintf("top%02d", i)] = "z"
+		}
+		return tree(t, files)
+	}
+	names := func(tr *Tree) []string {
+		var out []string
+		for _, f := range tr.files {
+			out = append(out, f.name)
+		}
+		sort.Strings(out)
+		return out
+	}
+	dir := wide(t)
+	one, err := Walk(context.Background(), dir, Options{Serialization: filesSHA, Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, workers := range []int{2, 4, 16} {
+		many, err := Walk(context.Background(), dir, Options{Serialization: filesSHA, Workers: workers})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := names(many), names(one); !reflect.DeepEqual(got, want) || len(got) != (forkMinEntries+8)*7 {
+			t.Errorf("%d workers listed %d files, one worker %d", workers, len(got), len(want))
+		}
+	}
+	for _, tc := range []struct {
+		name  string
+		setup func(t *testing.T, dir string)
+		allow bool
+		want  string
+	}{
+		{"a FIFO deep in a subtree", func(t *testing.T, dir string) { mkfifo(t, filepath.Join(dir, "d07", "sub", "fifo")) }, false, `d07/sub/fifo" is not a regular file or directory (a named pipe (FIFO))`},
+		{"a symlink deep in a subtree", func(t *testing.T, dir string) { symlink(t, "g0", filepath.Join(dir, "d31", "sub", "lnk")) }, false, `d31/sub/lnk" ` + errSymlink},
+		{"a link to an ancestor", func(t *testing.T, dir string) { symlink(t, "..", filepath.Join(dir, "d20", "sub", "up")) }, true, `d20/sub/up" is a symlink to a directory`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+			dir := wide(t)
+			tc.setup(t, dir)
+			_, err := Walk(context.Background(), dir, Options{Serialization: Serialization{Method: Files, HashType: SHA256, AllowSymlinks: tc.allow}, Workers: 4})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want %q", err, tc.want)
+			}
+		})
 	}
 }

@@ -79,6 +79,18 @@ func openFile(path string, noFollow bool) (rawFile, error) {
 	return rawFile{f}, unwrapPath(err)
 }
 
+// fileOpener opens walked files by path (see sys_unix.go for why Unix
+// keeps a directory open instead).
+type fileOpener struct{}
+
+func newFileOpener() fileOpener { return fileOpener{} }
+
+func (o *fileOpener) open(loc location, name string, noFollow bool) (rawFile, error) {
+	return openFile(loc.path(name), noFollow)
+}
+
+func (o *fileOpener) close() {}
+
 func (f rawFile) stat() (fileInfo, error) {
 	fi, err := f.f.Stat()
 	if err != nil {

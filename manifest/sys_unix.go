@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -149,6 +150,57 @@ func openFile(path string, noFollow bool) (rawFile, error) {
 	}
 	fd, err := retry(func() (int, error) { return unix.Open(path, flags, 0) })
 	return rawFile{fd}, err
+}
+
+// fileOpener opens walked files for one hashing worker. It keeps the
+// directory of the last file open and opens the next file of that
+// directory relative to it: the kernel then looks up one name instead of
+// every component of the path (a quarter of the per-file cost of a
+// 100,000-file model went to path lookup), and no path string is built.
+// What was opened is checked against the walk (hasher.open) exactly as
+// before; a directory swapped meanwhile only means that the walked files
+// are found through the descriptor of the directory the walk saw, or not
+// at all.
+type fileOpener struct {
+	dir string // model-relative name of the directory fd is open on
+	fd  int    // -1 when none
+}
+
+func newFileOpener() fileOpener { return fileOpener{fd: -1} }
+
+// open opens the walked file name (see openFile) of the model at loc.
+func (o *fileOpener) open(loc location, name string, noFollow bool) (rawFile, error) {
+	if name == "." {
+		return openFile(loc.root, noFollow) // a single-file model
+	}
+	dir, base := ".", name
+	if i := strings.LastIndexByte(name, '/'); i >= 0 {
+		dir, base = name[:i], name[i+1:]
+	}
+	if o.fd < 0 || o.dir != dir {
+		o.close()
+		fd, err := retry(func() (int, error) {
+			return unix.Open(loc.path(dir), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		})
+		if err != nil {
+			return rawFile{-1}, err
+		}
+		o.dir, o.fd = dir, fd
+	}
+	flags := unix.O_RDONLY | unix.O_NONBLOCK | unix.O_CLOEXEC
+	if noFollow {
+		flags |= unix.O_NOFOLLOW
+	}
+	fd, err := retry(func() (int, error) { return unix.Openat(o.fd, base, flags, 0) })
+	return rawFile{fd}, err
+}
+
+// close closes the directory kept open, if any.
+func (o *fileOpener) close() {
+	if o.fd >= 0 {
+		unix.Close(o.fd)
+		o.fd = -1
+	}
 }
 
 func (f rawFile) stat() (fileInfo, error) {

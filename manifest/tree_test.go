@@ -259,7 +259,7 @@ func TestWalkCancelled(t *testing.T) {
 		t.Errorf("Walk = %v, want context.Canceled", err)
 	}
 	w := &walker{ctx: ctx, loc: location{root: dir, shown: dir}}
-	if err := w.walk(); !errors.Is(err, context.Canceled) || len(w.files) != 0 {
-		t.Errorf("walker = %v with %d files, want context.Canceled before listing", err, len(w.files))
+	if err := w.walk(); !errors.Is(err, context.Canceled) || len(w.files.all()) != 0 {
+		t.Errorf("walker = %v with %d files, want context.Canceled before listing", err, len(w.files.all()))
 	}
 }

@@ -121,6 +121,9 @@ func valueStart(data []byte, off int) int {
 	return off
 }
 
+// offset is how many bytes of the value have been read.
+func (r *jsonReader) offset() int { return int(r.dec.InputOffset()) }
+
 // readToken reads the next token, turning a failure into a syntax error.
 func (r *jsonReader) readToken() (jsontext.Token, error) {
 	tok, err := r.dec.ReadToken()

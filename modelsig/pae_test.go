@@ -2,9 +2,19 @@ package modelsig
 
 import (
 	"bytes"
+	"crypto"
 	"strconv"
+	"strings"
 	"testing"
 )
+
+// paeCompat is the v0.2 encoding as bytes (see paeCompatDigest): the
+// reference the streaming digest is checked against, and what the tests
+// sign to make v0.2 signatures.
+func paeCompat(payloadType string, payload []byte) []byte {
+	out := paeHeader(nil, "DSSEV1", payloadType, len(payload))
+	return appendPyRepr(out, payload)
+}
 
 // Expected values are Python's repr(bytes), derived by hand from its rules
 // (format spec §2) and double-checked against CPython.
@@ -54,6 +64,30 @@ func TestPAE(t *testing.T) {
 	}
 	if got, want := string(pae("", nil)), "DSSEv1 0  0 "; got != want {
 		t.Errorf("pae of empty = %q, want %q", got, want)
+	}
+}
+
+// TestPAEDigest: the streaming digests equal the hash of the encodings
+// they avoid building, for every curve's hash, at the edges of the repr's
+// blocks and for payloads of several blocks.
+func TestPAEDigest(t *testing.T) {
+	payloads := map[string][]byte{
+		"empty":                    nil,
+		"plain":                    []byte(`{"a": 1}`),
+		"quotes":                   []byte(`it's "x"`),
+		"one block":                bytes.Repeat([]byte{'a'}, 16<<10),
+		"a block and a byte":       bytes.Repeat([]byte{'\\'}, 16<<10+1),
+		"several blocks, escaping": []byte(strings.Repeat("é\\'\x00\n~", 20_000)),
+	}
+	for name, p := range payloads {
+		for _, h := range []crypto.Hash{crypto.SHA256, crypto.SHA384, crypto.SHA512} {
+			if got, want := paeDigest(h, PayloadTypeInToto, p), digest(h, pae(PayloadTypeInToto, p)); !bytes.Equal(got, want) {
+				t.Errorf("%s, %v: paeDigest = %x, want %x", name, h, got, want)
+			}
+			if got, want := paeCompatDigest(h, PayloadTypeInToto, p), digest(h, paeCompat(PayloadTypeInToto, p)); !bytes.Equal(got, want) {
+				t.Errorf("%s, %v: paeCompatDigest = %x, want %x", name, h, got, want)
+			}
+		}
 	}
 }
 
@@ -127,6 +161,9 @@ func FuzzPyRepr(f *testing.F) {
 		prefix := "DSSEV1 28 " + PayloadTypeInToto + " " + strconv.Itoa(len(in)) + " "
 		if !bytes.HasPrefix(p, []byte(prefix)) || !bytes.Equal(p[len(prefix):], r) {
 			t.Fatalf("paeCompat = %q, want prefix %q and the repr", p, prefix)
+		}
+		if got, want := paeCompatDigest(crypto.SHA256, PayloadTypeInToto, in), digest(crypto.SHA256, p); !bytes.Equal(got, want) {
+			t.Fatalf("paeCompatDigest = %x, want %x", got, want)
 		}
 	})
 }

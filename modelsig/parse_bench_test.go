@@ -4,10 +4,10 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"runtime"
 	"strings"
 	"testing"
 
+	"github.com/modelgate/modelgate/internal/allocs"
 	"github.com/modelgate/modelgate/manifest"
 )
 
@@ -62,15 +62,6 @@ func BenchmarkParseSignature100k(b *testing.B) {
 	}
 }
 
-// allocated returns the bytes f allocates (a bound on its peak heap).
-func allocated(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
-
 // TestParseMemoryBounded: parsing a signature, genuine or hostile, costs
 // at most a small multiple of its size (issue 7.5: the target is 8x plus
 // a fixed base), and a hostile one is refused, by its shape, with a
@@ -111,7 +102,7 @@ func TestParseMemoryBounded(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var err error
-			n := allocated(func() { _, err = ParseBundle("model.sig", tc.data) })
+			n := allocs.Bytes(func() { _, err = ParseBundle("model.sig", tc.data) })
 			if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
 				t.Errorf("error %v, want %q", err, tc.want)
 			}
@@ -125,7 +116,7 @@ func TestParseMemoryBounded(t *testing.T) {
 		data := bigBundle(t, 20_000)
 		var st *Statement
 		var err error
-		n := allocated(func() {
+		n := allocs.Bytes(func() {
 			var b *Bundle
 			if b, err = ParseBundle("model.sig", data); err == nil {
 				st, err = ParseStatement(b.Envelope.PayloadType, b.Envelope.Payload)
@@ -138,4 +129,33 @@ func TestParseMemoryBounded(t *testing.T) {
 			t.Errorf("allocated %d bytes for %d bytes of signature (limit %d)", n, len(data), limit)
 		}
 	})
+}
+
+// TestStatementMemory bounds what reading and writing a many-resource
+// statement allocates (issue 12). Reading keeps about 130 bytes a
+// resource (the resource, its digest and name, an offset and a sort
+// index) and should allocate little more: appending entry by entry and a
+// set of names cost about 400. Writing allocates the statement once: an
+// encoder and a value per resource cost several times its size.
+func TestStatementMemory(t *testing.T) {
+	allocs.SkipUnderRace(t)
+	const n = 20_000
+	m := bigManifest(n)
+	var stmt []byte
+	var err error
+	built := allocs.Bytes(func() { stmt, err = BuildStatement(m, "big") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if limit := uint64(len(stmt)) + uint64(len(stmt))/20 + 64<<10; built > limit {
+		t.Errorf("BuildStatement allocated %d bytes for a %d-byte statement (limit %d)", built, len(stmt), limit)
+	}
+	var st *Statement
+	read := allocs.Bytes(func() { st, err = ParseStatement(PayloadTypeInToto, stmt) })
+	if err != nil || len(st.Manifest.Resources) != n {
+		t.Fatalf("ParseStatement: %v", err)
+	}
+	if limit := uint64(160*n + 64<<10); read > limit {
+		t.Errorf("ParseStatement allocated %d bytes for %d resources (%d a resource; limit %d)", read, n, read/n, limit)
+	}
 }

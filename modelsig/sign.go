@@ -3,14 +3,16 @@ package modelsig
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/x509"
-	"encoding/json"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/modelgate/modelgate/manifest"
 )
@@ -81,11 +83,27 @@ func (s *ecSigner) Public() *ecdsa.PublicKey          { return &s.priv.PublicKey
 func (s *ecSigner) Certificates() []*x509.Certificate { return s.certs }
 
 func (s *ecSigner) SignPAE(pae []byte) ([]byte, error) {
+	return s.sign(func(h crypto.Hash) []byte { return digest(h, pae) })
+}
+
+// sign signs the digest that hashed returns for the hash of s's curve.
+func (s *ecSigner) sign(hashed func(crypto.Hash) []byte) ([]byte, error) {
 	h, err := curveHash(&s.priv.PublicKey)
 	if err != nil {
 		return nil, err
 	}
-	return ecdsa.SignASN1(rand.Reader, s.priv, digest(h, pae))
+	return ecdsa.SignASN1(rand.Reader, s.priv, hashed(h))
+}
+
+// signStatement signs the PAE of the in-toto statement stmt with s. This
+// package's signers hash the encoding anyway, so for them it is hashed in
+// place (paeDigest) rather than built, which would copy the whole
+// statement; any other Signer gets the bytes, as SignPAE promises.
+func signStatement(s Signer, stmt []byte) ([]byte, error) {
+	if es, ok := s.(*ecSigner); ok {
+		return es.sign(func(h crypto.Hash) []byte { return paeDigest(h, PayloadTypeInToto, stmt) })
+	}
+	return s.SignPAE(pae(PayloadTypeInToto, stmt))
 }
 
 // SignOptions controls Sign. Paths are absolute or relative to the model
@@ -194,10 +212,13 @@ func Sign(ctx context.Context, modelPath string, s Signer, opts SignOptions) (*S
 	if err != nil {
 		return nil, fmt.Errorf("sign %s: %w", modelPath, err)
 	}
-	if _, err := ParseStatement(PayloadTypeInToto, stmt); err != nil {
-		return nil, fmt.Errorf("sign %s: internal error: the statement does not parse back: %w", modelPath, err)
+	large := len(stmt) >= collectAbove
+	collectIf(large) // the walk's list and the work items are garbage now
+	if err := checkOwnStatement(stmt, m); err != nil {
+		return nil, fmt.Errorf("sign %s: internal error: %w", modelPath, err)
 	}
-	sig, err := s.SignPAE(pae(PayloadTypeInToto, stmt))
+	collectIf(large) // and the statement parsed back
+	sig, err := signStatement(s, stmt)
 	if err != nil {
 		return nil, fmt.Errorf("sign %s: %w", modelPath, err)
 	}
@@ -205,6 +226,7 @@ func Sign(ctx context.Context, modelPath string, s Signer, opts SignOptions) (*S
 	if err != nil {
 		return nil, fmt.Errorf("sign %s: %w", modelPath, err)
 	}
+	collectIf(large) // and the statement, now in the bundle
 	if int64(len(data)) > bundleSizeLimit {
 		return nil, fmt.Errorf("sign %s: the signature would be %d bytes, more than the %d bytes verifiers read (%d resources; use a larger shard size)",
 			modelPath, len(data), bundleSizeLimit, len(m.Resources))
@@ -231,70 +253,74 @@ func isModelItself(modelPath, sigPath string) bool {
 
 // marshalBundle writes the bundle exactly as model_signing v1.1.0 does:
 // compact JSON, field order as there, "tlogEntries": [] and "keyid": "".
+// It is appended into one buffer of the bundle's size, the payload
+// base64-encoded straight into it: the bundle of a many-file model is tens
+// of megabytes, and an encoder would hold it twice over.
 func marshalBundle(s Signer, payloadType string, payload, sig []byte) ([]byte, error) {
-	out := bundleJSON{MediaType: MediaTypeV03}
-	out.VerificationMaterial.TlogEntries = []struct{}{}
-	if certs := s.Certificates(); len(certs) > 0 {
-		chain := &chainJSON{Certificates: []rawBytesJSON{}}
-		for _, c := range certs {
-			chain.Certificates = append(chain.Certificates, rawBytesJSON{RawBytes: c.Raw})
-		}
-		out.VerificationMaterial.X509CertificateChain = chain
-	} else {
-		hint := PublicKeyHint(s.Public())
-		if hint == "" {
+	certs := s.Certificates()
+	var hint string
+	if len(certs) == 0 {
+		if hint = PublicKeyHint(s.Public()); hint == "" {
 			return nil, errors.New("signer has no usable public key")
 		}
-		out.VerificationMaterial.PublicKey = &hintJSON{Hint: hint}
 	}
-	out.DSSEEnvelope = envelopeJSON{
-		Payload:     payload,
-		PayloadType: payloadType,
-		Signatures:  []signatureJSON{{Sig: sig, KeyID: ""}},
+	enc := base64.StdEncoding
+	size := 256 + len(hint) + len(payloadType) + enc.EncodedLen(len(payload)) + enc.EncodedLen(len(sig))
+	for _, c := range certs {
+		size += 16 + enc.EncodedLen(len(c.Raw))
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(out); err != nil {
-		return nil, err
+	b := make([]byte, 0, size)
+	b = append(b, `{"mediaType":`...)
+	b = appendJSONString(b, MediaTypeV03)
+	b = append(b, `,"verificationMaterial":{`...)
+	if len(certs) > 0 {
+		b = append(b, `"x509CertificateChain":{"certificates":[`...)
+		for i, c := range certs {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"rawBytes":"`...)
+			b = enc.AppendEncode(b, c.Raw)
+			b = append(b, `"}`...)
+		}
+		b = append(b, `]}`...)
+	} else {
+		b = append(b, `"publicKey":{"hint":`...)
+		b = appendJSONString(b, hint)
+		b = append(b, '}')
 	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	b = append(b, `,"tlogEntries":[]},"dsseEnvelope":{"payload":"`...)
+	b = enc.AppendEncode(b, payload)
+	b = append(b, `","payloadType":`...)
+	b = appendJSONString(b, payloadType)
+	b = append(b, `,"signatures":[{"sig":"`...)
+	b = enc.AppendEncode(b, sig)
+	return append(b, `","keyid":""}]}}`...), nil
 }
 
-// The bundle as written ([]byte fields encode as standard base64).
-type bundleJSON struct {
-	MediaType            string       `json:"mediaType"`
-	VerificationMaterial materialJSON `json:"verificationMaterial"`
-	DSSEEnvelope         envelopeJSON `json:"dsseEnvelope"`
-}
-
-type materialJSON struct {
-	PublicKey            *hintJSON  `json:"publicKey,omitempty"`
-	X509CertificateChain *chainJSON `json:"x509CertificateChain,omitempty"`
-	TlogEntries          []struct{} `json:"tlogEntries"`
-}
-
-type hintJSON struct {
-	Hint string `json:"hint"`
-}
-
-type chainJSON struct {
-	Certificates []rawBytesJSON `json:"certificates"`
-}
-
-type rawBytesJSON struct {
-	RawBytes []byte `json:"rawBytes"`
-}
-
-type envelopeJSON struct {
-	Payload     []byte          `json:"payload"`
-	PayloadType string          `json:"payloadType"`
-	Signatures  []signatureJSON `json:"signatures"`
-}
-
-type signatureJSON struct {
-	Sig   []byte `json:"sig"`
-	KeyID string `json:"keyid"`
+// checkOwnStatement parses a freshly built statement as a verifier will and
+// checks that it says exactly what was hashed: the same serialization,
+// ignore paths and resources (names, offsets and digests, compared as
+// Verify compares). With checkOwnBundle, which proves that the bundle
+// carries the signed payload, it catches builder, encoder and signer bugs
+// before a signature that would not verify, or would verify something
+// else, is ever written.
+func checkOwnStatement(stmt []byte, m *manifest.Manifest) error {
+	st, err := ParseStatement(PayloadTypeInToto, stmt)
+	if err != nil {
+		return fmt.Errorf("the statement does not parse back: %w", err)
+	}
+	got := st.Manifest
+	switch {
+	case got.Serialization != m.Serialization:
+		return fmt.Errorf("the statement records serialization %+v, not %+v", got.Serialization, m.Serialization)
+	case !slices.Equal(got.IgnorePaths, m.IgnorePaths):
+		return fmt.Errorf("the statement records ignore paths %q, not %q", got.IgnorePaths, m.IgnorePaths)
+	}
+	if err := manifest.Compare(got, m); err != nil {
+		return fmt.Errorf("the statement does not list what was hashed: %w", err)
+	}
+	return nil
 }
 
 // checkOwnBundle parses a freshly made bundle back and checks that its
@@ -312,7 +338,7 @@ func checkOwnBundle(name string, data []byte, s Signer) error {
 		return err
 	}
 	env := b.Envelope
-	if !ecdsa.VerifyASN1(pub, digest(h, pae(env.PayloadType, env.Payload)), env.Signatures[0]) {
+	if !ecdsa.VerifyASN1(pub, paeDigest(h, env.PayloadType, env.Payload), env.Signatures[0]) {
 		return errors.New("the signature does not verify with the signer's public key")
 	}
 	switch certs := s.Certificates(); {

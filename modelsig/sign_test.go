@@ -1,6 +1,7 @@
 package modelsig
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -16,6 +17,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -649,3 +651,156 @@ func (p *countingProgress) Planned(files int, bytes int64) {
 	p.planned++
 }
 func (p *countingProgress) Hashed(n int64) { p.hashed.Add(n) }
+
+// TestMarshalBundleMatchesEncodingJSON: the bundle appended by hand is
+// byte for byte what encoding/json writes for the v1.1.0 layout, for a
+// key, a certificate, and a certificate with its chain.
+func TestMarshalBundleMatchesEncodingJSON(t *testing.T) {
+	type rawBytesJSON struct {
+		RawBytes []byte `json:"rawBytes"`
+	}
+	type material struct {
+		PublicKey *struct {
+			Hint string `json:"hint"`
+		} `json:"publicKey,omitempty"`
+		X509CertificateChain *struct {
+			Certificates []rawBytesJSON `json:"certificates"`
+		} `json:"x509CertificateChain,omitempty"`
+		TlogEntries []struct{} `json:"tlogEntries"`
+	}
+	type signature struct {
+		Sig   []byte `json:"sig"`
+		KeyID string `json:"keyid"`
+	}
+	type bundle struct {
+		MediaType            string   `json:"mediaType"`
+		VerificationMaterial material `json:"verificationMaterial"`
+		DSSEEnvelope         struct {
+			Payload     []byte      `json:"payload"`
+			PayloadType string      `json:"payloadType"`
+			Signatures  []signature `json:"signatures"`
+		} `json:"dsseEnvelope"`
+	}
+	root := testpki.NewRoot(t, "root")
+	leaf := root.Leaf(t, "leaf")
+	payload := []byte(`{"a": "<&>"}` + strings.Repeat("x", 1000))
+	sig := []byte{0x30, 0x01, 0xff}
+	for _, tc := range []struct {
+		name string
+		s    Signer
+	}{
+		{"key", keySigner(t, leaf.Key)},
+		{"certificate", certSigner(t, leaf.Key, leaf.Cert)},
+		{"certificate and chain", certSigner(t, leaf.Key, leaf.Cert, root.Cert)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := marshalBundle(tc.s, PayloadTypeInToto, payload, sig)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b bundle
+			b.MediaType = MediaTypeV03
+			b.VerificationMaterial.TlogEntries = []struct{}{}
+			if certs := tc.s.Certificates(); len(certs) > 0 {
+				b.VerificationMaterial.X509CertificateChain = &struct {
+					Certificates []rawBytesJSON `json:"certificates"`
+				}{}
+				for _, c := range certs {
+					b.VerificationMaterial.X509CertificateChain.Certificates = append(b.VerificationMaterial.X509CertificateChain.Certificates, rawBytesJSON{c.Raw})
+				}
+			} else {
+				b.VerificationMaterial.PublicKey = &struct {
+					Hint string `json:"hint"`
+				}{PublicKeyHint(tc.s.Public())}
+			}
+			b.DSSEEnvelope.Payload, b.DSSEEnvelope.PayloadType = payload, PayloadTypeInToto
+			b.DSSEEnvelope.Signatures = []signature{{Sig: sig}}
+			want, err := json.Marshal(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != string(want) {
+				t.Errorf("marshalBundle =\n%s\nencoding/json writes\n%s", got, want)
+			}
+		})
+	}
+}
+
+// TestCheckOwnStatement: the sign self-check accepts the statement of
+// the manifest it was built from and refuses one that says anything else.
+func TestCheckOwnStatement(t *testing.T) {
+	d := func(b byte) []byte { return bytes.Repeat([]byte{b}, 32) }
+	files := manifest.Serialization{Method: manifest.Files, HashType: manifest.SHA256}
+	m := &manifest.Manifest{Serialization: files, Resources: []manifest.Resource{{Path: "a", Digest: d(1)}, {Path: "b/c", Digest: d(2)}}, IgnorePaths: []string{".git", "model.sig"}}
+	stmt := func(t *testing.T, m *manifest.Manifest) []byte {
+		out, err := BuildStatement(m, "model")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	with := func(f func(m *manifest.Manifest)) *manifest.Manifest {
+		c := *m
+		c.Resources = slices.Clone(m.Resources)
+		f(&c)
+		return &c
+	}
+	if err := checkOwnStatement(stmt(t, m), m); err != nil {
+		t.Fatalf("own statement refused: %v", err)
+	}
+	for _, tc := range []struct {
+		name  string
+		other *manifest.Manifest
+		want  string
+	}{
+		{"another digest", with(func(m *manifest.Manifest) { m.Resources[1].Digest = d(3) }), `1 changed ("b/c"`},
+		{"another file", with(func(m *manifest.Manifest) { m.Resources[1].Path = "b/d" }), `1 extra file ("b/c"), 1 missing ("b/d")`},
+		{"another hash", with(func(m *manifest.Manifest) { m.Serialization.HashType = manifest.BLAKE3 }), "records serialization"},
+		{"symlinks allowed", with(func(m *manifest.Manifest) { m.Serialization.AllowSymlinks = true }), "records serialization"},
+		{"other ignore paths", with(func(m *manifest.Manifest) { m.IgnorePaths = []string{".git"} }), "records ignore paths"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := checkOwnStatement(stmt(t, tc.other), m)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want %q", err, tc.want)
+			}
+		})
+	}
+	if err := checkOwnStatement([]byte("{}"), m); err == nil || !strings.Contains(err.Error(), "does not parse back") {
+		t.Errorf("error %v", err)
+	}
+}
+
+// recordingSigner is a Signer of another package's kind: it records the
+// bytes it is asked to sign.
+type recordingSigner struct {
+	Signer
+	got []byte
+}
+
+func (r *recordingSigner) SignPAE(pae []byte) ([]byte, error) {
+	r.got = append([]byte(nil), pae...)
+	return r.Signer.SignPAE(pae)
+}
+
+// TestSignStatement: this package's signers sign the PAE hashed in place,
+// on every curve, and verify over the PAE's bytes; any other Signer is
+// handed the PAE's bytes themselves.
+func TestSignStatement(t *testing.T) {
+	stmt := []byte(`{"_type": "x"}`)
+	for _, c := range []elliptic.Curve{elliptic.P256(), elliptic.P384(), elliptic.P521()} {
+		priv := testpki.Key(t, c)
+		sig, err := signStatement(keySigner(t, priv), stmt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, _ := curveHash(&priv.PublicKey)
+		if !ecdsa.VerifyASN1(&priv.PublicKey, digest(h, pae(PayloadTypeInToto, stmt)), sig) {
+			t.Errorf("%s: the signature does not verify over the PAE", c.Params().Name)
+		}
+	}
+	r := &recordingSigner{Signer: keySigner(t, testpki.Key(t, nil))}
+	if _, err := signStatement(r, stmt); err != nil || !bytes.Equal(r.got, pae(PayloadTypeInToto, stmt)) {
+		t.Errorf("other signer got %q, %v; want the PAE", r.got, err)
+	}
+}

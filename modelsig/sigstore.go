@@ -2,6 +2,7 @@ package modelsig
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/sha256"
 	"crypto/x509"
@@ -317,8 +318,8 @@ func checkEnvelopeSignature(leaf *x509.Certificate, env *protodsse.Envelope) err
 	if !ok {
 		return fmt.Errorf("signing certificate key is %s; only ECDSA keys are supported", leaf.PublicKeyAlgorithm)
 	}
-	h := sha256.Sum256(pae(env.GetPayloadType(), env.GetPayload()))
-	if !ecdsa.VerifyASN1(pub, h[:], env.GetSignatures()[0].GetSig()) {
+	h := paeDigest(crypto.SHA256, env.GetPayloadType(), env.GetPayload())
+	if !ecdsa.VerifyASN1(pub, h, env.GetSignatures()[0].GetSig()) {
 		return errors.New("the DSSE signature does not verify over the payload with the certificate's key (ECDSA, SHA-256)")
 	}
 	return nil

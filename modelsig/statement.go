@@ -10,6 +10,7 @@ import (
 	"math"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -35,6 +36,11 @@ const compatModelName = "compat-undefined-not-present"
 type Statement struct {
 	PredicateType string
 	SubjectName   string // informational only, never compared
+	// SubjectDigest is the subject's recorded sha256 digest (32 bytes) for
+	// a signature/v1.0 statement, checked to be SHA-256 over the
+	// resources' digests in payload order; nil for Digests/v0.1, which
+	// records no overall digest.
+	SubjectDigest []byte
 	// Manifest is the expected manifest: resources in payload order, the
 	// recorded serialization, and IgnorePaths = the recorded ignore_paths
 	// (sorted, as recorded: not yet filtered).
@@ -280,6 +286,7 @@ func (d *statementDoc) native() (*Statement, error) {
 	return &Statement{
 		PredicateType: PredicateSignatureV1,
 		SubjectName:   d.subjects.nameString(0),
+		SubjectDigest: subjectDigest,
 		Manifest:      &manifest.Manifest{Serialization: s, Resources: rs, IgnorePaths: ignore},
 	}, nil
 }
@@ -363,9 +370,10 @@ func (sd *serializationDoc) checkShardSize() (int64, error) {
 // resources in two shared buffers, with each entry's end offsets (and
 // algorithm, for resources) in a pointer-free slice: reading a million
 // entries makes no garbage per entry, and the resources built from it
-// point into the two buffers.
+// point into the two buffers (names is a strings.Builder so that its text
+// becomes the paths' one backing string without a copy).
 type packedList struct {
-	names   []byte
+	names   strings.Builder
 	digests []byte
 	ends    []packedEnd
 	algos   []string // the distinct algorithm strings seen, at most two
@@ -393,12 +401,35 @@ func (l *packedList) digest(i int) []byte {
 
 func (l *packedList) nameString(i int) string {
 	start, end, _, _ := l.span(i)
-	return string(l.names[start:end])
+	return l.names.String()[start:end]
 }
 
 // finish records the end of an entry whose name and digest were appended.
 func (l *packedList) finish(algo uint8) {
-	l.ends = append(l.ends, packedEnd{name: uint32(len(l.names)), digest: uint32(len(l.digests)), algo: algo})
+	l.ends = append(l.ends, packedEnd{name: uint32(l.names.Len()), digest: uint32(len(l.digests)), algo: algo})
+}
+
+// sampleEntries is how many entries readResources reads before it sizes
+// the buffers for the whole list (see reserve).
+const sampleEntries = 64
+
+// reserve grows the buffers, once, to what the list will need if the
+// rest bytes of the document still to be read hold entries like the ones
+// read so far, which took used bytes. Appending entry by entry would copy
+// each buffer a dozen times over for a long list, leaving the copies as
+// garbage several times the list's size; with reserve a statement of
+// uniform resources is read with no reallocation and little slack. A
+// wrong guess only means that append grows the buffers again, and the
+// guess never exceeds a small multiple of the document's size.
+func (l *packedList) reserve(rest, used int) {
+	n := len(l.ends)
+	if n == 0 || used <= 0 || rest <= 0 {
+		return
+	}
+	more := int(int64(rest)*int64(n)/int64(used)) + 1 // entries to come at the rate so far
+	l.names.Grow(l.names.Len() / n * more)
+	l.digests = slices.Grow(l.digests, len(l.digests)/n*more)
+	l.ends = slices.Grow(l.ends, more)
 }
 
 // appendDigest decodes hex (either case) onto the digests; path names
@@ -436,7 +467,7 @@ func (l *packedList) readSubjects(r *jsonReader) error {
 		present, err := r.object(subject, subjectShape, func(f int) error {
 			if f == 0 {
 				name, err := r.rawString(subject.key("name"))
-				l.names = append(l.names, name...)
+				l.names.Write(name)
 				return err
 			}
 			digests := subject.key("digest")
@@ -463,7 +494,12 @@ func (l *packedList) readSubjects(r *jsonReader) error {
 // readResources reads predicate.resources.
 func (l *packedList) readResources(r *jsonReader) error {
 	list := at("predicate.resources")
+	start := r.offset()
 	return r.array(list, 0, func(i int) error {
+		if i == sampleEntries {
+			now := r.offset()
+			l.reserve(len(r.doc)-now, now-start)
+		}
 		res := list.elem(i)
 		var algo uint8
 		present, err := r.object(res, resourceShape, func(f int) error {
@@ -471,7 +507,7 @@ func (l *packedList) readResources(r *jsonReader) error {
 			switch {
 			case err != nil:
 			case f == 0:
-				l.names = append(l.names, text...)
+				l.names.Write(text)
 			case f == 1:
 				algo, err = l.internAlgorithm(text, res)
 			default:
@@ -496,9 +532,8 @@ func (l *packedList) readResources(r *jsonReader) error {
 // (list names them in messages, like "predicate.resources") and builds
 // them, in order. Their paths and digests point into l's buffers.
 func (l *packedList) resources(s manifest.Serialization, list jsonPath, checkAlgorithm bool) ([]manifest.Resource, error) {
-	names := string(l.names) // one copy; every path is a substring
+	names := l.names.String() // every path is a substring
 	out := make([]manifest.Resource, l.len())
-	seen := make(map[string]struct{}, l.len())
 	dot, other := false, false
 	for i := range out {
 		nameStart, nameEnd, digestStart, digestEnd := l.span(i)
@@ -523,12 +558,6 @@ func (l *packedList) resources(s manifest.Serialization, list jsonPath, checkAlg
 		if err := checkDigestSize(r.Digest, s.HashType); err != nil {
 			return nil, fmt.Errorf("%s: resource %q: %w", where(), name, err)
 		}
-		// A shard's name is canonical (splitShardName), so it is the
-		// resource's identity as it is.
-		if _, dup := seen[name]; dup {
-			return nil, fmt.Errorf("resource %q is listed more than once", name)
-		}
-		seen[name] = struct{}{}
 		if r.Path == "." {
 			dot = true
 		} else {
@@ -538,7 +567,33 @@ func (l *packedList) resources(s manifest.Serialization, list jsonPath, checkAlg
 	if dot && other {
 		return nil, errors.New(`resource "." (a single-file model) is listed together with other resources`)
 	}
+	if name, ok := l.repeatedName(); ok {
+		return nil, fmt.Errorf("resource %q is listed more than once", name)
+	}
 	return out, nil
+}
+
+// repeatedName returns a name listed more than once, if any. A shard's
+// name is canonical (splitShardName), so it is the resource's identity as
+// it is. The names are compared on an index sorted by name, 4 bytes an
+// entry, rather than in a set, which would cost a map entry each.
+func (l *packedList) repeatedName() (string, bool) {
+	names := l.names.String()
+	name := func(i int32) string {
+		start, end, _, _ := l.span(int(i))
+		return names[start:end]
+	}
+	idx := make([]int32, l.len())
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	slices.SortFunc(idx, func(a, b int32) int { return strings.Compare(name(a), name(b)) })
+	for k := 1; k < len(idx); k++ {
+		if n := name(idx[k]); n == name(idx[k-1]) {
+			return n, true
+		}
+	}
+	return "", false
 }
 
 // algorithmMatches accepts the per-resource algorithm strings genuine
@@ -669,6 +724,12 @@ type StatementOptions struct {
 }
 
 // BuildStatementWith is BuildStatement with options.
+//
+// The JSON is the reference library's layout, byte for byte what
+// encoding/json writes for it with a two-space indent and HTML characters
+// left alone. It is appended straight into one buffer sized for it: no
+// value per resource (no hex string, no struct, no second copy in an
+// encoder), so a statement of a million resources costs about its own size.
 func BuildStatementWith(m *manifest.Manifest, modelName string, opts StatementOptions) ([]byte, error) {
 	if m == nil {
 		return nil, errors.New("build statement: no manifest")
@@ -677,55 +738,120 @@ func BuildStatementWith(m *manifest.Manifest, modelName string, opts StatementOp
 	if err := checkSerialization(s); err != nil {
 		return nil, fmt.Errorf("build statement: %w", err)
 	}
-	st := statementJSON{
-		Type:          StatementTypeV1,
-		PredicateType: PredicateSignatureV1,
-		Predicate: predicateJSON{
-			Serialization: serializationJSON{
-				Method:        string(s.Method),
-				HashType:      string(s.HashType),
-				AllowSymlinks: s.AllowSymlinks,
-				IgnorePaths:   m.IgnorePaths,
-			},
-			Resources: make([]resourceJSON, 0, len(m.Resources)),
-		},
-	}
 	algorithm := string(s.HashType)
-	if s.Method == manifest.Shards {
-		st.Predicate.Serialization.ShardSize = s.ShardSize
-		if opts.LibraryShardForm {
-			algorithm = libraryShardAlgorithm(s)
-		}
+	if s.Method == manifest.Shards && opts.LibraryShardForm {
+		algorithm = libraryShardAlgorithm(s)
 	}
 	for _, p := range m.IgnorePaths {
 		if !utf8.ValidString(p) {
 			return nil, fmt.Errorf("build statement: ignore path %q is not valid UTF-8", p)
 		}
 	}
-	for _, r := range m.Resources {
+	for i := range m.Resources {
+		r := &m.Resources[i]
 		if err := checkName(r.Path); err != nil {
 			return nil, fmt.Errorf("build statement: file name %q %w", r.Path, err)
 		}
 		if len(r.Digest) != s.HashType.Size() || r.Shard != (s.Method == manifest.Shards) {
 			return nil, fmt.Errorf("build statement: resource %q does not fit the serialization", r.Name())
 		}
-		st.Predicate.Resources = append(st.Predicate.Resources, resourceJSON{
-			Name:      r.Name(),
-			Algorithm: algorithm,
-			Digest:    hex.EncodeToString(r.Digest),
-		})
 	}
-	d := m.SubjectDigest()
-	st.Subject = []subjectJSON{{Name: modelName, Digest: map[string]string{"sha256": hex.EncodeToString(d[:])}}}
+	subject := m.SubjectDigest()
 
+	b := make([]byte, 0, statementSize(m, modelName, algorithm))
+	b = append(b, "{\n  \"_type\": "...)
+	b = appendJSONString(b, StatementTypeV1)
+	b = append(b, ",\n  \"subject\": [\n    {\n      \"name\": "...)
+	b = appendJSONString(b, modelName)
+	b = append(b, ",\n      \"digest\": {\n        \"sha256\": \""...)
+	b = hex.AppendEncode(b, subject[:])
+	b = append(b, "\"\n      }\n    }\n  ],\n  \"predicateType\": "...)
+	b = appendJSONString(b, PredicateSignatureV1)
+	b = append(b, ",\n  \"predicate\": {\n    \"serialization\": {\n      \"method\": "...)
+	b = appendJSONString(b, string(s.Method))
+	b = append(b, ",\n      \"hash_type\": "...)
+	b = appendJSONString(b, string(s.HashType))
+	b = append(b, ",\n      \"allow_symlinks\": "...)
+	b = strconv.AppendBool(b, s.AllowSymlinks)
+	if s.Method == manifest.Shards {
+		b = append(b, ",\n      \"shard_size\": "...)
+		b = strconv.AppendInt(b, s.ShardSize, 10)
+	}
+	if len(m.IgnorePaths) > 0 {
+		b = append(b, ",\n      \"ignore_paths\": ["...)
+		for i, p := range m.IgnorePaths {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, "\n        "...)
+			b = appendJSONString(b, p)
+		}
+		b = append(b, "\n      ]"...)
+	}
+	b = append(b, "\n    },\n    \"resources\": ["...)
+	for i := range m.Resources {
+		r := &m.Resources[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, "\n      {\n        \"name\": "...)
+		b = appendJSONString(b, r.Name())
+		b = append(b, ",\n        \"algorithm\": "...)
+		b = appendJSONString(b, algorithm)
+		b = append(b, ",\n        \"digest\": \""...)
+		b = hex.AppendEncode(b, r.Digest)
+		b = append(b, "\"\n      }"...)
+	}
+	if len(m.Resources) > 0 {
+		b = append(b, "\n    "...)
+	}
+	return append(b, "]\n  }\n}"...), nil
+}
+
+// resourceLayout is one resource as BuildStatementWith writes it, with
+// empty strings: the bytes each resource adds besides its name, algorithm
+// and hex digest.
+const resourceLayout = ",\n      {\n        \"name\": \"\",\n        \"algorithm\": \"\",\n        \"digest\": \"\"\n      }"
+
+// statementSize is the length of the statement BuildStatementWith writes
+// for m, exact when no string needs escaping, plus room for shard
+// offsets; escapes, rare, grow the buffer once.
+func statementSize(m *manifest.Manifest, modelName, algorithm string) int {
+	n := 1024 + len(modelName) // the fixed parts, with room to spare
+	for _, p := range m.IgnorePaths {
+		n += len(p) + 12
+	}
+	per := len(resourceLayout) + len(algorithm) + 2*m.Serialization.HashType.Size()
+	if m.Serialization.Method == manifest.Shards {
+		per += 2 + 2*20 // two colons and two offsets of at most 20 digits
+	}
+	for i := range m.Resources {
+		n += per + len(m.Resources[i].Path)
+	}
+	return n
+}
+
+// appendJSONString appends s as a JSON string exactly as encoding/json
+// writes it with HTML escaping off. Names made of printable ASCII other
+// than the quote and the backslash, nearly all of them, are copied as
+// they are; anything else goes through encoding/json itself (invalid
+// UTF-8, control characters, U+2028 and U+2029 are its business).
+func appendJSONString(b []byte, s string) []byte {
+	plain := true
+	for i := 0; i < len(s) && plain; i++ {
+		c := s[i]
+		plain = c >= 0x20 && c < 0x7f && c != '"' && c != '\\'
+	}
+	if plain {
+		b = append(b, '"')
+		b = append(b, s...)
+		return append(b, '"')
+	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(st); err != nil {
-		return nil, fmt.Errorf("build statement: %w", err)
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	enc.Encode(s) // a string always encodes
+	return append(b, bytes.TrimSuffix(buf.Bytes(), []byte("\n"))...)
 }
 
 // checkSerialization reports whether s can be written as a predicate.
@@ -742,38 +868,6 @@ func checkSerialization(s manifest.Serialization) error {
 		return fmt.Errorf("shard size %d does not fit the %s method", s.ShardSize, s.Method)
 	}
 	return nil
-}
-
-// The statement as written; field order is the reference library's.
-type statementJSON struct {
-	Type          string        `json:"_type"`
-	Subject       []subjectJSON `json:"subject"`
-	PredicateType string        `json:"predicateType"`
-	Predicate     predicateJSON `json:"predicate"`
-}
-
-type subjectJSON struct {
-	Name   string            `json:"name"`
-	Digest map[string]string `json:"digest"`
-}
-
-type predicateJSON struct {
-	Serialization serializationJSON `json:"serialization"`
-	Resources     []resourceJSON    `json:"resources"`
-}
-
-type serializationJSON struct {
-	Method        string   `json:"method"`
-	HashType      string   `json:"hash_type"`
-	AllowSymlinks bool     `json:"allow_symlinks"`
-	ShardSize     int64    `json:"shard_size,omitempty"`
-	IgnorePaths   []string `json:"ignore_paths,omitempty"`
-}
-
-type resourceJSON struct {
-	Name      string `json:"name"`
-	Algorithm string `json:"algorithm"`
-	Digest    string `json:"digest"`
 }
 
 // ModelName is the subject name for a model path (format spec §4.6): its

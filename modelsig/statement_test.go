@@ -112,6 +112,12 @@ func TestParseStatementReference(t *testing.T) {
 			if st.Manifest.Serialization != want {
 				t.Errorf("serialization %+v", st.Manifest.Serialization)
 			}
+			// The recorded subject digest comes with a native statement
+			// (SHA-256 over the digests in payload order); compat records none.
+			sum := st.Manifest.SubjectDigest()
+			if native := tc.predicate == PredicateSignatureV1; native && !bytes.Equal(st.SubjectDigest, sum[:]) || !native && st.SubjectDigest != nil {
+				t.Errorf("subject digest %x (manifest's: %x)", st.SubjectDigest, sum)
+			}
 		})
 	}
 }
@@ -495,10 +501,14 @@ func FuzzParseStatement(f *testing.F) {
 				t.Fatalf("accepted bad resource %+v", r)
 			}
 		}
-		// What was accepted must survive a write and a re-read unchanged.
+		// What was accepted must survive a write and a re-read unchanged,
+		// and be written as encoding/json would write it.
 		out, err := BuildStatement(m, st.SubjectName)
 		if err != nil {
 			t.Fatalf("accepted statement does not rebuild: %v", err)
+		}
+		if want := referenceStatement(t, m, st.SubjectName, StatementOptions{}); !bytes.Equal(out, want) {
+			t.Fatalf("BuildStatement =\n%s\nencoding/json writes\n%s", out, want)
 		}
 		st2, err := ParseStatement(PayloadTypeInToto, out)
 		if err != nil {
@@ -578,4 +588,117 @@ func TestLibraryShardForm(t *testing.T) {
 			t.Errorf("Verify: %v", err)
 		}
 	})
+}
+
+// referenceStatement is BuildStatementWith as it was first written, with
+// encoding/json and structs: what the direct writer must reproduce byte
+// for byte (the layout of the reference library). m must be valid.
+func referenceStatement(t testing.TB, m *manifest.Manifest, modelName string, opts StatementOptions) []byte {
+	t.Helper()
+	type resourceJSON struct {
+		Name      string `json:"name"`
+		Algorithm string `json:"algorithm"`
+		Digest    string `json:"digest"`
+	}
+	type serializationJSON struct {
+		Method        string   `json:"method"`
+		HashType      string   `json:"hash_type"`
+		AllowSymlinks bool     `json:"allow_symlinks"`
+		ShardSize     int64    `json:"shard_size,omitempty"`
+		IgnorePaths   []string `json:"ignore_paths,omitempty"`
+	}
+	type subjectJSON struct {
+		Name   string            `json:"name"`
+		Digest map[string]string `json:"digest"`
+	}
+	type predicateJSON struct {
+		Serialization serializationJSON `json:"serialization"`
+		Resources     []resourceJSON    `json:"resources"`
+	}
+	type statementJSON struct {
+		Type          string        `json:"_type"`
+		Subject       []subjectJSON `json:"subject"`
+		PredicateType string        `json:"predicateType"`
+		Predicate     predicateJSON `json:"predicate"`
+	}
+	s := m.Serialization
+	st := statementJSON{
+		Type:          StatementTypeV1,
+		PredicateType: PredicateSignatureV1,
+		Predicate: predicateJSON{
+			Serialization: serializationJSON{Method: string(s.Method), HashType: string(s.HashType), AllowSymlinks: s.AllowSymlinks, IgnorePaths: m.IgnorePaths},
+			Resources:     []resourceJSON{},
+		},
+	}
+	algorithm := string(s.HashType)
+	if s.Method == manifest.Shards {
+		st.Predicate.Serialization.ShardSize = s.ShardSize
+		if opts.LibraryShardForm {
+			algorithm = libraryShardAlgorithm(s)
+		}
+	}
+	for _, r := range m.Resources {
+		st.Predicate.Resources = append(st.Predicate.Resources, resourceJSON{Name: r.Name(), Algorithm: algorithm, Digest: hex.EncodeToString(r.Digest)})
+	}
+	d := m.SubjectDigest()
+	st.Subject = []subjectJSON{{Name: modelName, Digest: map[string]string{"sha256": hex.EncodeToString(d[:])}}}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(st); err != nil {
+		t.Fatal(err)
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+}
+
+// TestBuildStatementMatchesEncodingJSON: the direct writer produces
+// exactly what encoding/json writes for the same statement, for names
+// and strings that are plain, escaped, or left alone only by
+// encoding/json's own rules (HTML characters, U+2028, invalid UTF-8 in
+// the model name), for files and shards, with and without ignore paths.
+func TestBuildStatementMatchesEncodingJSON(t *testing.T) {
+	digest := func(h string) []byte { d, _ := hex.DecodeString(h); return d }
+	files := manifest.Serialization{Method: manifest.Files, HashType: manifest.SHA256}
+	odd := []string{"plain/name.bin", `quote"d`, `back\slash`, "<html>&amp;", "mödel/ä b", "line\u2028sep\u2029para"}
+	var rs []manifest.Resource
+	for _, n := range odd {
+		rs = append(rs, manifest.Resource{Path: n, Digest: digest(hexA)})
+	}
+	tests := []struct {
+		name      string
+		m         *manifest.Manifest
+		modelName string
+		opts      StatementOptions
+	}{
+		{"odd names", &manifest.Manifest{Serialization: files, Resources: rs}, "model", StatementOptions{}},
+		{"odd model name", &manifest.Manifest{Serialization: files, Resources: rs[:1]}, "m\x00\"\\\n\xff\u2028<>&é", StatementOptions{}},
+		{"ignore paths with escapes", &manifest.Manifest{Serialization: files, Resources: rs[:1], IgnorePaths: []string{".git", "a\nb", `c"d`, "\x7f\x01"}}, "m", StatementOptions{}},
+		{"empty model", &manifest.Manifest{Serialization: files}, "m", StatementOptions{}},
+		{"empty ignore paths", &manifest.Manifest{Serialization: files, Resources: rs[:1], IgnorePaths: []string{}}, "m", StatementOptions{}},
+		{"blake2b, symlinks", &manifest.Manifest{Serialization: manifest.Serialization{Method: manifest.Files, HashType: manifest.BLAKE2b, AllowSymlinks: true}, Resources: []manifest.Resource{{Path: "a", Digest: digest(hexB2)}}}, "m", StatementOptions{}},
+		{"shards", &manifest.Manifest{
+			Serialization: manifest.Serialization{Method: manifest.Shards, HashType: manifest.BLAKE3, ShardSize: 1 << 40},
+			Resources: []manifest.Resource{
+				{Path: `a"b`, Shard: true, Start: 0, End: 1 << 40, Digest: digest(hexA)},
+				{Path: `a"b`, Shard: true, Start: 1 << 40, End: 1<<40 + 1, Digest: digest(hexB)},
+				{Path: ".", Shard: true, Start: 0, End: 9_223_372_036_854_775_807, Digest: digest(hexB)},
+			},
+		}, "m", StatementOptions{}},
+		{"shards, library form", &manifest.Manifest{
+			Serialization: manifest.Serialization{Method: manifest.Shards, HashType: manifest.SHA256, ShardSize: 8},
+			Resources:     []manifest.Resource{{Path: "w", Shard: true, Start: 0, End: 8, Digest: digest(hexA)}},
+		}, "m", StatementOptions{LibraryShardForm: true}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := BuildStatementWith(tc.m, tc.modelName, tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := referenceStatement(t, tc.m, tc.modelName, tc.opts); !bytes.Equal(got, want) {
+				t.Errorf("BuildStatementWith =\n%s\nencoding/json writes\n%s", got, want)
+			}
+		})
+	}
 }

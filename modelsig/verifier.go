@@ -102,8 +102,8 @@ func verifyEnvelope(pub *ecdsa.PublicKey, env Envelope, compatHash crypto.Hash) 
 		return false
 	}
 	sig := env.Signatures[0]
-	if ecdsa.VerifyASN1(pub, digest(h, pae(env.PayloadType, env.Payload)), sig) {
+	if ecdsa.VerifyASN1(pub, paeDigest(h, env.PayloadType, env.Payload), sig) {
 		return true
 	}
-	return ecdsa.VerifyASN1(pub, digest(compatHash, paeCompat(env.PayloadType, env.Payload)), sig)
+	return ecdsa.VerifyASN1(pub, paeCompatDigest(compatHash, env.PayloadType, env.Payload), sig)
 }

@@ -1,9 +1,7 @@
 package policy
 
 import (
-	"bytes"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -21,12 +19,13 @@ const digestPrefix = "sha256:"
 // manifest. It is what a digest pin (spec/policy.md §7) is compared with.
 //
 // For a model_signing v1.0 statement it is the subject digest the verified
-// statement records. modelsig has checked that it is SHA-256 over the
-// signed resources' digests in the order the statement lists them, and
-// that those resources are exactly the files on disk; the order is the
-// signer's (model_signing sorts by path components, then shard offsets as
-// numbers), so the digest is taken as recorded rather than recomputed. A
-// single-file model is no exception: its statement records one.
+// statement records (res.Statement.SubjectDigest). modelsig has checked
+// that it is SHA-256 over the signed resources' digests in the order the
+// statement lists them, and that those resources are exactly the files on
+// disk; the order is the signer's (model_signing sorts by path
+// components, then shard offsets as numbers), so the digest is taken as
+// recorded rather than recomputed. A single-file model is no exception:
+// its statement records one.
 //
 // A v0.2 statement (Digests/v0.1) has one subject per file and records no
 // overall digest: its subject digest is computed over the verified
@@ -36,62 +35,14 @@ func SubjectDigest(res *modelsig.Result) string {
 	if res == nil {
 		return ""
 	}
-	if res.Signed != nil {
-		if d, ok := recordedSubjectDigest(res.Signed.Payload); ok {
-			return d
-		}
+	if st := res.Statement; st != nil && st.SubjectDigest != nil {
+		return digestPrefix + hex.EncodeToString(st.SubjectDigest)
 	}
 	if res.Manifest == nil {
 		return ""
 	}
 	sum := res.Manifest.SubjectDigest()
 	return digestPrefix + hex.EncodeToString(sum[:])
-}
-
-// recordedSubjectDigest returns the one subject digest a verified
-// signature/v1.0 statement records, or false for any other payload.
-//
-// The payload has already been parsed strictly and validated by modelsig
-// (valid UTF-8, no repeated keys, exactly one subject whose digest matches
-// the resources), so reading the first occurrence of each top-level key is
-// exact, and reading can stop once "predicateType" and "subject" are
-// known: model_signing writes them before the predicate, so the resource
-// list (17 MB for 100,000 files) is not even scanned.
-func recordedSubjectDigest(payload []byte) (string, bool) {
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return "", false
-	}
-	var predicateType string
-	var subjects []map[string]json.RawMessage
-	for have := 0; have < 2 && dec.More(); {
-		tok, err := dec.Token()
-		if err != nil {
-			return "", false
-		}
-		var into any = new(json.RawMessage) // skipped
-		switch tok {
-		case "predicateType":
-			into, have = &predicateType, have+1
-		case "subject":
-			into, have = &subjects, have+1
-		}
-		if dec.Decode(into) != nil {
-			return "", false
-		}
-	}
-	if predicateType != modelsig.PredicateSignatureV1 || len(subjects) != 1 {
-		return "", false
-	}
-	var digest map[string]string
-	if json.Unmarshal(subjects[0]["digest"], &digest) != nil {
-		return "", false
-	}
-	h := digest["sha256"]
-	if len(h) != 64 || !isHex(h) {
-		return "", false
-	}
-	return digestPrefix + strings.ToLower(h), true
 }
 
 // digestPins reads an entry's "digest" option: one "sha256:HEX" string or

@@ -11,7 +11,6 @@
 package safefile
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -56,17 +55,29 @@ func ReadFile(path string, limit int64) ([]byte, error) {
 	if size > limit {
 		return nil, tooLarge(path, limit)
 	}
-	// Sized from fstat, so that a genuine file costs one allocation; read
-	// one byte past the limit to notice a file that grew meanwhile.
-	var buf bytes.Buffer
-	buf.Grow(int(size) + bytes.MinRead)
-	if _, err := buf.ReadFrom(io.LimitReader(f, limit+1)); err != nil {
-		return nil, &PathError{Op: "read", Path: path, Err: unwrapPathError(err)}
+	// Sized from fstat, so that a genuine file costs one allocation that
+	// the read fills (bytes.Buffer would first clear it, touching every
+	// page of a large signature twice); read one byte past the limit to
+	// notice a file that grew meanwhile.
+	buf := make([]byte, 0, min(size, limit)+512)
+	r := io.LimitReader(f, limit+1)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)] // the file grew: let append grow the buffer
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, &PathError{Op: "read", Path: path, Err: unwrapPathError(err)}
+		}
 	}
-	if int64(buf.Len()) > limit {
+	if int64(len(buf)) > limit {
 		return nil, tooLarge(path, limit)
 	}
-	return buf.Bytes(), nil
+	return buf, nil
 }
 
 func tooLarge(path string, limit int64) error {

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -86,5 +87,26 @@ func TestKind(t *testing.T) {
 		if got := Kind(m); got != want {
 			t.Errorf("Kind(%v) = %q, want %q", m, got, want)
 		}
+	}
+}
+
+// TestReadFileLongerThanStat: a regular file that holds more than fstat
+// said (as /proc files do, which report size 0; or one that grew since)
+// is read whole, and the limit still holds.
+func TestReadFileLongerThanStat(t *testing.T) {
+	const path = "/proc/self/status"
+	if runtime.GOOS != "linux" {
+		t.Skip("needs /proc")
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.Size() != 0 {
+		t.Skipf("%s: size %v, %v; want a file whose stat says 0", path, fi, err)
+	}
+	got, err := ReadFile(path, 1<<20)
+	if err != nil || !bytes.HasPrefix(got, []byte("Name:")) || !bytes.Contains(got, []byte("\nPid:")) || len(got) < 600 {
+		t.Fatalf("read %d bytes %q, %v", len(got), got, err)
+	}
+	if _, err := ReadFile(path, 100); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("limit 100: error %v, want ErrTooLarge", err)
 	}
 }
