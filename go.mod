@@ -3,6 +3,7 @@ module github.com/modelgate/modelgate
 go 1.26.0
 
 require (
+	github.com/dustin/go-humanize v1.1.0
 	github.com/fsnotify/fsnotify v1.9.0
 	github.com/go-json-experiment/json v1.27.2
 	github.com/google/certificate-transparency-go v1.3.3

@@ -28,6 +28,9 @@ type fakeVLLM struct {
 	// release, when not nil, holds every SSE event after the first until
 	// a value arrives (or the request ends).
 	release chan struct{}
+	// noLoadRoute answers 404 to /v1/load_lora_adapter, as vLLM does
+	// without VLLM_ALLOW_RUNTIME_LORA_UPDATING.
+	noLoadRoute bool
 
 	mu    sync.Mutex
 	base  []string
@@ -102,7 +105,7 @@ func (f *fakeVLLM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "vllm:num_requests_running 0\n")
 	case path == "/v1/models" && r.Method == http.MethodGet:
 		f.models(w)
-	case path == "/v1/load_lora_adapter" && r.Method == http.MethodPost:
+	case path == "/v1/load_lora_adapter" && r.Method == http.MethodPost && !f.noLoadRoute:
 		var req struct {
 			Name    string `json:"lora_name"`
 			Path    string `json:"lora_path"`

@@ -191,6 +191,7 @@ type Gate struct {
 
 	flight singleflight.Group
 	sem    chan struct{}
+	copies heldCopies // verified copies of the adapters loaded (pins.go)
 
 	// ctx lives as long as the Gate: shared verifications and the gate's
 	// own upstream calls run under it, not under one caller's request.
@@ -333,6 +334,7 @@ func (g *Gate) Release() { g.held.Store(false) }
 // return; call it when the gate was only used through Handler.
 func (g *Gate) Close() error {
 	g.cancel()
+	g.copies.releaseAll()
 	g.up.transport.CloseIdleConnections()
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/modelgate/modelgate/pindir"
 	"github.com/modelgate/modelgate/policy"
 )
 
@@ -172,16 +173,35 @@ func (g *Gate) admitLoad(w http.ResponseWriter, r *http.Request, body []byte, re
 			return
 		}
 	} else {
+		if d.PinnedPath != "" {
+			attrs = append(attrs, "pinned_path", strconv.Quote(d.PinnedPath))
+		}
 		g.log.Info("LoRA load allowed", attrs...)
 	}
+	var hold *pindir.Hold
+	if d.Allowed() && d.PinnedPath != "" {
+		var ref *refusal
+		if body, hold, ref = g.loadFromCopy(r, body, param, d.PinnedPath); ref != nil {
+			g.refuse(w, r, ref)
+			return
+		}
+	}
+	kept := false
 	r = replayBody(r, body)
 	r = withResponseHook(r, func(status int) {
 		if status/100 == 2 {
 			g.names.add(req.name)
+			if hold != nil {
+				g.copies.keep(req.name, hold)
+				kept = true
+			}
 			g.refreshSoon()
 		}
 	})
 	g.forward(w, r, g.cfg.LoadTimeout)
+	if hold != nil && !kept {
+		hold.Release()
+	}
 }
 
 // serveUnload handles POST /v1/unload_lora_adapter: forwarded, and the
@@ -211,6 +231,7 @@ func (g *Gate) forwardUnload(w http.ResponseWriter, r *http.Request, name string
 	r = withResponseHook(r, func(status int) {
 		if status/100 == 2 {
 			g.names.remove(name)
+			g.copies.release(name)
 			g.refreshSoon()
 		}
 	})
@@ -303,6 +324,9 @@ func (g *Gate) admitModel(ctx context.Context, ap *activePolicy, name string) (r
 	}
 	d := g.decide(ctx, ap, policy.LoRA, path)
 	switch {
+	case d.Allowed() && d.PinnedPath != "":
+		g.log.Info("LoRA resolver load allowed, from the verified copy", "model", strconv.Quote(name), "path", strconv.Quote(path), "pinned_path", strconv.Quote(d.PinnedPath), "outcome", string(d.Outcome))
+		return false, g.preload(ctx, name, d.PinnedPath)
 	case d.Allowed():
 		g.log.Info("LoRA resolver load allowed", "model", strconv.Quote(name), "path", strconv.Quote(path), "outcome", string(d.Outcome))
 		return true, nil

@@ -49,7 +49,7 @@ func newHarness(t testing.TB, opts ...option) *harness {
 		o(h, &cfg)
 	}
 	cfg.LoadPolicy = func(path string) (Decider, error) {
-		p, err := policy.Load(path, policy.Options{Logger: quietLogger(), Cache: cfg.PolicyOptions.Cache})
+		p, err := policy.Load(path, policy.Options{Logger: quietLogger(), Cache: cfg.PolicyOptions.Cache, Pins: cfg.PolicyOptions.Pins})
 		if err != nil {
 			return nil, err
 		}

@@ -1,6 +1,7 @@
 package gate
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -185,9 +186,31 @@ func (g *Gate) fetchModels(context.Context) ([]string, error) {
 // control makes one of the gate's own GET requests to vLLM and returns
 // the body of a 200 answer, at most limit bytes.
 func (g *Gate) control(ctx context.Context, path string, limit int64) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, g.up.url(path), nil)
-	if err != nil {
+	status, body, err := g.call(ctx, http.MethodGet, path, nil, limit)
+	switch {
+	case err != nil:
 		return nil, err
+	case status != http.StatusOK:
+		return nil, fmt.Errorf("GET %s: status %d", path, status)
+	}
+	return body, nil
+}
+
+// call makes one of the gate's own requests to vLLM (with vLLM's API
+// key; a JSON body when body is not nil) and returns the status and the
+// answer's body, at most limit bytes. A 401 is an error that says to give
+// the gate the key.
+func (g *Gate) call(ctx context.Context, method, path string, body []byte, limit int64) (int, []byte, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, g.up.url(path), rd)
+	if err != nil {
+		return 0, nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	if len(g.cfg.APIKeys) > 0 {
 		req.Header.Set("Authorization", "Bearer "+g.cfg.APIKeys[0])
@@ -197,21 +220,18 @@ func (g *Gate) control(ctx context.Context, path string, limit int64) ([]byte, e
 		if connRefused(err) {
 			g.names.invalidate()
 		}
-		return nil, fmt.Errorf("GET %s: %w", path, err)
+		return 0, nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", path, err)
+		return 0, nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
-	if int64(len(body)) > limit {
-		return nil, fmt.Errorf("GET %s: the answer is larger than %d bytes", path, limit)
+	if int64(len(data)) > limit {
+		return 0, nil, fmt.Errorf("%s %s: the answer is larger than %d bytes", method, path, limit)
 	}
 	if resp.StatusCode == http.StatusUnauthorized {
-		return nil, fmt.Errorf("GET %s: 401 Unauthorized (give the gate vLLM's API key)", path)
+		return 0, nil, fmt.Errorf("%s %s: 401 Unauthorized (give the gate vLLM's API key)", method, path)
 	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: status %d", path, resp.StatusCode)
-	}
-	return body, nil
+	return resp.StatusCode, data, nil
 }

@@ -96,6 +96,11 @@ type Plan struct {
 	Decisions []Decision
 	// Pins are the verified commits vLLM is pinned to (see Argv).
 	Pins vllmcmd.Pins
+	// Copies are the verified copies vLLM loads artifacts from, by index
+	// in Command.Artifacts (see Argv): with a pin folder
+	// (policy.Options.Pins), every verified artifact. Hold each decision's
+	// PinnedPath while vLLM runs.
+	Copies map[int]string
 	// Refused is set when every artifact was allowed but the command
 	// cannot run as written: --trust-remote-code over a model that was
 	// not verified. It is a *vllmcmd.RefusedError.
@@ -127,6 +132,18 @@ func (p *Plan) Denied() int {
 	return n
 }
 
+// PinnedPaths are the verified copies vLLM will load, each once: hold
+// them (pindir.Dir.Hold) while it runs.
+func (p *Plan) PinnedPaths() []string {
+	var out []string
+	for _, d := range p.Decisions {
+		if d.PinnedPath != "" && !slices.Contains(out, d.PinnedPath) {
+			out = append(out, d.PinnedPath)
+		}
+	}
+	return out
+}
+
 // Runnable reports whether vLLM may be executed: nothing denied, nothing
 // refused.
 func (p *Plan) Runnable() bool { return p.Denied() == 0 && p.Refused == nil }
@@ -134,12 +151,13 @@ func (p *Plan) Runnable() bool { return p.Denied() == 0 && p.Refused == nil }
 // Argv is the argv to execute vLLM with: the user's, with the pins
 // appended, the --config file's name replaced by configCopy (a private
 // copy of Command.ConfigData, see WriteConfigCopy; "" when there is no
-// --config) and, behind the gate, listen in place of the user's address.
+// --config), verified copies in place of the artifacts copied, and,
+// behind the gate, listen in place of the user's address.
 func (p *Plan) Argv(configCopy string, listen *vllmcmd.Listen) ([]string, error) {
 	if !p.Runnable() {
 		return nil, errors.New("launch: the plan does not allow vLLM to run")
 	}
-	return p.Command.Rewrite(vllmcmd.RewriteOptions{Pins: p.Pins, Listen: listen, ConfigCopy: configCopy})
+	return p.Command.Rewrite(vllmcmd.RewriteOptions{Pins: p.Pins, Listen: listen, ConfigCopy: configCopy, Copies: p.Copies})
 }
 
 // Prepare reads argv (the whole vLLM command) and the environment as vLLM
@@ -176,7 +194,7 @@ func Prepare(ctx context.Context, pol *policy.Policy, argv []string, o Options) 
 		return nil, err
 	}
 	for i, a := range cmd.Artifacts {
-		d, err := l.decide(a)
+		d, err := l.decide(a, i)
 		if err != nil {
 			return nil, err
 		}
@@ -311,10 +329,11 @@ func (l *launcher) emit(source string, d policy.Decision) policy.Decision {
 	return d
 }
 
-// decide decides one artifact and records the pins of an allowed hub
-// artifact. It returns the decision that speaks for the artifact (for a
-// hub id, the one in the hub cache).
-func (l *launcher) decide(a vllmcmd.Artifact) (policy.Decision, error) {
+// decide decides one artifact (index i in the command's artifacts, or -1
+// for one vLLM finds elsewhere) and records the pins of an allowed hub
+// artifact, or its verified copy. It returns the decision that speaks for
+// the artifact (for a hub id, the one in the hub cache).
+func (l *launcher) decide(a vllmcmd.Artifact, i int) (policy.Decision, error) {
 	kind := policy.Kind(a.Kind)
 	if err := l.ctx.Err(); err != nil {
 		return policy.Decision{}, err
@@ -324,14 +343,21 @@ func (l *launcher) decide(a vllmcmd.Artifact) (policy.Decision, error) {
 		if a.GGUFDir != "" {
 			// vLLM reads the shards, projectors, config and tokenizer
 			// from the file's folder: the folder is what is verified.
-			return l.emit(a.Source+" (GGUF file: its folder)", l.pol.Decide(l.ctx, kind, a.GGUFDir)), nil
+			d := l.emit(a.Source+" (GGUF file: its folder)", l.pol.Decide(l.ctx, kind, a.GGUFDir))
+			return d, l.copied(a, i, d)
 		}
-		return l.emit(a.Source, l.pol.Decide(l.ctx, kind, a.Path)), nil
+		d := l.emit(a.Source, l.pol.Decide(l.ctx, kind, a.Path))
+		return d, l.copied(a, i, d)
 	case vllmcmd.Hub:
 		if err := l.needRoot(); err != nil {
 			return policy.Decision{}, err
 		}
 		d := l.emit(a.Source, l.pol.DecideHub(l.ctx, kind, l.root, a.HubID, a.Revision))
+		if d.PinnedPath != "" {
+			// vLLM loads the copy, a local folder: neither the
+			// --download-dir snapshot nor a revision matters to it.
+			return d, l.copied(a, i, d)
+		}
 		allowed := d.Allowed()
 		if a.Weights && l.dl != nil && l.ctx.Err() == nil {
 			dl := l.emit(a.Source+" (--download-dir)", l.pol.DecideHubSameCommit(l.ctx, kind, *l.dl, d))
@@ -346,6 +372,39 @@ func (l *launcher) decide(a vllmcmd.Artifact) (policy.Decision, error) {
 	}
 	// Remote: the policy denies what is not local (or does not govern it).
 	return l.emit(a.Source, l.pol.Decide(l.ctx, kind, a.URI)), nil
+}
+
+// copied records that vLLM loads a, decided by d, from d's verified copy
+// (when there is one). A GGUF file is loaded from its folder's copy,
+// under its name there, which the copy must hold; an artifact vLLM finds
+// by itself (i < 0: a speculators verifier named in MODEL's config.json)
+// cannot be pointed at a copy.
+func (l *launcher) copied(a vllmcmd.Artifact, i int, d policy.Decision) error {
+	if d.PinnedPath == "" || !d.Allowed() {
+		return nil
+	}
+	switch {
+	case i < 0:
+		return &vllmcmd.RefusedError{Flag: a.Source, Reason: "vLLM finds it through MODEL's config.json, so it cannot be loaded from its verified copy",
+			Hint: "serve the verifier model itself, or run without --pin-dir"}
+	case a.GGUFQuant != "":
+		return &vllmcmd.RefusedError{Flag: a.Source, Reason: "vLLM picks the GGUF files of a quantization from the repository itself, so it cannot be pointed at the verified copy",
+			Hint: fmt.Sprintf("download the .gguf files into a folder (hf download %s --local-dir DIR) and name the file", a.HubID)}
+	}
+	p := d.PinnedPath
+	if a.GGUFDir != "" {
+		name := a.Path[strings.LastIndexByte(a.Path, '/')+1:]
+		p = filepath.Join(p, name)
+		if fi, err := os.Lstat(p); err != nil || !fi.Mode().IsRegular() {
+			return &vllmcmd.RefusedError{Flag: a.Source, Reason: fmt.Sprintf("the GGUF file %s is not in the verified copy of its folder (the signature does not cover it)", strconv.Quote(name)),
+				Hint: "sign the folder with the file in it"}
+		}
+	}
+	if l.plan.Copies == nil {
+		l.plan.Copies = map[int]string{}
+	}
+	l.plan.Copies[i] = p
+	return nil
 }
 
 // pin pins every flag of a to commit.
@@ -450,7 +509,10 @@ func (l *launcher) speculators(model vllmcmd.Artifact, d policy.Decision) error 
 		return nil
 	}
 	dir := d.CanonicalPath
-	if dir == "" {
+	switch {
+	case d.PinnedPath != "":
+		dir = d.PinnedPath // what vLLM reads
+	case dir == "":
 		dir = model.Path // not governed: the path as vLLM opens it
 	}
 	if fi, err := os.Stat(dir); dir == "" || err != nil || !fi.IsDir() {
@@ -482,7 +544,7 @@ func (l *launcher) speculators(model vllmcmd.Artifact, d policy.Decision) error 
 	if err := l.checkPins(append(slices.Clone(l.cmd.Artifacts), va), &va); err != nil {
 		return err
 	}
-	_, err = l.decide(va)
+	_, err = l.decide(va, -1)
 	return err
 }
 

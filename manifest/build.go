@@ -77,6 +77,8 @@ type Options struct {
 	// Cache, when set, lets Hash reuse the digests of unchanged files
 	// (see DigestCache).
 	Cache DigestCache
+
+	copy CopyTarget // set by HashCopy only
 }
 
 // workers resolves Workers: the goroutines that hash, and that may walk.
@@ -166,6 +168,9 @@ func Build(ctx context.Context, modelPath string, opts Options) (*Manifest, Stat
 func (t *Tree) Hash(ctx context.Context) (*Manifest, Stats, error) {
 	items := plan(t.files, t.opts.Serialization)
 	cache := newCacheRun(t.opts.Cache, t.opts.HashType, t.files)
+	if cache != nil && t.opts.copy != nil {
+		cache.noHits = true // every byte must be read to be copied
+	}
 	digests, n, err := hashAll(ctx, t.loc, items, t.opts, t.opts.workers(), cache)
 	cache.close()
 	if err != nil {

@@ -101,6 +101,7 @@ type cacheRun struct {
 	hash   HashType
 	fs     sync.Map     // device (uint64) → bool: its change times can be trusted
 	cached atomic.Int64 // bytes whose digests came from the cache
+	noHits bool         // store digests, never use one (HashCopy)
 }
 
 // newCacheRun starts a batch for the walked files, or returns nil (no
@@ -160,6 +161,9 @@ func (r *cacheRun) lookup(f rawFile, key FileKey, at time.Time, it *work, out []
 		return probe{}, false
 	}
 	key.Hash, key.Start, key.End = r.hash, it.start, it.end
+	if r.noHits {
+		return probe{key: key, at: at, ok: true}, false
+	}
 	if d, ok := r.batch.Get(key); ok && len(d) == r.hash.Size() {
 		copy(out[:len(d)], d)
 		r.cached.Add(it.end - it.start)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"io"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -110,7 +111,8 @@ type hasher struct {
 	buf      []byte
 	progress Progress
 	files    fileOpener
-	cache    *cacheRun // nil: no cache
+	cache    *cacheRun   // nil: no cache
+	dst      io.WriterAt // the copy of the item being hashed, when chunks are written to it (HashCopy)
 }
 
 // hashAll hashes every item with at most workers goroutines and returns the
@@ -168,14 +170,33 @@ func hashAll(ctx context.Context, loc location, items []work, opts Options, work
 }
 
 // item hashes one work item, appending the digest to out (which has room
-// for it).
-func (w *hasher) item(it *work, out []byte) (int64, error) {
+// for it). With a copy target (HashCopy), the item is copied as it is
+// hashed.
+func (w *hasher) item(it *work, out []byte) (n int64, err error) {
 	at := w.cache.clock()
 	f, key, err := w.open(it.file)
 	if err != nil {
 		return 0, err
 	}
 	defer f.close()
+	var src source = f
+	if w.opts.copy != nil {
+		dst, clone, err := w.openCopy(f, it)
+		if err != nil {
+			return 0, fmt.Errorf("copy %q: %w", w.loc.display(it.file.name), err)
+		}
+		if clone != nil {
+			src = clone
+		} else {
+			w.dst = dst
+		}
+		defer func() {
+			w.dst = nil
+			if cerr := dst.Close(); cerr != nil && err == nil {
+				err = fmt.Errorf("copy %q: %w", w.loc.display(it.file.name), cerr)
+			}
+		}()
+	}
 	p, hit := w.cache.lookup(f, key, at, it, out)
 	if hit {
 		reportCached(w.progress, it.end-it.start)
@@ -185,11 +206,10 @@ func (w *hasher) item(it *work, out []byte) (int64, error) {
 		f.adviseSequential(it.start, it.end-it.start)
 	}
 	w.h.Reset()
-	var n int64
 	if it.shard {
-		n, err = w.hashRange(f, it.start, it.end, it.end == it.file.info.size)
+		n, err = w.hashRange(src, it.start, it.end, it.end == it.file.info.size)
 	} else {
-		n, err = w.hashRange(f, 0, it.file.info.size, true)
+		n, err = w.hashRange(src, 0, it.file.info.size, true)
 	}
 	if err != nil {
 		if errors.Is(err, errStopped) {
@@ -270,8 +290,9 @@ var errStopped = errors.New("stopped")
 // system call, and a short read that reaches end is taken as the end of
 // the file. Reading fewer bytes than the range holds is an ErrChanged
 // error. A whole small file thus costs exactly one read. Reads are
-// positioned (pread), so shards and whole files share one loop.
-func (w *hasher) hashRange(f rawFile, start, end int64, atEnd bool) (int64, error) {
+// positioned (pread), so shards and whole files share one loop. Each
+// chunk hashed is also written to w.dst, when set, from the same buffer.
+func (w *hasher) hashRange(f source, start, end int64, atEnd bool) (int64, error) {
 	var total int64
 	for off := start; ; {
 		if w.stopped() {
@@ -300,6 +321,11 @@ func (w *hasher) hashRange(f rawFile, start, end int64, atEnd bool) (int64, erro
 			return total, fmt.Errorf("%w: ended at byte %d, %d expected", ErrChanged, off, end)
 		}
 		w.h.Write(w.buf[:n])
+		if w.dst != nil {
+			if _, err := w.dst.WriteAt(w.buf[:n], off); err != nil {
+				return total, fmt.Errorf("copy: %w", err)
+			}
+		}
 		total += int64(n)
 		off += int64(n)
 		if w.progress != nil {

@@ -48,6 +48,12 @@ type VerifyOptions struct {
 	// see manifest.DigestCache. The signature and the list of files are
 	// checked as without it.
 	Cache manifest.DigestCache
+	// Hash, when set, hashes in place of tree.Hash, once the signature
+	// verified and the walked names match expected: it returns the
+	// manifest of the bytes that will be loaded, which Verify compares
+	// with expected as it would the model's. Package pindir's
+	// Session.Hash copies the model while hashing it (--pin-dir).
+	Hash func(ctx context.Context, tree *manifest.Tree, expected *manifest.Manifest) (*manifest.Manifest, manifest.Stats, error)
 }
 
 // Result describes a successful verification.
@@ -158,7 +164,15 @@ func Verify(ctx context.Context, modelPath string, v Verifier, opts VerifyOption
 	if err := tree.CheckNames(expected); err != nil {
 		return nil, &VerificationError{Path: modelPath, Err: err}
 	}
-	actual, stats, err := tree.Hash(ctx)
+	var (
+		actual *manifest.Manifest
+		stats  manifest.Stats
+	)
+	if opts.Hash != nil {
+		actual, stats, err = opts.Hash(ctx, tree, expected)
+	} else {
+		actual, stats, err = tree.Hash(ctx)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/modelgate/modelgate/hfcache"
 	"github.com/modelgate/modelgate/internal/ctxerr"
 	"github.com/modelgate/modelgate/modelsig"
+	"github.com/modelgate/modelgate/pindir"
 )
 
 // Outcome is what a decision allowed or denied.
@@ -52,9 +53,14 @@ type Decision struct {
 	// (see SubjectDigest), set whenever the signature verified, also when
 	// a digest pin then refused it; "" otherwise.
 	SubjectDigest string
-	Outcome       Outcome
-	Code          Code // set when Outcome is Denied
-	Reason        string
+	// PinnedPath is the verified private copy the server must load
+	// instead of Path (Options.Pins): a folder DIR/<digest>, or a file
+	// inside one for a single-file model. "" when nothing was copied.
+	// Hold it (pindir.Dir.Hold) for as long as the server uses it.
+	PinnedPath string
+	Outcome    Outcome
+	Code       Code // set when Outcome is Denied
+	Reason     string
 
 	Files int   // files hashed
 	Bytes int64 // bytes read and hashed
@@ -116,6 +122,7 @@ type decisionJSON struct {
 	Method        string   `json:"method"`
 	Signature     string   `json:"signature"`
 	SubjectDigest string   `json:"subject_digest"`
+	PinnedPath    string   `json:"pinned_path,omitempty"`
 	Outcome       Outcome  `json:"outcome"`
 	Code          Code     `json:"code,omitempty"`
 	Reason        string   `json:"reason"`
@@ -132,7 +139,8 @@ type decisionJSON struct {
 
 // MarshalJSON encodes the decision with the field names of the command
 // line's --output json: kind, path, canonical_path, rule, signer, method,
-// signature and subject_digest (always present, "" when none), outcome,
+// signature and subject_digest (always present, "" when none),
+// pinned_path (when the artifact was copied, see Options.Pins), outcome,
 // code (denials only), reason, files, bytes, cached_bytes (when some
 // digests came from the hash cache), duration_ms, and identity,
 // issuer, fingerprints, warnings when set; for an artifact named by
@@ -141,7 +149,7 @@ type decisionJSON struct {
 func (d Decision) MarshalJSON() ([]byte, error) {
 	return json.Marshal(decisionJSON{
 		Kind: d.Kind, Path: d.Path, CanonicalPath: d.CanonicalPath, Rule: d.Rule,
-		Signer: d.Signer, Method: d.Method, Signature: d.Signature, SubjectDigest: d.SubjectDigest, Outcome: d.Outcome, Code: d.Code, Reason: d.Reason,
+		Signer: d.Signer, Method: d.Method, Signature: d.Signature, SubjectDigest: d.SubjectDigest, PinnedPath: d.PinnedPath, Outcome: d.Outcome, Code: d.Code, Reason: d.Reason,
 		Files: d.Files, Bytes: d.Bytes, CachedBytes: d.CachedBytes, DurationMS: float64(d.Duration.Microseconds()) / 1000,
 		Identity: d.Identity, Issuer: d.Issuer, Fingerprints: d.Fingerprints, Warnings: d.Warnings,
 		HubResolution: d.HubResolution,
@@ -226,6 +234,12 @@ func (p *Policy) apply(ctx context.Context, d *Decision, t target, m match, link
 		d.deny(CodeError, "signer %s: %v", quote(r.signer.name), err)
 		return nil
 	}
+	var pin *pindir.Session
+	if p.opts.Pins != nil {
+		pin = p.opts.Pins.Begin(pindir.Request{Source: t.path, File: !t.isDir, Progress: opts.Progress})
+		defer pin.Close() // removes a copy not committed below
+		opts.Hash = pin.Hash
+	}
 	res, err := verify(ctx, t.path, v, opts)
 	if err != nil {
 		err = ctxerr.Replace(ctx, err) // "interrupted (SIGTERM)", not "context canceled"
@@ -259,12 +273,33 @@ func (p *Policy) apply(ctx context.Context, d *Decision, t target, m match, link
 		d.deny(CodeVerificationFailed, "%s, but %s", verified, why)
 		return nil
 	}
+	if pin != nil {
+		c, err := pin.Commit(ctx)
+		if err != nil {
+			d.deny(CodeError, "%s, but the verified copy could not be made: %v", verified, ctxerr.Replace(ctx, err))
+			return nil
+		}
+		d.PinnedPath = c.Path
+		verified += pinnedPhrase(c)
+	}
 	d.Outcome = Verified
 	d.Reason = safeText(verified)
 	if len(r.digests) > 0 {
 		d.Reason += "; subject digest " + d.SubjectDigest + " is pinned"
 	}
 	return nil
+}
+
+// pinnedPhrase says, for a decision's reason, where the server loads the
+// artifact from and how the copy came to be.
+func pinnedPhrase(c pindir.Result) string {
+	switch {
+	case c.Reused:
+		return fmt.Sprintf("; the verified copy %s re-checked against it, and is what loads", quote(c.Path))
+	case c.ClonedBytes > 0:
+		return fmt.Sprintf("; cloned (reflink) into the verified copy %s as it verified, which is what loads", quote(c.Path))
+	}
+	return fmt.Sprintf("; copied into %s as it verified, and that copy is what loads", quote(c.Path))
 }
 
 // target is an artifact path that exists, in canonical form.
@@ -430,6 +465,9 @@ func (p *Policy) logDecision(ctx context.Context, d Decision) {
 	}
 	if d.SubjectDigest != "" {
 		attrs = append(attrs, slog.String("subject_digest", d.SubjectDigest))
+	}
+	if d.PinnedPath != "" {
+		attrs = append(attrs, slog.String("pinned_path", d.PinnedPath))
 	}
 	attrs = append(attrs, slog.String("outcome", string(d.Outcome)))
 	if d.Code != "" {

@@ -28,6 +28,7 @@ import (
 	"github.com/modelgate/modelgate/internal/safefile"
 	"github.com/modelgate/modelgate/manifest"
 	"github.com/modelgate/modelgate/modelsig"
+	"github.com/modelgate/modelgate/pindir"
 )
 
 // Kind is the kind of artifact being decided; each has its own section in
@@ -84,6 +85,13 @@ type Options struct {
 	// files (see manifest.DigestCache); decisions are otherwise the same.
 	// A gate passes one Cache for its life, through every reload.
 	Cache manifest.DigestCache
+	// Pins, when set, makes a verified private copy of every artifact
+	// whose signature verifies, while it is verified, and reports it in
+	// Decision.PinnedPath: the server loads the copy, exactly the bytes
+	// that verified, instead of the original (see package pindir and
+	// docs/policy.md, "Known limit"). Skipped and not-required artifacts
+	// are not copied: nothing about them was verified.
+	Pins *pindir.Dir
 }
 
 // Policy is a loaded, fully checked security policy. It is safe for

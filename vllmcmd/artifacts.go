@@ -104,6 +104,9 @@ type Artifact struct {
 	// which vLLM also reads config.json and tokenizer files when present.
 	GGUFFiles []string
 	GGUFDir   string
+
+	// refs are where the command line names it, for Rewrite's Copies.
+	refs []argRef
 }
 
 // resolver turns what the command line names into Artifacts the way vLLM

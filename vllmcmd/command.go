@@ -3,6 +3,8 @@ package vllmcmd
 import (
 	"path/filepath"
 	"strings"
+
+	"github.com/modelgate/modelgate/internal/strictjson"
 )
 
 // Options says where vLLM will run and what the operator allows.
@@ -78,7 +80,10 @@ type Command struct {
 	removable  []int // argv indices of the user's --host, --port, --uds
 	configUDS  bool  // --uds comes from the config file
 	configArg  int   // argv index of the --config file's name, or -1
+	modelArg   int   // argv index of MODEL as the positional after serve, or -1
 	speculator *specConfig
+	loraItems  []token           // the --lora-modules group as given
+	mmLoRAs    *strictjson.Value // the --default-mm-loras object
 }
 
 // CodeFlag is a flag that makes vLLM import or run Python code.
@@ -110,7 +115,7 @@ func Parse(argv []string, opt Options) (*Command, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Command{Form: form, Argv: append([]string(nil), argv...), configArg: -1}
+	c := &Command{Form: form, Argv: append([]string(nil), argv...), configArg: -1, modelArg: -1}
 	if config != nil {
 		c.ConfigFile, c.ConfigData, c.configArg = config.path, config.data, config.argv
 	}
@@ -123,7 +128,7 @@ func Parse(argv []string, opt Options) (*Command, error) {
 		c.Model = m.vals[0].s
 	}
 	if p.positional != nil {
-		c.Model = p.positional.s
+		c.Model, c.modelArg = p.positional.s, p.positional.argv
 	}
 	r := &resolver{opt: &opt}
 	if err := c.readArtifacts(v, r); err != nil {
@@ -232,7 +237,7 @@ func (c *Command) readSettings(v *values) error {
 // readArtifacts resolves everything of spec §2 that vLLM will load.
 func (c *Command) readArtifacts(v *values, r *resolver) error {
 	model, err := r.model(Artifact{Kind: KindModel, Source: "MODEL", Value: c.Model,
-		Revision: c.Revision, RevisionFlag: PinRevision, Weights: true}, true)
+		Revision: c.Revision, RevisionFlag: PinRevision, Weights: true, refs: []argRef{{kind: refModel}}}, true)
 	if err != nil {
 		return err
 	}
@@ -258,7 +263,7 @@ func (c *Command) readArtifacts(v *values, r *resolver) error {
 			continue
 		}
 		a, err := r.model(Artifact{Kind: KindModel, Source: f.source, Value: value, Revision: f.revision, RevisionFlag: f.pin,
-			Weights: f.r == roleModelWeights}, false)
+			Weights: f.r == roleModelWeights, refs: []argRef{{kind: refFlag, flag: f.source}}}, false)
 		if err != nil {
 			return err
 		}
@@ -296,6 +301,7 @@ func (c *Command) add(a Artifact) {
 			b.Revision == a.Revision && b.URI == a.URI && b.GGUFQuant == a.GGUFQuant {
 			b.Source += ", " + a.Source
 			b.Weights = b.Weights || a.Weights
+			b.refs = append(b.refs, a.refs...)
 			for _, f := range a.PinFlags {
 				if !contains(b.PinFlags, f) {
 					b.PinFlags = append(b.PinFlags, f)

@@ -23,6 +23,15 @@ func checkRefusal(t *testing.T, err error) {
 	}
 }
 
+// fuzzArgv is a fuzzed command line: args split at spaces, after `vllm
+// serve` or, with api, the api_server module.
+func fuzzArgv(args string, api bool) []string {
+	if api {
+		return apiServer(strings.Split(args, " ")...)
+	}
+	return serve(strings.Split(args, " ")...)
+}
+
 // FuzzParse: any argv ends in a command or a refusal; a command rewrites
 // to its own argv and, pinned, reads back with the pins.
 func FuzzParse(f *testing.F) {
@@ -42,10 +51,7 @@ func FuzzParse(f *testing.F) {
 	}
 	fsys := fuzzFS()
 	f.Fuzz(func(t *testing.T, args string, api bool) {
-		argv := serve(strings.Split(args, " ")...)
-		if api {
-			argv = apiServer(strings.Split(args, " ")...)
-		}
+		argv := fuzzArgv(args, api)
 		c, err := Parse(argv, opts(fsys))
 		checkRefusal(t, err)
 		if err != nil {

@@ -126,6 +126,7 @@ func (c *Command) readLoRAModules(v *values, r *resolver) error {
 		return refuse("--lora-modules", "load the rest at run time, through the gate", "%d adapters, more than %d", n, maxLoRAModules)
 	}
 	names := map[string]bool{}
+	c.loraItems = groups[0].vals
 	for i, t := range groups[0].vals {
 		item, skip, err := parseLoRAItem(t.s, "--lora-modules")
 		if err != nil {
@@ -139,7 +140,7 @@ func (c *Command) readLoRAModules(v *values, r *resolver) error {
 		}
 		names[item.name] = true
 		a, err := r.lora(Artifact{Kind: KindLoRA, Source: fmt.Sprintf("--lora-modules[%d] %s", i+1, sourceName(item.name)),
-			Name: item.name, Value: item.path})
+			Name: item.name, Value: item.path, refs: []argRef{{kind: refLoRAItem, item: i}}})
 		if err != nil {
 			return err
 		}
@@ -159,12 +160,13 @@ func (c *Command) readDefaultMMLoRAs(v *values, r *resolver) error {
 	if err != nil {
 		return err
 	}
+	c.mmLoRAs = obj
 	for _, m := range obj.Members {
 		if m.Value.Kind != strictjson.String {
 			return refuse("--default-mm-loras", hint, "modality %q: the path must be a string, not %s", m.Key, m.Value.Kind)
 		}
 		a, err := r.lora(Artifact{Kind: KindLoRA, Source: "--default-mm-loras[" + sourceName(m.Key) + "]",
-			Name: m.Key, Value: m.Value.Str})
+			Name: m.Key, Value: m.Value.Str, refs: []argRef{{kind: refMMLoRA, key: m.Key}}})
 		if err != nil {
 			return err
 		}

@@ -1,8 +1,6 @@
 package vllmcmd
 
 import (
-	"bytes"
-	"encoding/json"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -36,6 +34,11 @@ type RewriteOptions struct {
 	// that only modelgate can write, so that vLLM cannot read a file
 	// changed after modelgate read it.
 	ConfigCopy string
+	// Copies are local paths vLLM must load artifacts from instead of
+	// where the command line names them, by index in Command.Artifacts:
+	// the verified copies of modelgate exec --pin-dir. A copied hub
+	// artifact needs no pin (it is a local folder now).
+	Copies map[int]string
 }
 
 // Listen is where vLLM listens behind the gate: Host and Port, or UDS.
@@ -50,8 +53,9 @@ var commitRE = lazyRegexp(`^[0-9a-f]{40}$`)
 // Rewrite returns the argv vLLM is executed with: the user's, byte for
 // byte, with the pins appended (a later flag wins in argparse, and the
 // command line wins over --config), the --config file's name replaced by
-// ConfigCopy and, for Listen, the user's --host, --port and --uds
-// removed and Listen's appended.
+// ConfigCopy, for Listen the user's --host, --port and --uds removed and
+// Listen's appended, and for Copies each copied artifact named again
+// with its copy's path (see copyEdits).
 func (c *Command) Rewrite(o RewriteOptions) ([]string, error) {
 	pins, listen := o.Pins, o.Listen
 	for _, p := range []struct{ name, value string }{
@@ -62,8 +66,12 @@ func (c *Command) Rewrite(o RewriteOptions) ([]string, error) {
 			return nil, refuse(p.name, "pin a 40-hex commit", "%q is not a commit", p.value)
 		}
 	}
+	edits, err := c.copyEdits(o.Copies)
+	if err != nil {
+		return nil, err
+	}
 	drop := map[int]bool{}
-	var tail []string
+	tail := edits.tail
 	if pins.Revision != "" {
 		tail = append(tail, "--revision", pins.Revision)
 		if c.CodeRevision != "" {
@@ -73,15 +81,11 @@ func (c *Command) Rewrite(o RewriteOptions) ([]string, error) {
 	if pins.TokenizerRevision != "" {
 		tail = append(tail, "--tokenizer-revision", pins.TokenizerRevision)
 	}
-	if pins.SpeculativeRevision != "" {
+	if pins.SpeculativeRevision != "" || edits.spec != "" {
 		if c.speculator == nil {
 			return nil, refuse("Pins.SpeculativeRevision", "pin only a --speculative-config model", "no --speculative-config to pin")
 		}
-		spec, err := pinSpeculative(c.speculator.obj, pins.SpeculativeRevision)
-		if err != nil {
-			return nil, err
-		}
-		tail = append(tail, "--speculative-config", spec)
+		tail = append(tail, "--speculative-config", speculative(c.speculator.obj, pins.SpeculativeRevision, edits.spec))
 	}
 	if listen != nil {
 		flags, err := listen.flags()
@@ -104,10 +108,12 @@ func (c *Command) Rewrite(o RewriteOptions) ([]string, error) {
 	}
 	out := make([]string, 0, len(c.Argv)+len(tail))
 	for i, a := range c.Argv {
-		switch {
+		switch r, ok := edits.replace[i]; {
 		case drop[i]:
 		case i == c.configArg && o.ConfigCopy != "":
 			out = append(out, o.ConfigCopy)
+		case ok:
+			out = append(out, r)
 		default:
 			out = append(out, a)
 		}
@@ -144,84 +150,21 @@ func (l *Listen) flags() ([]string, error) {
 	return nil, refuse("Listen", "give Host and Port, or UDS", "%+v is not one listening address", *l)
 }
 
-// pinSpeculative returns the --speculative-config JSON with "revision"
-// (and "code_revision", when present) set to commit, every other member
-// as it was. The whole JSON is given again: a dotted
-// --speculative-config.revision would replace it, not merge.
-func pinSpeculative(obj *strictjson.Value, commit string) (string, error) {
-	pinned := *obj
-	pinned.Members = nil
-	rev := &strictjson.Value{Kind: strictjson.String, Str: commit}
-	hasRevision := false
-	for _, m := range obj.Members {
-		switch m.Key {
-		case "revision":
-			hasRevision = true
-			m.Value = rev
-		case "code_revision":
-			if m.Value.Kind != strictjson.Null {
-				m.Value = rev
-			}
+// speculative returns the --speculative-config JSON with "revision" (and
+// "code_revision", when present) set to commit and "model" to model, each
+// when not "", every other member as it was. The whole JSON is given
+// again: a dotted --speculative-config.revision would replace it, not
+// merge.
+func speculative(obj *strictjson.Value, commit, model string) string {
+	if commit != "" {
+		rev := strictjson.NewString(commit)
+		obj = obj.With("revision", rev)
+		if m := obj.Member("code_revision"); m != nil && m.Value.Kind != strictjson.Null {
+			obj = obj.With("code_revision", rev)
 		}
-		pinned.Members = append(pinned.Members, m)
 	}
-	if !hasRevision {
-		pinned.Members = append(pinned.Members, strictjson.Member{Key: "revision", Value: rev})
+	if model != "" {
+		obj = obj.With("model", strictjson.NewString(model))
 	}
-	var b bytes.Buffer
-	if err := encodeJSON(&b, &pinned); err != nil {
-		return "", err
-	}
-	return b.String(), nil
-}
-
-// encodeJSON writes v compactly, numbers as written and members in order.
-func encodeJSON(b *bytes.Buffer, v *strictjson.Value) error {
-	switch v.Kind {
-	case strictjson.Null:
-		b.WriteString("null")
-	case strictjson.Bool:
-		b.WriteString(strconv.FormatBool(v.Bool))
-	case strictjson.Number:
-		b.WriteString(v.Str)
-	case strictjson.String:
-		return encodeString(b, v.Str)
-	case strictjson.Array:
-		b.WriteByte('[')
-		for i, e := range v.Elems {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			if err := encodeJSON(b, e); err != nil {
-				return err
-			}
-		}
-		b.WriteByte(']')
-	case strictjson.Object:
-		b.WriteByte('{')
-		for i, m := range v.Members {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			if err := encodeString(b, m.Key); err != nil {
-				return err
-			}
-			b.WriteByte(':')
-			if err := encodeJSON(b, m.Value); err != nil {
-				return err
-			}
-		}
-		b.WriteByte('}')
-	}
-	return nil
-}
-
-func encodeString(b *bytes.Buffer, s string) error {
-	enc := json.NewEncoder(b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(s); err != nil {
-		return err
-	}
-	b.Truncate(b.Len() - 1) // Encode's newline
-	return nil
+	return string(strictjson.Encode(obj))
 }

@@ -104,12 +104,13 @@ func (c *Command) readSpeculative(v *values, r *resolver, model Artifact) error 
 			return err
 		}
 	}
-	a := Artifact{Kind: KindModel, Source: "--speculative-config.model", Weights: true}
+	a := Artifact{Kind: KindModel, Source: "--speculative-config.model", Weights: true, refs: []argRef{{kind: refSpecModel}}}
 	switch {
 	case so != nil && sc != nil && sc.model != nil:
 		return refuse(so.name, "name the speculative model once, in --speculative-config", "also given as --speculative-config's \"model\"")
 	case so != nil:
 		a.Source, a.Value = so.name, specModel
+		a.refs = []argRef{{kind: refFlag, flag: so.name}}
 	case sc == nil:
 		return nil
 	case sc.model == nil:
@@ -119,6 +120,7 @@ func (c *Command) readSpeculative(v *values, r *resolver, model Artifact) error 
 		// MTP drafts with MODEL's own layers, at the speculative revision.
 		a.Source += " (mtp: MODEL)"
 		a.Value, a.Revision, a.RevisionFlag = c.Model, deref(sc.revision), PinSpeculativeRevision
+		a.refs = []argRef{{kind: refMTP}}
 		b, err := r.model(a, true)
 		if err == nil {
 			c.add(b)

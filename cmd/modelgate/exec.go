@@ -23,6 +23,7 @@ type execFlags struct {
 	output     string
 	tufCache   string
 	cache      cacheFlags
+	pins       pinFlags
 
 	// --listen: vLLM behind the gate (listen.go).
 	listen                      string
@@ -73,6 +74,7 @@ See docs/vllm.md.`,
 	completeDir(cmd, "tuf-cache-dir")
 	completeValues(cmd, "allow-flag", vllmcmd.CodeFlagNames()...)
 	f.cache.register(cmd)
+	f.pins.register(cmd)
 	fl.StringVar(&f.listen, "listen", "", "run vLLM behind the gate and serve its API on ADDR: HOST:PORT or unix:PATH")
 	fl.BoolVar(&f.uds, "uds", false, "with --listen: vLLM listens on a unix socket in a private folder instead of a loopback port")
 	f.gate.register(cmd, "with --listen: ")
@@ -97,7 +99,12 @@ func (a *app) runExec(ctx context.Context, f *execFlags, argv []string, changed 
 	if err != nil {
 		return failed(fmt.Errorf("working directory: %w", err))
 	}
-	p, err := a.loadPolicyWith(f.policy, policy.Options{TUFCacheDir: f.tufCache, Cache: a.openCache(&f.cache)})
+	cache := a.openCache(&f.cache)
+	pins, err := f.pins.open(a, cache)
+	if err != nil {
+		return err
+	}
+	p, err := a.loadPolicyWith(f.policy, policy.Options{TUFCacheDir: f.tufCache, Cache: cache, Pins: pins})
 	if err != nil {
 		return err
 	}
@@ -128,8 +135,16 @@ func (a *app) runExec(ctx context.Context, f *execFlags, argv []string, changed 
 	if plan.Refused != nil {
 		return refusedError(plan.Refused)
 	}
+	holds, err := holdCopies(pins, plan.PinnedPaths())
+	if err != nil {
+		return failed(err)
+	}
+	// Exec: vLLM inherits the holds and this runs only when it did not
+	// start. Behind the gate: modelgate outlives vLLM and holds them
+	// until then.
+	defer releaseAll(holds)
 	if f.listen != "" {
-		return a.runBehindGate(ctx, f, plan, wd)
+		return a.runBehindGate(ctx, f, plan, wd, pins)
 	}
 	return a.startVLLM(plan)
 }

@@ -48,6 +48,9 @@ type vllmRecord struct {
 	StartNS int64 `json:"start_ns"`
 	// PGID is the fake's process group.
 	PGID int `json:"pgid"`
+	// Locked are the files ending in ".lock" that the fake holds a lock
+	// on through a descriptor it inherited (Linux: /proc/self/fd).
+	Locked []string `json:"locked"`
 }
 
 // fakeVLLM records its argv, environment, working directory and process
@@ -56,6 +59,7 @@ type vllmRecord struct {
 func fakeVLLM() {
 	rec := vllmRecord{Argv: os.Args, Env: os.Environ(), PID: os.Getpid(), StartNS: time.Now().UnixNano(), PGID: syscall.Getpgrp()}
 	rec.Dir, _ = os.Getwd()
+	rec.Locked = inheritedLocks()
 	for i, a := range os.Args {
 		if a == "--config" && i+1 < len(os.Args) {
 			b, _ := os.ReadFile(os.Args[i+1])
@@ -72,6 +76,32 @@ func fakeVLLM() {
 		serveFakeVLLM(os.Getenv(fakeVLLMRecord))
 	}
 	os.Exit(0)
+}
+
+// inheritedLocks lists the ".lock" files this process has open (Linux)
+// that a fresh open cannot lock exclusively: a lock is held on them,
+// through the descriptors inherited across exec.
+func inheritedLocks() []string {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range entries {
+		target, err := os.Readlink(filepath.Join("/proc/self/fd", e.Name()))
+		if err != nil || !strings.HasSuffix(target, ".lock") {
+			continue
+		}
+		f, err := os.Open(target)
+		if err != nil {
+			continue
+		}
+		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == syscall.EWOULDBLOCK {
+			out = append(out, target)
+		}
+		f.Close()
+	}
+	return out
 }
 
 // execFixture is a world for `modelgate exec`: signed and unsigned model
@@ -305,6 +335,13 @@ func execWorld(t *testing.T, fx *execFixture) (workdir string) {
 // [flags...] -- vllm...` in-process; an exec is recorded, not made.
 func runExec(t *testing.T, pol string, flags []string, vllm ...string) execRun {
 	t.Helper()
+	return runExecHook(t, pol, flags, nil, vllm...)
+}
+
+// runExecHook is runExec calling atExec (when set) where the exec would
+// happen.
+func runExecHook(t *testing.T, pol string, flags []string, atExec func(), vllm ...string) execRun {
+	t.Helper()
 	args := append(append([]string{"exec", "--security-policy", pol}, flags...), "--")
 	args = append(args, vllm...)
 	var stdout, stderr bytes.Buffer
@@ -313,6 +350,9 @@ func runExec(t *testing.T, pol string, flags []string, vllm ...string) execRun {
 	var call *execCall
 	a.execve = func(path string, argv, env []string) error {
 		call = &execCall{path: path, argv: slices.Clone(argv), env: slices.Clone(env)}
+		if atExec != nil {
+			atExec()
+		}
 		return nil
 	}
 	code := a.run(context.Background(), args)

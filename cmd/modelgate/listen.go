@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/modelgate/modelgate/launch"
+	"github.com/modelgate/modelgate/pindir"
 	"github.com/modelgate/modelgate/policy"
 	"github.com/modelgate/modelgate/vllmcmd"
 )
@@ -128,7 +129,7 @@ func (v *vllmAddress) remove() {
 // the gate and its listeners) is done before vLLM starts, so that such a
 // failure (exit 2) never costs a model load. It returns once vLLM has
 // exited, with vLLM's exit code (see behindGate.finish).
-func (a *app) runBehindGate(ctx context.Context, f *execFlags, plan *launch.Plan, wd string) error {
+func (a *app) runBehindGate(ctx context.Context, f *execFlags, plan *launch.Plan, wd string, pins *pindir.Dir) error {
 	addr, err := newVLLMAddress(f.uds)
 	if err != nil {
 		return failed(err)
@@ -154,8 +155,9 @@ func (a *app) runBehindGate(ctx context.Context, f *execFlags, plan *launch.Plan
 	hub, _ := a.gateHubRoot(root, rootErr, false)
 	keys := plan.APIKeys()
 	// The gate is a server: digests in memory in front of the store
-	// (exec's decisions above used the store alone).
-	pol := policy.Options{TUFCacheDir: f.tufCache, Cache: a.openServerCache(&f.cache)}
+	// (exec's decisions above used the store alone). Adapters it allows
+	// are copied into the same pin folder as the start-up artifacts.
+	pol := policy.Options{TUFCacheDir: f.tufCache, Cache: a.openServerCache(&f.cache), Pins: pins}
 	s, err := a.openGate(f.policy, pol, &f.gate, f.listen, gateTarget{
 		upstream: addr.upstream, workdir: wd, home: plan.Home, resolverDir: plan.Env.ResolverDir,
 		rootPath: plan.Command.RootPath, apiKeys: keys, hub: hub, startHeld: true,

@@ -59,6 +59,9 @@ func decisionLine(d policy.Decision) string {
 		if d.Outcome == policy.Verified {
 			fmt.Fprintf(&b, ", %s, %s", plural(d.Files, "file"), bytesPhrase(d.Bytes, d.CachedBytes))
 		}
+		if d.PinnedPath != "" {
+			fmt.Fprintf(&b, "; loads from the verified copy %q", d.PinnedPath)
+		}
 	default:
 		if d.Code != "" {
 			fmt.Fprintf(&b, " (%s)", d.Code)

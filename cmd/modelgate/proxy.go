@@ -18,6 +18,7 @@ type proxyFlags struct {
 	workdir, home, resolverDir, rootPath string
 	tufCache, apiKeyFile, hfCache        string
 	cache                                cacheFlags
+	pins                                 pinFlags
 }
 
 func (a *app) proxyCommand() *cobra.Command {
@@ -54,6 +55,7 @@ that cannot be opened.`,
 	fl.StringVar(&f.tufCache, "tuf-cache-dir", "", "TUF cache folder for Sigstore trusted roots (default: sigstore-go's, ~/.sigstore/root)")
 	fl.StringVar(&f.apiKeyFile, "upstream-api-key-file", "", "file with vLLM's --api-key, one key per line (default: $VLLM_API_KEY)")
 	f.cache.register(cmd)
+	f.pins.register(cmd)
 	return cmd
 }
 
@@ -74,7 +76,12 @@ func (a *app) runProxy(cmd *cobra.Command, f *proxyFlags) error {
 	if err != nil {
 		return err
 	}
-	pol := policy.Options{TUFCacheDir: f.tufCache, Cache: a.openServerCache(&f.cache)}
+	cache := a.openServerCache(&f.cache)
+	pins, err := f.pins.open(a, cache)
+	if err != nil {
+		return err
+	}
+	pol := policy.Options{TUFCacheDir: f.tufCache, Cache: cache, Pins: pins}
 	s, err := a.openGate(f.policy, pol, &f.gate, f.listen, gateTarget{
 		upstream: f.upstream, workdir: f.workdir, home: f.home, resolverDir: f.resolverDir, rootPath: f.rootPath,
 		apiKeys: keys, hub: hub,
