@@ -540,3 +540,43 @@ func TestExecListenNoLeaks(t *testing.T) {
 		t.Errorf("vLLM's events %q lack the forwarded SIGTERM", got)
 	}
 }
+
+// TestExecListenPinDir: with --pin-dir, vLLM behind the gate starts on
+// the verified copy of its model (served under the name the user gave),
+// and the gate has a runtime load read the adapter's copy in the same
+// folder: both copies exist, and the load that reaches vLLM names the
+// copy, not the folder the client sent.
+func TestExecListenPinDir(t *testing.T) {
+	fx := newExecFixture(t)
+	pins := filepath.Join(t.TempDir(), "pins")
+	r := startListen(t, fx, listenOpts{
+		flags: []string{"--pin-dir", pins},
+		vllm:  []string{fx.good, "--enable-lora"},
+		ready: true,
+	})
+	rec := r.started()
+	copies := copiesIn(t, pins)
+	if len(copies) != 1 || len(rec.Argv) < 5 || rec.Argv[2] != copies[0] || !slices.Contains(rec.Argv, "--served-model-name") {
+		t.Fatalf("argv %q, copies %q", rec.Argv, copies)
+	}
+	model := copies[0]
+	r.serving()
+	body := `{"lora_name":"x","lora_path":` + strconv.Quote(fx.adapterA) + `}`
+	if code, _, resp := r.do("POST", "http://api/v1/load_lora_adapter", body); code != http.StatusOK {
+		t.Fatalf("allowed load: %d %s", code, resp)
+	}
+	copies = copiesIn(t, pins)
+	if len(copies) != 2 {
+		t.Fatalf("copies %q, want the model's and the adapter's", copies)
+	}
+	adapter := copies[0]
+	if adapter == model {
+		adapter = copies[1]
+	}
+	if got := r.events("load "); !slices.Equal(got, []string{"load x " + adapter}) {
+		t.Errorf("loads that reached vLLM: %q, want the adapter's copy %q", got, adapter)
+	}
+	r.signal(syscall.SIGTERM)
+	r.exit(0, "")
+	r.gone(rec)
+}
