@@ -12,7 +12,11 @@
 #                           against an upstream that answers at once
 #                           (upstream-0ms: every core saturated, latency is
 #                           queueing) and one that takes 20 ms per completion
-#                           (upstream-20ms: the realistic case).
+#                           (upstream-20ms: the realistic case); and the
+#                           same with a bare httputil.ReverseProxy in the
+#                           gate's place (upstream-20ms-bare-proxy): what any
+#                           Go reverse proxy adds here, to read the gate's
+#                           figures against.
 #                           Targets on 2 cores: added p50 <= 500 µs, p99 <= 3 ms.
 #   BenchmarkSSEThroughput  a streamed completion (2048 events of 512 bytes,
 #                           each flushed), through the gate and direct,

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"runtime"
 	"slices"
 	"strings"
@@ -82,16 +83,44 @@ const completionBody = `{"model":"base","messages":[{"role":"system","content":"
 // upstream that takes 20 ms per completion (upstream-20ms, still far
 // quicker than a model) the cores are not saturated and the difference is
 // the gate's own work on the request's path.
+//
+// The bare-proxy row puts a plain httputil.ReverseProxy, with the gate's
+// transport settings and none of its checks, in the gate's place (its
+// gate-* figures are the bare proxy's): what any reverse proxy in Go adds
+// on this machine, against which to read the gate's figures.
 func BenchmarkAddedLatency(b *testing.B) {
 	for _, delay := range []time.Duration{0, 20 * time.Millisecond} {
 		b.Run(fmt.Sprintf("upstream-%dms", delay.Milliseconds()), func(b *testing.B) {
-			benchAddedLatency(b, benchUpstreamDelay(b, delay))
+			up := benchUpstreamDelay(b, delay)
+			benchAddedLatency(b, up, benchGate(b, up.URL))
 		})
 	}
+	b.Run("upstream-20ms-bare-proxy", func(b *testing.B) {
+		up := benchUpstreamDelay(b, 20*time.Millisecond)
+		benchAddedLatency(b, up, bareProxy(b, up.URL))
+	})
 }
 
-func benchAddedLatency(b *testing.B, up *httptest.Server) {
-	gw := benchGate(b, up.URL)
+// bareProxy is a reverse proxy to up with the gate's transport and
+// nothing else.
+func bareProxy(tb testing.TB, up string) *httptest.Server {
+	u, err := parseUpstream(up, DefaultDialTimeout)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.Out.URL.Scheme, pr.Out.URL.Host = u.scheme, u.host
+			pr.SetXForwarded()
+		},
+		Transport: u.transport,
+	}
+	srv := httptest.NewServer(rp)
+	tb.Cleanup(srv.Close)
+	return srv
+}
+
+func benchAddedLatency(b *testing.B, up, gw *httptest.Server) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 128, MaxIdleConns: 256}}
 	defer client.CloseIdleConnections()
 	do := func(url string) time.Duration {
@@ -218,6 +247,34 @@ func BenchmarkCPUPerRequest(b *testing.B) {
 			b.StopTimer()
 			if used, err := cputime.Since(start); err == nil {
 				b.ReportMetric(float64(used.Microseconds())/float64(b.N), "cpu-µs/op")
+			}
+		})
+	}
+}
+
+// BenchmarkFindModels measures reading the model of a request body: the
+// typical small chat request, and a 1 MiB one (long messages, escapes)
+// whose model comes last.
+func BenchmarkFindModels(b *testing.B) {
+	var long strings.Builder
+	long.WriteString(`{"messages":[`)
+	for i := 0; long.Len() < 1<<20; i++ {
+		if i > 0 {
+			long.WriteByte(',')
+		}
+		fmt.Fprintf(&long, `{"role":"user","content":"line %d with \"quotes\", \\u00e9 and [brackets] {braces}: %s"}`, i, strings.Repeat("lorem ipsum ", 20))
+	}
+	long.WriteString(`],"max_tokens":64,"model":"base"}`)
+	for _, tt := range []struct{ name, body string }{{"chat", completionBody}, {"1MiB", long.String()}} {
+		b.Run(tt.name, func(b *testing.B) {
+			body := []byte(tt.body)
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				names, err := findModels("application/json", body)
+				if err != nil || len(names) != 1 || names[0] != "base" {
+					b.Fatalf("%q %v", names, err)
+				}
 			}
 		})
 	}

@@ -191,6 +191,31 @@ func FuzzFindModels(f *testing.F) {
 	})
 }
 
+// FuzzJSONModels: the fast walk of valid JSON (scanModels) reads exactly
+// what encoding/json's tokenizer reads (tokenModels): the same names, and
+// the same refusal in the same words.
+func FuzzJSONModels(f *testing.F) {
+	for _, s := range []string{`{"model":"base","messages":[{"role":"user","content":"hi \"x\" \\"}]}`, `{"model":"a","model":"b"}`,
+		`{"Model":"a"}`, `{"mod\u0065l":"a"}`, `{"MOD\u0045L":"a"}`, `{"model":"a\ud800"}`, `{"model":"\u0061"}`, `{"model":7}`,
+		`{"model":{"x":1}}`, `{"model":null}`, ` [ {"model":"a"} , 1, "s", [{"model":"x"}], {"model":"b"} ] `, `{"x":{"model":"y"},"model":"z"}`,
+		`{"a":[1,{"b":"]}\"["}],"model":"m","c":-1.5e3}`, `{}`, `[]`, `"x"`, `12`, `true`, `{"k":"\\","model":"q"}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if blank(body) || !utf8.Valid(body) || !json.Valid(body) {
+			return
+		}
+		got, gerr := scanModels(body)
+		want, werr := tokenModels(body)
+		if (gerr == nil) != (werr == nil) || gerr != nil && gerr.Error() != werr.Error() {
+			t.Fatalf("%q: scan %v, tokenizer %v", body, gerr, werr)
+		}
+		if strings.Join(got, "\x00") != strings.Join(want, "\x00") || len(got) != len(want) {
+			t.Fatalf("%q: scan %q, tokenizer %q", body, got, want)
+		}
+	})
+}
+
 // FuzzResolverPath: an accepted model name is exactly one folder of the
 // resolver directory, as os.path.join would build it.
 func FuzzResolverPath(f *testing.F) {

@@ -154,6 +154,14 @@ type Config struct {
 	// ReloadDebounce is how long file changes must settle before a
 	// reload (default 250 ms).
 	ReloadDebounce time.Duration
+	// StartHeld makes the API answer every request with 503 (vLLM's error
+	// shape, Retry-After) until Release is called, for a launcher that
+	// opens the gate's listeners before vLLM has loaded its model
+	// (modelgate exec --listen): the address is taken at once, so that a
+	// conflict shows before minutes of loading, and clients and probes get
+	// an answer that says to come back. The admin endpoints are served from
+	// the start; /readyz says not ready while held.
+	StartHeld bool
 	// Logger receives the gate's records; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -183,7 +191,7 @@ type Gate struct {
 
 	flight singleflight.Group
 	sem    chan struct{}
-	held   heldCopies // verified copies of the adapters loaded (pins.go)
+	copies heldCopies // verified copies of the adapters loaded (pins.go)
 
 	// ctx lives as long as the Gate: shared verifications and the gate's
 	// own upstream calls run under it, not under one caller's request.
@@ -191,6 +199,7 @@ type Gate struct {
 	cancel  context.CancelFunc
 	bg      sync.WaitGroup // background refreshes started by requests
 	serving atomic.Bool
+	held    atomic.Bool // see Config.StartHeld
 
 	// testHookWaitDecision, when set, runs as a request starts waiting
 	// for a (possibly shared) decision.
@@ -215,6 +224,7 @@ func New(cfg Config) (*Gate, error) {
 		sem: make(chan struct{}, cfg.MaxVerifications),
 	}
 	g.ctx, g.cancel = context.WithCancel(context.Background())
+	g.held.Store(cfg.StartHeld)
 	g.metrics = newMetrics(g.reg)
 	g.names = newModelNames(g.fetchModels, time.Second)
 	g.proxy = g.newProxy()
@@ -313,12 +323,18 @@ func absDir(what, dir string, cwdDefault bool) (string, error) {
 // Handler returns the API handler: what clients reach instead of vLLM.
 func (g *Gate) Handler() http.Handler { return http.HandlerFunc(g.serveAPI) }
 
+// Release ends Config.StartHeld: from now on the API is served through
+// the gate. The caller releases the gate once Ready reports vLLM healthy
+// (and says so in its log). Releasing a gate that is not held does
+// nothing.
+func (g *Gate) Release() { g.held.Store(false) }
+
 // Close stops the gate's shared work (verifications in flight are
 // cancelled) and closes idle upstream connections. Serve calls it on
 // return; call it when the gate was only used through Handler.
 func (g *Gate) Close() error {
 	g.cancel()
-	g.held.releaseAll()
+	g.copies.releaseAll()
 	g.up.transport.CloseIdleConnections()
 	return nil
 }

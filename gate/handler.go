@@ -24,6 +24,10 @@ const AdapterHeader = "X-Amzn-SageMaker-Adapter-Identifier"
 
 // serveAPI is the gate's API handler.
 func (g *Gate) serveAPI(w http.ResponseWriter, r *http.Request) {
+	if g.held.Load() {
+		g.serveStarting(w, r)
+		return
+	}
 	escaped := r.URL.EscapedPath()
 	if err := checkPath(escaped, r.URL.Path); err != nil {
 		g.refuse(w, r, badRequest("path", "", fmt.Sprintf("modelgate refuses the request path %s: %v", strconv.Quote(escaped), err)))
@@ -63,6 +67,22 @@ func (g *Gate) serveAPI(w http.ResponseWriter, r *http.Request) {
 	default:
 		g.serveInference(w, r, rt)
 	}
+}
+
+// startingRetryAfter is the Retry-After of the answers while vLLM starts,
+// in seconds: often enough to notice readiness soon, rarely enough not to
+// matter.
+const startingRetryAfter = "5"
+
+// serveStarting answers while the gate is held (Config.StartHeld): vLLM
+// is still loading, nothing may reach it yet. Every request gets 503, as
+// vLLM's /health does while its engine is not running.
+func (g *Gate) serveStarting(w http.ResponseWriter, r *http.Request) {
+	g.metrics.refused.WithLabelValues("starting").Inc()
+	g.log.Debug("request refused: vLLM is starting", "method", r.Method, "path", strconv.Quote(r.URL.Path))
+	w.Header().Set("Retry-After", startingRetryAfter)
+	writeError(w, &refusal{status: http.StatusServiceUnavailable, typ: typeServiceUnavailable, reason: "starting",
+		msg: "vLLM is starting: modelgate serves its API once vLLM is healthy"})
 }
 
 // authorized reports whether r carries one of vLLM's API keys, compared
@@ -172,7 +192,7 @@ func (g *Gate) admitLoad(w http.ResponseWriter, r *http.Request, body []byte, re
 		if status/100 == 2 {
 			g.names.add(req.name)
 			if hold != nil {
-				g.held.keep(req.name, hold)
+				g.copies.keep(req.name, hold)
 				kept = true
 			}
 			g.refreshSoon()
@@ -211,7 +231,7 @@ func (g *Gate) forwardUnload(w http.ResponseWriter, r *http.Request, name string
 	r = withResponseHook(r, func(status int) {
 		if status/100 == 2 {
 			g.names.remove(name)
-			g.held.release(name)
+			g.copies.release(name)
 			g.refreshSoon()
 		}
 	})
@@ -352,28 +372,42 @@ func jsonMedia(r *http.Request) *refusal {
 }
 
 // readBody reads a body the gate must inspect, at most limit bytes and
-// within BodyReadTimeout.
+// within BodyReadTimeout. A body of announced length is read into a
+// buffer of exactly that size (plus the byte that shows nothing follows),
+// once: this is on the path of every inference request.
 func (g *Gate) readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *refusal) {
-	tooLarge := &refusal{status: http.StatusRequestEntityTooLarge, typ: typeTooLarge, reason: "too-large",
-		msg: fmt.Sprintf("modelgate: the request body is larger than %d bytes", limit)}
+	tooLarge := func() *refusal {
+		return &refusal{status: http.StatusRequestEntityTooLarge, typ: typeTooLarge, reason: "too-large",
+			msg: fmt.Sprintf("modelgate: the request body is larger than %d bytes", limit)}
+	}
 	if r.ContentLength > limit {
-		return nil, tooLarge
+		return nil, tooLarge()
 	}
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Now().Add(g.cfg.BodyReadTimeout))
 	defer rc.SetReadDeadline(time.Time{})
-	var buf bytes.Buffer
+	var body []byte
+	var err error
 	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength) + 1)
+		body = make([]byte, r.ContentLength+1)
+		var n int
+		n, err = io.ReadFull(r.Body, body)
+		if int64(n) == r.ContentLength && err == io.ErrUnexpectedEOF {
+			err = nil // the usual end: all of it, and nothing more
+		}
+		body = body[:n]
+	} else {
+		var buf bytes.Buffer
+		_, err = buf.ReadFrom(io.LimitReader(r.Body, limit+1))
+		body = buf.Bytes()
 	}
-	_, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1))
 	if err != nil {
 		return nil, badRequest("body", "", fmt.Sprintf("modelgate: cannot read the request body: %v", err))
 	}
-	if int64(buf.Len()) > limit {
-		return nil, tooLarge
+	if int64(len(body)) > limit {
+		return nil, tooLarge()
 	}
-	return buf.Bytes(), nil
+	return body, nil
 }
 
 // replayBody makes the bytes read the request's body again, for vLLM.

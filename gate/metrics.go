@@ -34,7 +34,7 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		}, []string{"kind", "outcome"}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "modelgate_gate_refused_requests_total",
-			Help: "Requests the gate answered itself instead of forwarding, by reason (policy, unknown-model, dev-route, path, body, too-large, media-type, method, upgrade, unauthorized, names-unknown).",
+			Help: "Requests the gate answered itself instead of forwarding, by reason (policy, unknown-model, dev-route, path, body, too-large, media-type, method, upgrade, unauthorized, names-unknown, starting).",
 		}, []string{"reason"}),
 		wouldDeny: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "modelgate_gate_warn_would_refuse_total",

@@ -1,11 +1,16 @@
 package gate
 
 import (
+	"bufio"
 	"bytes"
+	"fmt"
+	"io"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestUnknownModelNames: without a resolver directory, a request naming
@@ -99,6 +104,46 @@ func TestModelBodyTooLarge(t *testing.T) {
 	}
 	if n := len(h.fake.requests()); n != 0 {
 		t.Errorf("the upstream saw %d requests", n)
+	}
+}
+
+// TestModelBodyCutShort: a body that ends before its Content-Length (the
+// client went away) is refused, never forwarded as if it were whole; one
+// that ends exactly there is read whole.
+func TestModelBodyCutShort(t *testing.T) {
+	h := newHarness(t)
+	send := func(declared int, body string) reply {
+		t.Helper()
+		conn, err := net.DialTimeout("tcp", h.srv.Listener.Addr().String(), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(30 * time.Second))
+		fmt.Fprintf(conn, "POST /v1/completions HTTP/1.1\r\nHost: gate\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", declared, body)
+		if declared > len(body) {
+			conn.(*net.TCPConn).CloseWrite() // the client is done, short of what it announced
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return reply{status: resp.StatusCode, body: string(b)}
+	}
+	body := `{"model":"base","prompt":"x"}`
+	if r := send(len(body)+10, body); r.status != http.StatusBadRequest || !strings.Contains(r.body, "cannot read the request body") {
+		t.Errorf("cut short: %d %s", r.status, r.body)
+	}
+	if n := len(h.fake.received("/v1/completions")); n != 0 {
+		t.Errorf("the upstream saw %d cut-short request(s)", n)
+	}
+	if r := send(len(body), body); r.status != http.StatusOK {
+		t.Errorf("whole: %d %s", r.status, r.body)
+	}
+	if got := h.fake.received("/v1/completions"); len(got) != 1 || string(got[0].body) != body {
+		t.Errorf("the upstream saw %+v", got)
 	}
 }
 

@@ -169,7 +169,7 @@ func (g *Gate) loadCopy(name, pinned string) *refusal {
 		}
 		return ref
 	}
-	g.held.keep(name, h)
+	g.copies.keep(name, h)
 	g.names.add(name)
 	g.refreshSoon()
 	return nil

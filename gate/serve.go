@@ -173,22 +173,25 @@ func (g *Gate) drain(srv *http.Server, handlers *sync.WaitGroup, hardStop contex
 }
 
 // refreshLoop relearns the served model names now and every
-// RefreshInterval, until ctx ends.
+// RefreshInterval, until ctx ends. While the gate is held (vLLM is still
+// loading) it does not ask: Ready learns them when vLLM is up.
 func (g *Gate) refreshLoop(ctx context.Context) {
 	t := time.NewTicker(g.cfg.RefreshInterval)
 	defer t.Stop()
 	failing := false
 	for {
-		err := g.names.refresh(ctx)
-		switch {
-		case ctx.Err() != nil:
-			return
-		case err != nil && !failing:
-			g.log.Warn("cannot learn vLLM's served model names; requests naming a model wait for it", "upstream", g.up.display, "error", err)
-		case err == nil && failing:
-			g.log.Info("learnt vLLM's served model names", "upstream", g.up.display)
+		if !g.held.Load() {
+			err := g.names.refresh(ctx)
+			switch {
+			case ctx.Err() != nil:
+				return
+			case err != nil && !failing:
+				g.log.Warn("cannot learn vLLM's served model names; requests naming a model wait for it", "upstream", g.up.display, "error", err)
+			case err == nil && failing:
+				g.log.Info("learnt vLLM's served model names", "upstream", g.up.display)
+			}
+			failing = err != nil
 		}
-		failing = err != nil
 		select {
 		case <-ctx.Done():
 			return
@@ -203,7 +206,8 @@ func (g *Gate) refreshLoop(ctx context.Context) {
 //	GET /metrics  the gate's Prometheus metrics
 //	GET /healthz  200 while the process runs
 //	GET /readyz   200 when a policy is in force, vLLM answers GET /health
-//	              and the served model names are known; else 503 and why
+//	              and the served model names are known (and the gate is
+//	              not held, see Config.StartHeld); else 503 and why
 func (g *Gate) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g.reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(g.log.Handler(), slog.LevelWarn)}))
@@ -217,6 +221,11 @@ func (g *Gate) AdminHandler() http.Handler {
 
 func (g *Gate) serveReady(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if g.held.Load() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("not ready: vLLM is starting\n"))
+		return
+	}
 	if err := g.Ready(r.Context()); err != nil {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte("not ready: " + err.Error() + "\n"))
@@ -237,7 +246,11 @@ func (g *Gate) Ready(ctx context.Context) error {
 		problems = append(problems, "no policy in force")
 	}
 	if _, err := g.control(ctx, "/health", 1<<16); err != nil {
-		g.metrics.upstreamErrors.WithLabelValues("health").Inc()
+		if !g.held.Load() {
+			// While held, vLLM is still loading: not answering is
+			// expected, not an upstream error.
+			g.metrics.upstreamErrors.WithLabelValues("health").Inc()
+		}
 		problems = append(problems, "vLLM is not healthy: "+err.Error())
 	} else if !g.names.isLearnt() {
 		if err := g.names.refresh(ctx); err != nil {

@@ -445,3 +445,101 @@ func TestMixedLoad(t *testing.T) {
 	}
 	t.Logf("%d requests, %d failures", sent.Load(), failures.Load())
 }
+
+// TestStartHeld: a held gate answers every API request with 503 in
+// vLLM's shape (nothing reaches vLLM, no decision is made), its admin
+// endpoints answer from the start with /readyz not ready; once released it
+// serves through the gate.
+func TestStartHeld(t *testing.T) {
+	s := serve(t, func(_ *harness, c *Config) { c.StartHeld = true })
+	eventually(t, "the admin listener answers", func() bool {
+		resp, err := http.Get(s.adm + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	for _, req := range []struct{ method, path, body string }{
+		{"GET", "/health", ""},
+		{"GET", "/v1/models", ""},
+		{"POST", "/v1/load_lora_adapter", loadBody("a", s.h.fx.good)},
+		{"POST", "/v1/completions", `{"model":"base","prompt":"x"}`},
+		{"POST", "/sleep", ""},
+		{"GET", "/%2e%2e/etc", ""},
+	} {
+		r, err := http.NewRequest(req.method, s.api+req.path, strings.NewReader(req.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		rep := reply{status: resp.StatusCode, header: resp.Header, body: string(b)}
+		if rep.status != http.StatusServiceUnavailable || rep.header.Get("Retry-After") == "" {
+			t.Errorf("%s %s while held: %d (Retry-After %q) %s", req.method, req.path, rep.status, rep.header.Get("Retry-After"), rep.body)
+			continue
+		}
+		if e := rep.vllmErr(t); e.Type != typeServiceUnavailable || e.Code != 503 || !strings.Contains(e.Message, "vLLM is starting") {
+			t.Errorf("%s %s while held: %+v", req.method, req.path, e)
+		}
+	}
+	if code, body := get(t, s.adm+"/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "vLLM is starting") {
+		t.Errorf("/readyz while held: %d %q", code, body)
+	}
+	if n := len(s.h.fake.requests()); n != 0 {
+		t.Errorf("vLLM saw %d request(s) while the gate was held", n)
+	}
+	if n := s.h.calls.Load(); n != 0 {
+		t.Errorf("%d decisions while held", n)
+	}
+	if got := testCounter(t, s.h.gate.metrics.refused.WithLabelValues("starting")); got != 6 {
+		t.Errorf("refused{starting} = %v, want 6", got)
+	}
+	// Ready does not depend on the hold: the launcher uses it to decide
+	// when to release.
+	if err := s.h.gate.Ready(context.Background()); err != nil {
+		t.Fatalf("Ready while held: %v", err)
+	}
+	s.h.gate.Release()
+	s.h.gate.Release() // twice is harmless
+	if code, _ := get(t, s.adm+"/readyz"); code != 200 {
+		t.Errorf("/readyz after Release: %d", code)
+	}
+	if code, body := postJSON(t, s.api+"/v1/completions", `{"model":"base","prompt":"x"}`); code != 200 {
+		t.Errorf("completion after Release: %d %s", code, body)
+	}
+	if len(s.h.fake.received("/v1/completions")) != 1 {
+		t.Error("the completion did not reach vLLM after Release")
+	}
+}
+
+// TestStartHeldHealthErrors: while held, vLLM not answering /health is
+// the expected state of a loading vLLM, not an upstream error to count.
+func TestStartHeldHealthErrors(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := "http://" + l.Addr().String()
+	l.Close() // nothing listens there now
+	h := newHarness(t, func(_ *harness, c *Config) { c.StartHeld = true; c.Upstream = down; c.ControlTimeout = 5 * time.Second })
+	health := h.gate.metrics.upstreamErrors.WithLabelValues("health")
+	if err := h.gate.Ready(context.Background()); err == nil || !strings.Contains(err.Error(), "vLLM is not healthy") {
+		t.Fatalf("Ready: %v", err)
+	}
+	if got := testCounter(t, health); got != 0 {
+		t.Errorf("upstream_errors{health} = %v while held", got)
+	}
+	h.gate.Release()
+	if err := h.gate.Ready(context.Background()); err == nil {
+		t.Fatal("Ready with vLLM down")
+	}
+	if got := testCounter(t, health); got != 1 {
+		t.Errorf("upstream_errors{health} = %v after Release, want 1", got)
+	}
+}

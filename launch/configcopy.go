@@ -24,7 +24,7 @@ const ConfigCopyName = "config.yaml"
 // is replaced by vLLM, so it is left behind: a few kilobytes per start,
 // cleared with the runtime or temporary folder.
 func WriteConfigCopy(data []byte) (string, error) {
-	dir, err := os.MkdirTemp(privateTempRoot(), "modelgate-exec-")
+	dir, err := PrivateDir("modelgate-exec-")
 	if err != nil {
 		return "", fmt.Errorf("copy the --config file: %w", err)
 	}
@@ -39,6 +39,16 @@ func WriteConfigCopy(data []byte) (string, error) {
 		return "", fmt.Errorf("copy the --config file to %q: %w", path, err)
 	}
 	return path, nil
+}
+
+// PrivateDir creates a new folder, open only to this user (0700, made by
+// os.MkdirTemp so that nobody else can have created or linked it), named
+// prefix followed by random characters, in $XDG_RUNTIME_DIR when that is a
+// private folder of this user (a per-user tmpfs on systemd systems), else
+// in os.TempDir(). The config copy lives in one; so does the unix socket of
+// a vLLM behind the gate, which only this user may then connect to.
+func PrivateDir(prefix string) (string, error) {
+	return os.MkdirTemp(privateTempRoot(), prefix)
 }
 
 // privateTempRoot is $XDG_RUNTIME_DIR when it is an absolute folder owned

@@ -105,7 +105,21 @@ type Plan struct {
 	// cannot run as written: --trust-remote-code over a model that was
 	// not verified. It is a *vllmcmd.RefusedError.
 	Refused error
+	// Home is HOME in vLLM's environment ("" when unset): where vLLM
+	// expands "~" in paths, LoRA adapters loaded at run time included.
+	Home string
+
+	hubCache    hfcache.Root
+	hubCacheErr error
 }
+
+// HubCache is the Hugging Face hub cache vLLM reads ids from, chosen from
+// its environment as huggingface_hub chooses it: the cache artifacts
+// named by id were decided in, and the one the gate must decide adapters
+// named by id in. The error says why there is none (an *hfcache.EnvError
+// for a variable modelgate will not interpret); Prepare refuses it only
+// when the command line names an id.
+func (p *Plan) HubCache() (hfcache.Root, error) { return p.hubCache, p.hubCacheErr }
 
 // Denied is the number of decisions that denied.
 func (p *Plan) Denied() int {
@@ -167,7 +181,12 @@ func Prepare(ctx context.Context, pol *policy.Policy, argv []string, o Options) 
 	if err != nil {
 		return nil, err
 	}
-	l := &launcher{ctx: ctx, pol: pol, cmd: cmd, opt: opt, on: o.OnDecision, plan: &Plan{Command: cmd, Env: env}}
+	if o.BehindGate {
+		if err := servesBehindGate(cmd); err != nil {
+			return nil, err
+		}
+	}
+	l := &launcher{ctx: ctx, pol: pol, cmd: cmd, opt: opt, on: o.OnDecision, plan: &Plan{Command: cmd, Env: env, Home: home}}
 	if err := l.checkPins(cmd.Artifacts, firstModel(cmd.Artifacts)); err != nil {
 		return nil, err
 	}
@@ -190,6 +209,39 @@ func Prepare(ctx context.Context, pol *policy.Policy, argv []string, o Options) 
 	}
 	l.plan.Refused = l.trustRemoteCode()
 	return l.plan, nil
+}
+
+// servesBehindGate refuses a command line whose vLLM the gate cannot stand
+// in front of: one that serves no API, or serves it over TLS (the gate
+// speaks plain HTTP to vLLM on loopback or a unix socket).
+func servesBehindGate(cmd *vllmcmd.Command) error {
+	switch {
+	case cmd.Headless:
+		return &vllmcmd.RefusedError{Flag: "--headless", Reason: "vLLM serves no API then, so there is nothing to put the gate in front of",
+			Hint: "remove --listen, or --headless"}
+	case cmd.TLSFlag != "":
+		return &vllmcmd.RefusedError{Flag: cmd.TLSFlag, Reason: "vLLM would serve HTTPS on its private address, where the gate speaks plain HTTP to it",
+			Hint: "remove the --ssl-* flags and terminate TLS in front of the gate"}
+	}
+	return nil
+}
+
+// APIKeys are the keys vLLM's API will require, chosen as its api_server
+// chooses them: the non-empty values of --api-key when the flag is given
+// (so that --api-key "" turns authentication off), else VLLM_API_KEY when
+// it is not empty. nil means no key is required.
+func (p *Plan) APIKeys() []string {
+	given := p.Command.APIKeys
+	if given == nil && p.Env.APIKey != "" {
+		given = []string{p.Env.APIKey}
+	}
+	var keys []string
+	for _, k := range given {
+		if k != "" {
+			keys = append(keys, k)
+		}
+	}
+	return keys
 }
 
 // launcher holds one Prepare's state.
@@ -235,6 +287,7 @@ func firstModel(as []vllmcmd.Artifact) *vllmcmd.Artifact {
 // refused only when a hub id needs the cache.
 func (l *launcher) chooseRoots(lookup func(string) (string, bool), home string) error {
 	l.root, l.rootErr = hfcache.FindCacheRoot(lookup, home)
+	l.plan.hubCache, l.plan.hubCacheErr = l.root, l.rootErr
 	if dir := l.cmd.DownloadDir; dir != "" {
 		if real, err := filepath.EvalSymlinks(dir); err == nil {
 			dir = real

@@ -74,6 +74,9 @@ func TestPrepare(t *testing.T) {
 	if !strings.Contains(strings.Join(plan.Env.Environ, " "), "HF_HUB_OFFLINE=1") {
 		t.Errorf("env %q", plan.Env.Environ)
 	}
+	if root, err := plan.HubCache(); err != nil || root.Dir != hub.Root || plan.Home != dir {
+		t.Errorf("hub cache %+v (%v), home %q", root, err, plan.Home)
+	}
 
 	// Denied: Argv refuses.
 	plan, err = Prepare(context.Background(), p, []string{"vllm", "serve", tempDir(t)}, Options{Dir: dir, Environ: env})
@@ -153,5 +156,94 @@ func TestWriteConfigCopy(t *testing.T) {
 	t.Setenv("XDG_RUNTIME_DIR", "relative")
 	if got := privateTempRoot(); got != os.TempDir() {
 		t.Errorf("relative XDG_RUNTIME_DIR used: %q", got)
+	}
+}
+
+// TestBehindGate: behind the gate, a vLLM that serves no API (--headless)
+// or serves it over TLS is refused before anything is decided; the API
+// keys are chosen as vLLM's api_server chooses them.
+func TestBehindGate(t *testing.T) {
+	dir := tempDir(t)
+	model := filepath.Join(dir, "m")
+	if err := os.MkdirAll(model, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := skipPolicy(t, dir)
+	for _, tc := range []struct {
+		args []string
+		flag string
+	}{
+		{[]string{"--headless"}, "--headless"},
+		{[]string{"--ssl-keyfile", "k.pem", "--ssl-certfile", "c.pem"}, "--ssl-keyfile"},
+		{[]string{"--ssl-certfile=c.pem"}, "--ssl-certfile"},
+	} {
+		argv := append([]string{"vllm", "serve", model}, tc.args...)
+		var heard int
+		_, err := Prepare(context.Background(), p, argv, Options{Dir: dir, BehindGate: true, OnDecision: func(Decision) { heard++ }})
+		var re *vllmcmd.RefusedError
+		if !errors.As(err, &re) || re.Flag != tc.flag || heard != 0 {
+			t.Errorf("%q: %v (%d decisions), want a refusal of %s", tc.args, err, heard, tc.flag)
+		}
+		// Without the gate they are vLLM's business.
+		if _, err := Prepare(context.Background(), p, argv, Options{Dir: dir}); err != nil {
+			t.Errorf("%q without the gate: %v", tc.args, err)
+		}
+	}
+	// No hub cache: said, not refused, for a command line without ids.
+	plan, err := Prepare(context.Background(), p, []string{"vllm", "serve", model}, Options{Dir: dir, BehindGate: true, Environ: []string{"HF_HUB_CACHE=rel"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := plan.HubCache(); err == nil || plan.Home != "" {
+		t.Errorf("relative HF_HUB_CACHE: %v, home %q", err, plan.Home)
+	}
+	// "None" is vLLM's spelling of unset.
+	if _, err := Prepare(context.Background(), p, []string{"vllm", "serve", model, "--ssl-keyfile", "None"}, Options{Dir: dir, BehindGate: true}); err != nil {
+		t.Errorf("--ssl-keyfile None: %v", err)
+	}
+
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  []string
+		want []string
+	}{
+		{"none", nil, nil, nil},
+		{"flag", []string{"--api-key", "a", "b"}, []string{"VLLM_API_KEY=e"}, []string{"a", "b"}},
+		{"flag, last wins", []string{"--api-key", "a", "--api-key=b"}, nil, []string{"b"}},
+		{"environment", nil, []string{"VLLM_API_KEY=e"}, []string{"e"}},
+		{"empty environment", nil, []string{"VLLM_API_KEY="}, nil},
+		{"empty flag turns it off", []string{"--api-key", ""}, []string{"VLLM_API_KEY=e"}, nil},
+		{"empty values dropped", []string{"--api-key", "", "a"}, nil, []string{"a"}},
+	} {
+		plan, err := Prepare(context.Background(), p, append([]string{"vllm", "serve", model}, tc.args...), Options{Dir: dir, Environ: tc.env, BehindGate: true})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := plan.APIKeys(); strings.Join(got, ",") != strings.Join(tc.want, ",") || len(got) != len(tc.want) {
+			t.Errorf("%s: keys %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestPrivateDir: a new folder only its owner can enter, in a private
+// XDG_RUNTIME_DIR when there is one.
+func TestPrivateDir(t *testing.T) {
+	runtime := tempDir(t)
+	if err := os.Chmod(runtime, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("XDG_RUNTIME_DIR", runtime)
+	d1, err := PrivateDir("x-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d2, err := PrivateDir("x-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Lstat(d1)
+	if err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 || filepath.Dir(d1) != runtime || !strings.HasPrefix(filepath.Base(d1), "x-") || d1 == d2 {
+		t.Errorf("%q %q: %v %v", d1, d2, fi.Mode(), err)
 	}
 }

@@ -186,6 +186,8 @@ func TestAbbreviations(t *testing.T) {
 		{"--mod", "--mod", "--model"},
 		{"--download", "--download", "--download-dir"},
 		{"--middle", "--middle", "--middleware"},
+		{"--api-k", "--api-k", "--api-key"},
+		{"--ssl-key", "--ssl-key", "--ssl-keyfile"},
 		{"--lora-mod=a=b", "--lora-mod", "--lora-modules"},
 	} {
 		t.Run(tc.arg, func(t *testing.T) {
@@ -342,5 +344,35 @@ func TestArgparseShapes(t *testing.T) {
 	c := mustParse(t, fsys, serve("m", "--served-model-name", "a", "b", "--port", "1"))
 	if !reflect.DeepEqual(c.ServedModelNames, []string{"a", "b"}) || c.Port != "1" {
 		t.Fatalf("%+v", c)
+	}
+}
+
+// TestAPIKeysAndTLS: --api-key (several values, the last group wins, from
+// the command line or the config file) and the TLS flags are reported for
+// the gate.
+func TestAPIKeysAndTLS(t *testing.T) {
+	fsys := newFS("/work/m/", "/work/k.yaml")
+	fsys.write("/work/k.yaml", "api-key: [x, y]\nssl-certfile: c.pem\n")
+	for _, tc := range []struct {
+		name string
+		argv []string
+		keys []string
+		tls  string
+	}{
+		{"none", serve("m"), nil, ""},
+		{"several", serve("m", "--api-key", "a", "b", "--port", "1"), []string{"a", "b"}, ""},
+		{"last group", serve("m", "--api-key", "a", "--api_key=b"), []string{"b"}, ""},
+		{"empty", serve("m", "--api-key", ""), []string{""}, ""},
+		{"config", serve("m", "--config", "k.yaml"), []string{"x", "y"}, "--ssl-certfile"},
+		{"command line beats config", serve("m", "--config", "k.yaml", "--api-key", "z"), []string{"z"}, "--ssl-certfile"},
+		{"keyfile", serve("m", "--ssl-keyfile", "k.pem"), nil, "--ssl-keyfile"},
+		{"None is unset", serve("m", "--ssl-keyfile", "None"), nil, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := mustParse(t, fsys, tc.argv)
+			if !reflect.DeepEqual(c.APIKeys, tc.keys) || c.TLSFlag != tc.tls {
+				t.Errorf("keys %q, TLS %q; want %q, %q", c.APIKeys, c.TLSFlag, tc.keys, tc.tls)
+			}
+		})
 	}
 }

@@ -68,6 +68,14 @@ type Command struct {
 	// Host, Port and UDS are where the user asked vLLM to listen, "" when
 	// unset. Rewrite replaces them for `modelgate exec --listen`.
 	Host, Port, UDS string
+	// APIKeys are the values of --api-key as given (empty ones included),
+	// nil without the flag. vLLM requires one of the non-empty ones on its
+	// API; without the flag it takes VLLM_API_KEY (see
+	// launch.Plan.APIKeys).
+	APIKeys []string
+	// TLSFlag is --ssl-keyfile or --ssl-certfile when set: vLLM then
+	// serves HTTPS, which the gate does not speak to it.
+	TLSFlag string
 
 	removable  []int // argv indices of the user's --host, --port, --uds
 	configUDS  bool  // --uds comes from the config file
@@ -198,6 +206,17 @@ func (c *Command) readSettings(v *values) error {
 	if o, ok := v.last[roleServedModelName]; ok {
 		for _, t := range o.vals {
 			c.ServedModelNames = append(c.ServedModelNames, t.s)
+		}
+	}
+	if o, ok := v.last[roleAPIKey]; ok {
+		c.APIKeys = []string{}
+		for _, t := range o.vals {
+			c.APIKeys = append(c.APIKeys, t.s)
+		}
+	}
+	for _, r := range []role{roleSSLKeyfile, roleSSLCertfile} {
+		if _, o := v.str(r, true); o != nil && c.TLSFlag == "" {
+			c.TLSFlag = o.spec.name
 		}
 	}
 	for _, r := range []role{roleHost, rolePort, roleUDS} {

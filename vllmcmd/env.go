@@ -29,6 +29,9 @@ type Environment struct {
 	// ResolverDir is VLLM_LORA_RESOLVER_CACHE_DIR, the folder the
 	// filesystem resolver loads adapters from, when that resolver is on.
 	ResolverDir string
+	// APIKey is VLLM_API_KEY: the key vLLM's API requires when its command
+	// line has no --api-key.
+	APIKey string
 }
 
 // loraResolvers are the plugins that load adapters vLLM was not told
@@ -54,7 +57,7 @@ func HardenEnv(environ []string, opt EnvOptions) (*Environment, error) {
 		}
 		vars[name] = value
 	}
-	e := &Environment{}
+	e := &Environment{APIKey: vars["VLLM_API_KEY"]}
 	for name := range vars {
 		switch {
 		case name == "VLLM_MODEL_REDIRECT_PATH":

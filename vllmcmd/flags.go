@@ -57,6 +57,9 @@ const (
 	roleServedModelName
 	roleRootPath
 	roleEnableLoRA
+	roleAPIKey
+	roleSSLKeyfile
+	roleSSLCertfile
 )
 
 // flagSpec is one option string vLLM's parser knows.
@@ -122,6 +125,11 @@ var watched = []struct {
 	{"--served-model-name", argMany, roleServedModelName, false},
 	{"--root-path", argOne, roleRootPath, false},
 	{"--enable-lora", argNone, roleEnableLoRA, true},
+	// The gate in front of vLLM (modelgate exec --listen) must speak to it
+	// as vLLM serves: with its API keys, over plain HTTP.
+	{"--api-key", argMany, roleAPIKey, false},
+	{"--ssl-keyfile", argOne, roleSSLKeyfile, false},
+	{"--ssl-certfile", argOne, roleSSLCertfile, false},
 }
 
 // The other flags of `vllm serve` (vLLM 0.11–0.2x, from arg_utils.py and
@@ -164,7 +172,7 @@ var (
 		--disable-mm-preprocessor-cache -ep -dph -dpe`)
 	otherOptional = strings.Fields(`--hf-token`)
 	otherMany     = strings.Fields(`
-		--api-key --allowed-media-domains --cudagraph-capture-sizes
+		--allowed-media-domains --cudagraph-capture-sizes
 		--cuda-graph-sizes --collect-detailed-traces --ignore-patterns
 		--cpu-offload-params --offload-params`)
 	otherOne = strings.Fields(`
@@ -176,7 +184,7 @@ var (
 		--dp-supervisor-probe-interval-s --dp-supervisor-probe-timeout-s
 		--dp-supervisor-probe-failure-threshold --uvicorn-log-level
 		--disable-access-log-for-endpoints --allowed-origins
-		--allowed-methods --allowed-headers --ssl-keyfile --ssl-certfile
+		--allowed-methods --allowed-headers
 		--ssl-ca-certs --ssl-cert-reqs --ssl-ciphers
 		--h11-max-incomplete-event-size --h11-max-header-count
 		--api-server-count -asc

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -23,12 +24,18 @@ type execFlags struct {
 	tufCache   string
 	cache      cacheFlags
 	pins       pinFlags
+
+	// --listen: vLLM behind the gate (listen.go).
+	listen                      string
+	uds                         bool
+	gate                        gateFlags
+	startupTimeout, stopTimeout time.Duration
 }
 
 func (a *app) execCommand() *cobra.Command {
 	var f execFlags
 	cmd := &cobra.Command{
-		Use:   "exec --security-policy POLICY [--allow-flag NAME]... [--output text|json] -- COMMAND...",
+		Use:   "exec --security-policy POLICY [--allow-flag NAME]... [--output text|json] [--listen ADDR [--uds] [gate flags]] -- COMMAND...",
 		Short: "Decide every model and adapter a vLLM command line loads, then run it in modelgate's place",
 		Long: `exec reads COMMAND (vllm serve ..., or python -m vllm.entrypoints.openai.api_server ...)
 as vLLM will, including its --config file and environment, and decides every artifact it
@@ -37,6 +44,13 @@ model, GGUF files, LoRA adapters. Hugging Face ids are resolved in the local cac
 downloaded. Only when every artifact is allowed does exec run COMMAND, in its own place
 (same process id, so signals reach vLLM directly), pinned to the verified commits
 (--revision COMMIT ...) and with HF_HUB_OFFLINE=1.
+
+With --listen ADDR, vLLM runs behind the gate instead (the only way to allow
+runtime LoRA loading under a policy with a loras section): exec starts it as its
+child on a free loopback port (or, with --uds, a unix socket in a private folder)
+in place of its --host and --port, serves ADDR through the gate once vLLM is
+healthy (503 until then), forwards SIGINT and SIGTERM to it once and exits
+with its exit code; if vLLM dies, the gate stops too.
 
 Exit codes: 1 if an artifact is denied, 2 if the command line or environment is refused
 (the message says what to write instead) or cannot be run; otherwise vLLM's own.
@@ -49,7 +63,7 @@ See docs/vllm.md.`,
 		},
 		ValidArgsFunction: cobra.NoFileCompletions,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.runExec(cmd.Context(), &f, args)
+			return a.runExec(cmd.Context(), &f, args, cmd.Flags().Changed)
 		},
 	}
 	fl := cmd.Flags()
@@ -61,17 +75,25 @@ See docs/vllm.md.`,
 	completeValues(cmd, "allow-flag", vllmcmd.CodeFlagNames()...)
 	f.cache.register(cmd)
 	f.pins.register(cmd)
+	fl.StringVar(&f.listen, "listen", "", "run vLLM behind the gate and serve its API on ADDR: HOST:PORT or unix:PATH")
+	fl.BoolVar(&f.uds, "uds", false, "with --listen: vLLM listens on a unix socket in a private folder instead of a loopback port")
+	f.gate.register(cmd, "with --listen: ")
+	fl.DurationVar(&f.startupTimeout, "startup-timeout", defaultStartupTimeout, "with --listen: how long vLLM may take to become healthy")
+	fl.DurationVar(&f.stopTimeout, "stop-timeout", defaultStopTimeout, "with --listen: how long vLLM may take to exit after SIGINT or SIGTERM before it is killed")
 	return cmd
 }
 
 // runExec decides every artifact of the vLLM command argv and execs it
 // when all are allowed. It returns only when vLLM was not started.
-func (a *app) runExec(ctx context.Context, f *execFlags, argv []string) error {
+func (a *app) runExec(ctx context.Context, f *execFlags, argv []string, changed func(string) bool) error {
 	if err := outputFormat(f.output); err != nil {
 		return err
 	}
 	if f.policy == "" {
 		return usageError("exec needs --security-policy POLICY")
+	}
+	if err := f.checkListen(changed); err != nil {
+		return err
 	}
 	wd, err := os.Getwd()
 	if err != nil {
@@ -91,6 +113,7 @@ func (a *app) runExec(ctx context.Context, f *execFlags, argv []string) error {
 		Dir:        wd,
 		Environ:    os.Environ(),
 		AllowFlags: f.allowFlags,
+		BehindGate: f.listen != "",
 		OnDecision: func(d launch.Decision) {
 			if printErr == nil && ctx.Err() == nil {
 				printErr = a.printLaunchDecision(d, f.output)
@@ -116,7 +139,13 @@ func (a *app) runExec(ctx context.Context, f *execFlags, argv []string) error {
 	if err != nil {
 		return failed(err)
 	}
-	defer releaseAll(holds) // only when vLLM did not start
+	// Exec: vLLM inherits the holds and this runs only when it did not
+	// start. Behind the gate: modelgate outlives vLLM and holds them
+	// until then.
+	defer releaseAll(holds)
+	if f.listen != "" {
+		return a.runBehindGate(ctx, f, plan, wd, pins)
+	}
 	return a.startVLLM(plan)
 }
 
@@ -148,7 +177,7 @@ func (a *app) startVLLM(plan *launch.Plan) error {
 	if err != nil {
 		return failed(fmt.Errorf("cannot run %q: %v", args[0], err))
 	}
-	a.logger.Debug("starting vLLM", "path", path, "argv", args)
+	a.logger.Debug("starting vLLM", "path", path, "argv", redact(args, plan.APIKeys()))
 	err = a.execve(path, args, plan.Env.Environ)
 	if err != nil {
 		return failed(fmt.Errorf("exec %q: %w", path, err))

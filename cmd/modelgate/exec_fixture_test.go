@@ -46,15 +46,18 @@ type vllmRecord struct {
 	Config string   `json:"config"` // the --config file's contents, as vLLM would read them
 	// StartNS is when the fake started (UnixNano), for bench/exec.sh.
 	StartNS int64 `json:"start_ns"`
+	// PGID is the fake's process group.
+	PGID int `json:"pgid"`
 	// Locked are the files ending in ".lock" that the fake holds a lock
 	// on through a descriptor it inherited (Linux: /proc/self/fd).
 	Locked []string `json:"locked"`
 }
 
 // fakeVLLM records its argv, environment, working directory and process
-// id (and the contents of its --config file) and exits 0.
+// id (and the contents of its --config file) and exits 0, or serves HTTP
+// (see serveFakeVLLM).
 func fakeVLLM() {
-	rec := vllmRecord{Argv: os.Args, Env: os.Environ(), PID: os.Getpid(), StartNS: time.Now().UnixNano()}
+	rec := vllmRecord{Argv: os.Args, Env: os.Environ(), PID: os.Getpid(), StartNS: time.Now().UnixNano(), PGID: syscall.Getpgrp()}
 	rec.Dir, _ = os.Getwd()
 	rec.Locked = inheritedLocks()
 	for i, a := range os.Args {
@@ -64,8 +67,13 @@ func fakeVLLM() {
 		}
 	}
 	b, _ := json.Marshal(rec)
-	if err := os.WriteFile(os.Getenv(fakeVLLMRecord), b, 0o600); err != nil {
+	// Written whole, then renamed: a test may be polling for it.
+	record := os.Getenv(fakeVLLMRecord)
+	if err := os.WriteFile(record+".tmp", b, 0o600); err != nil || os.Rename(record+".tmp", record) != nil {
 		os.Exit(3)
+	}
+	if os.Getenv(fakeServe) == "1" {
+		serveFakeVLLM(os.Getenv(fakeVLLMRecord))
 	}
 	os.Exit(0)
 }

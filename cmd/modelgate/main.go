@@ -63,14 +63,17 @@ func (a *app) run(ctx context.Context, args []string) (code int) {
 	}
 	// A signal cancelled the context and the command stopped: whatever
 	// error that produced ("context canceled" from deep inside), the
-	// truth is that it was interrupted.
+	// truth is that it was interrupted. Unless the command ran a program
+	// to the end and exits with its code (exec --listen: vLLM stopped on
+	// the signal modelgate forwarded).
+	var ex *exitCodeError
+	isEx := errors.As(err, &ex)
 	var ie *interruptedError
-	if ctx.Err() != nil && errors.As(context.Cause(ctx), &ie) {
+	if ctx.Err() != nil && errors.As(context.Cause(ctx), &ie) && !(isEx && ex.program) {
 		a.reportError(ie, ie.code())
 		return ie.code()
 	}
-	var ex *exitCodeError
-	if errors.As(err, &ex) {
+	if isEx {
 		if ex.err != nil {
 			a.reportError(ex.err, ex.code)
 		}
@@ -111,10 +114,15 @@ func (a *app) reportError(err error, code int) {
 }
 
 // exitCodeError carries the exit code a failure maps to. A nil err means
-// the failure was already reported (on stdout, e.g. JSON records).
+// the failure was already reported (on stdout, e.g. JSON records), or
+// that there is nothing to report.
 type exitCodeError struct {
 	code int
 	err  error
+	// program: code is the exit code of a program modelgate ran and
+	// waited for, which stands even when a signal interrupted modelgate
+	// (see programExit).
+	program bool
 }
 
 func (e *exitCodeError) Error() string {
@@ -129,6 +137,13 @@ func (e *exitCodeError) Unwrap() error { return e.err }
 // usageError reports bad usage or unusable input (exit 2).
 func usageError(format string, args ...any) error {
 	return &exitCodeError{code: exitError, err: fmt.Errorf(format, args...)}
+}
+
+// programExit makes modelgate exit with code, the exit code of a program
+// it ran to its end (vLLM behind the gate), reporting err unless it is
+// nil.
+func programExit(code int, err error) error {
+	return &exitCodeError{code: code, err: err, program: true}
 }
 
 // failed wraps an operational error (exit 2).

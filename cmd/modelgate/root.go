@@ -41,7 +41,8 @@ type app struct {
 	mu         sync.Mutex   // guards jsonLogger and progress against the signal watcher
 	jsonLogger *slog.Logger // the logger, when --log-format json: errors are records too
 
-	grace atomic.Int64 // time.Duration a command has to stop after a signal
+	grace      atomic.Int64           // time.Duration a command has to stop after a signal
+	forcedExit atomic.Pointer[func()] // run before exiting at once (setForcedExit)
 
 	// execve replaces the process with another program (syscall.Exec);
 	// in-process tests replace it to see what would run.

@@ -22,6 +22,17 @@ const interruptGrace = 5 * time.Second
 // at once.
 func (a *app) setInterruptGrace(d time.Duration) { a.grace.Store(int64(d)) }
 
+// setForcedExit sets what must happen before modelgate exits at once
+// (second signal, grace run out): exec --listen kills vLLM, which would
+// otherwise outlive it. nil clears it. f must not block.
+func (a *app) setForcedExit(f func()) {
+	if f == nil {
+		a.forcedExit.Store(nil)
+		return
+	}
+	a.forcedExit.Store(&f)
+}
+
 // interruptedError is why a command stopped early: a signal. It is the
 // cause of the command's context, so the command's own error ("context
 // canceled" from wherever it was) is replaced by this one.
@@ -84,6 +95,9 @@ func (a *app) watchSignals(sigs <-chan os.Signal, cancel context.CancelCauseFunc
 		e.sig, e.atOnce = s, "second signal"
 	case <-time.After(grace):
 		e.atOnce = fmt.Sprintf("still running %s after the signal", grace)
+	}
+	if f := a.forcedExit.Load(); f != nil {
+		(*f)()
 	}
 	a.reportError(e, e.code())
 	exit(e.code())

@@ -65,7 +65,8 @@ func TestInterruptedRun(t *testing.T) {
 
 // TestWatchSignals: the first signal cancels the context with the signal
 // as cause; a second one, or a command still running when the grace runs
-// out, exits at once with 128+signal and says so.
+// out, exits at once with 128+signal and says so, after the forced-exit
+// hook.
 func TestWatchSignals(t *testing.T) {
 	cases := []struct {
 		name    string
@@ -90,9 +91,18 @@ func TestWatchSignals(t *testing.T) {
 			sigs := make(chan os.Signal, len(c.signals))
 			exited := make(chan int, 1)
 			done := make(chan struct{})
+			// What must not outlive modelgate (exec --listen's vLLM) is
+			// stopped before it exits.
+			var forced bool
+			a.setForcedExit(func() { forced = true })
 			go func() {
 				defer close(done)
-				a.watchSignals(sigs, cancel, func(code int) { exited <- code })
+				a.watchSignals(sigs, cancel, func(code int) {
+					if !forced {
+						t.Error("exited without running the forced-exit hook")
+					}
+					exited <- code
+				})
 			}()
 			sigs <- c.signals[0]
 			<-ctx.Done()
