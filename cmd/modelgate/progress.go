@@ -150,6 +150,7 @@ type hashBar struct {
 	d      *progressDisplay
 	label  string
 	hashed atomic.Int64 // bytes hashed so far; the only thing Hashed touches
+	cached atomic.Int64 // bytes whose digests came from the hash cache (Cached)
 
 	// Set by Planned, under d.mu; p is nil until then, and for work with
 	// nothing to hash.
@@ -180,7 +181,7 @@ func (b *hashBar) Planned(files int, bytes int64) {
 	// says so, after the records written meanwhile are out.
 	b.bar = b.p.AddBar(0,
 		mpb.PrependDecorators(decor.Name(b.label)),
-		mpb.AppendDecorators(decor.Any(progressFacts(time.Now(), plural(files, "file")))),
+		mpb.AppendDecorators(decor.Any(progressFacts(time.Now(), plural(files, "file"), &b.cached))),
 	)
 	b.bar.SetTotal(bytes, false)
 	b.drawn.Store(d.cfg.drawLast)
@@ -190,6 +191,14 @@ func (b *hashBar) Planned(files int, bytes int64) {
 // Hashed counts bytes hashed. It is called for every chunk from every
 // hashing goroutine: one atomic add, nothing else.
 func (b *hashBar) Hashed(n int64) { b.hashed.Add(n) }
+
+// Cached counts bytes whose digests the hash cache had
+// (manifest.CacheProgress): they count as done, but not towards the
+// throughput and ETA, which only bytes read tell anything about.
+func (b *hashBar) Cached(n int64) { b.cached.Add(n) }
+
+// done is what the bar shows as done: bytes hashed or taken from the cache.
+func (b *hashBar) done() int64 { return b.hashed.Load() + b.cached.Load() }
 
 // poll updates the bar and asks for a frame every period until stop.
 func (b *hashBar) poll(every time.Duration) {
@@ -201,7 +210,7 @@ func (b *hashBar) poll(every time.Duration) {
 		case <-b.stop:
 			return
 		case now := <-t.C:
-			b.bar.SetCurrent(b.hashed.Load())
+			b.bar.SetCurrent(b.done())
 			b.drawn.Store(true)
 			select {
 			case b.refresh <- now:
@@ -227,25 +236,38 @@ func (b *hashBar) finish() {
 		b.p.Shutdown()
 		return
 	}
-	b.bar.SetCurrent(b.hashed.Load())
+	b.bar.SetCurrent(b.done())
 	b.bar.Abort(true)
 	b.p.Wait()
 }
 
 // progressFacts renders the numbers after the bar: bytes done of total,
-// average throughput since start, the file count and the time left at
-// that throughput, e.g. "1.2 GiB / 3.4 GiB  310.5 MiB/s  12 files  ETA 7s".
-// It runs on mpb's render goroutine and reads only the bar's statistics.
-func progressFacts(start time.Time, files string) decor.DecorFunc {
+// the part of them the hash cache answered for (when any), the throughput
+// of reading since start, the file count and the time left at that
+// throughput, e.g. "1.2 GiB / 3.4 GiB  310.5 MiB/s  12 files  ETA 7s" or
+// "3.0 GiB / 3.4 GiB (2.9 GiB cached)  …". Cached bytes are not read, so
+// they are left out of the rate: a warm run would otherwise promise an
+// ETA its uncached rest cannot keep. It runs on mpb's render goroutine
+// and reads only the bar's statistics and cached.
+func progressFacts(start time.Time, files string, cached *atomic.Int64) decor.DecorFunc {
 	return func(s decor.Statistics) string {
+		c := min(cached.Load(), s.Current)
+		read := s.Current - c
 		elapsed := time.Since(start).Seconds()
-		eta := "…" // nothing hashed yet: no rate to go by
+		eta := "…" // nothing read yet: no rate to go by
 		var rate float64
-		if s.Current > 0 && elapsed > 0 {
-			rate = float64(s.Current) / elapsed
+		switch {
+		case s.Current >= s.Total:
+			eta = "0s"
+		case read > 0 && elapsed > 0:
+			rate = float64(read) / elapsed
 			eta = time.Duration(float64(s.Total-s.Current) / rate * float64(time.Second)).Round(time.Second).String()
 		}
-		return fmt.Sprintf(" %s / %s  %s/s  %s  ETA %s", byteSize(float64(s.Current)), byteSize(float64(s.Total)), byteSize(rate), files, eta)
+		done := byteSize(float64(s.Current)) + " / " + byteSize(float64(s.Total))
+		if c > 0 {
+			done += " (" + byteSize(float64(c)) + " cached)"
+		}
+		return fmt.Sprintf(" %s  %s/s  %s  ETA %s", done, byteSize(rate), files, eta)
 	}
 }
 

@@ -9,8 +9,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/vbauerster/mpb/v8/decor"
 
 	"github.com/modelgate/modelgate/manifest"
 )
@@ -200,6 +203,50 @@ func TestByteSize(t *testing.T) {
 		if got := byteSize(n); got != want {
 			t.Errorf("byteSize(%v) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+// The bar hears cached bytes apart from hashed ones.
+var _ manifest.CacheProgress = (*hashBar)(nil)
+
+// TestProgressFacts: the numbers after the bar. Bytes from the hash
+// cache count as done and are shown as such, but the throughput and ETA
+// come from the bytes read alone: a run whose first files were cached
+// does not promise a rest it cannot keep. Ten seconds have passed in
+// every case, so a rate is the bytes read over ten seconds.
+func TestProgressFacts(t *testing.T) {
+	const gib = 1 << 30
+	for _, tc := range []struct {
+		name                   string
+		current, total, cached int64
+		want                   []string
+		not                    []string
+	}{
+		{"nothing yet", 0, 4 * gib, 0, []string{" 0 B / 4.0 GiB  0 B/s  3 files  ETA …"}, []string{"cached"}},
+		{"read only", 1 * gib, 4 * gib, 0, []string{" 1.0 GiB / 4.0 GiB  102.", "MiB/s", "ETA 30s"}, []string{"cached"}},
+		{"all cached", 4 * gib, 4 * gib, 4 * gib, []string{" 4.0 GiB / 4.0 GiB (4.0 GiB cached)  0 B/s", "ETA 0s"}, nil},
+		{"cached, none read", 2 * gib, 4 * gib, 2 * gib, []string{"(2.0 GiB cached)", "ETA …"}, nil},
+		// 3 GiB done, 2 of them cached: 1 GiB read in 10 s, 1 GiB left: 10 s.
+		{"cached and read", 3 * gib, 4 * gib, 2 * gib, []string{"3.0 GiB / 4.0 GiB (2.0 GiB cached)", "ETA 10s"}, nil},
+		// The counters are read apart: never more cached than done.
+		{"cached ahead of the bar", 1 * gib, 4 * gib, 2 * gib, []string{"(1.0 GiB cached)", "ETA …"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var cached atomic.Int64
+			cached.Store(tc.cached)
+			f := progressFacts(time.Now().Add(-10*time.Second), "3 files", &cached)
+			got := f(decor.Statistics{Current: tc.current, Total: tc.total})
+			for _, w := range tc.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("%q lacks %q", got, w)
+				}
+			}
+			for _, n := range tc.not {
+				if strings.Contains(got, n) {
+					t.Errorf("%q has %q", got, n)
+				}
+			}
+		})
 	}
 }
 
