@@ -168,7 +168,7 @@ func Sign(ctx context.Context, modelPath string, s Signer, opts SignOptions) (*S
 		return nil, err
 	}
 	if isModelItself(modelPath, sigPath) {
-		return nil, fmt.Errorf("sign %s: the signature path %s is the model itself", modelPath, sigPath)
+		return nil, fmt.Errorf("sign %q: the signature path %q is the model itself", modelPath, sigPath)
 	}
 	ser := opts.Serialization
 	if ser.Method == "" {
@@ -184,7 +184,7 @@ func Sign(ctx context.Context, modelPath string, s Signer, opts SignOptions) (*S
 	// walk this one's signature (or its temporary file) into its manifest.
 	unlock, err := lockModel(ctx, lockDir(modelPath, single))
 	if err != nil {
-		return nil, fmt.Errorf("sign %s: %w", modelPath, err)
+		return nil, fmt.Errorf("sign %q: %w", modelPath, err)
 	}
 	defer unlock()
 	tree, err := manifest.Walk(ctx, modelPath, manifest.Options{
@@ -206,33 +206,33 @@ func Sign(ctx context.Context, modelPath string, s Signer, opts SignOptions) (*S
 		return nil, err
 	}
 	if len(m.Resources) == 0 {
-		return nil, fmt.Errorf("model %s has no files to sign", modelPath)
+		return nil, fmt.Errorf("model %q has no files to sign", modelPath)
 	}
 	stmt, err := BuildStatementWith(m, ModelName(modelPath), StatementOptions{LibraryShardForm: opts.LibraryShardForm})
 	if err != nil {
-		return nil, fmt.Errorf("sign %s: %w", modelPath, err)
+		return nil, fmt.Errorf("sign %q: %w", modelPath, err)
 	}
 	large := len(stmt) >= collectAbove
 	collectIf(large) // the walk's list and the work items are garbage now
 	if err := checkOwnStatement(stmt, m); err != nil {
-		return nil, fmt.Errorf("sign %s: internal error: %w", modelPath, err)
+		return nil, fmt.Errorf("sign %q: internal error: %w", modelPath, err)
 	}
 	collectIf(large) // and the statement parsed back
 	sig, err := signStatement(s, stmt)
 	if err != nil {
-		return nil, fmt.Errorf("sign %s: %w", modelPath, err)
+		return nil, fmt.Errorf("sign %q: %w", modelPath, err)
 	}
 	data, err := marshalBundle(s, PayloadTypeInToto, stmt, sig)
 	if err != nil {
-		return nil, fmt.Errorf("sign %s: %w", modelPath, err)
+		return nil, fmt.Errorf("sign %q: %w", modelPath, err)
 	}
 	collectIf(large) // and the statement, now in the bundle
 	if int64(len(data)) > bundleSizeLimit {
-		return nil, fmt.Errorf("sign %s: the signature would be %d bytes, more than the %d bytes verifiers read (%d resources; use a larger shard size)",
+		return nil, fmt.Errorf("sign %q: the signature would be %d bytes, more than the %d bytes verifiers read (%d resources; use a larger shard size)",
 			modelPath, len(data), bundleSizeLimit, len(m.Resources))
 	}
 	if err := checkOwnBundle(sigPath, data, s); err != nil {
-		return nil, fmt.Errorf("sign %s: the new signature failed its self-check, nothing written: %w", modelPath, err)
+		return nil, fmt.Errorf("sign %q: the new signature failed its self-check, nothing written: %w", modelPath, err)
 	}
 	if err := writeSignature(sigPath, filepath.Dir(lockDir(modelPath, single)), data); err != nil {
 		return nil, err

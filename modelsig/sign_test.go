@@ -500,7 +500,7 @@ func TestSignErrors(t *testing.T) {
 	t.Run("empty model", func(t *testing.T) {
 		model := testpki.Model(t, map[string]string{".git/HEAD": "x"})
 		_, err := Sign(ctx, model, s, SignOptions{IgnoreGitPaths: true})
-		if err == nil || err.Error() != "model "+model+" has no files to sign" {
+		if err == nil || err.Error() != "model "+strconv.Quote(model)+" has no files to sign" {
 			t.Errorf("error %v", err)
 		}
 		if got := listing(model); !reflect.DeepEqual(got, []string{".git"}) {
@@ -573,7 +573,7 @@ func TestSignErrors(t *testing.T) {
 	t.Run("signer that fails", func(t *testing.T) {
 		model := testpki.Model(t, map[string]string{"a": "a"})
 		_, err := Sign(ctx, model, failingSigner{s}, SignOptions{})
-		if err == nil || err.Error() != "sign "+model+": token removed" {
+		if err == nil || err.Error() != "sign "+strconv.Quote(model)+": token removed" {
 			t.Errorf("error %v", err)
 		}
 	})

@@ -219,7 +219,7 @@ func modelKind(modelPath string) (bool, error) {
 	case fi.IsDir():
 		return false, nil
 	}
-	return false, fmt.Errorf("model %s is not a regular file or directory", modelPath)
+	return false, fmt.Errorf("model %q is not a regular file or directory", modelPath)
 }
 
 // signaturePath returns the absolute signature path: p, or

@@ -147,14 +147,19 @@ func readPasswordFile(path string) ([]byte, error) {
 	return b, nil
 }
 
-// checkDefaultSignatureFree refuses to sign when the default signature
-// file already holds the signature of something else. Without it, signing
-// a second single file in a folder would silently replace the first one's
-// model.sig (and signing a folder, the signature of a file in it, or the
-// other way round). The existing file is peeked at, not verified: the
-// peek only decides whether to ask for --signature, and a forged file can
-// at most make sign refuse, or replace it as it always did.
-func checkDefaultSignatureFree(m model, sigPath string) error {
+// checkSignatureTarget refuses to sign when the signature file would
+// replace something it should not. sign never replaces a file that is
+// not a signature (a model's weights named by a mistyped --signature
+// would otherwise be overwritten, and left out of the very signature that
+// replaced them), nor anything but a regular file. Without --signature
+// (explicit false) it also refuses a model.sig that holds the signature
+// of something else: signing a second single file in a folder would
+// silently replace the first one's (and signing a folder, the signature
+// of a file in it, or the other way round); naming the file with
+// --signature replaces it on purpose. The existing file is peeked at, not
+// verified: the peek only decides whether to refuse, and a forged file
+// can at most make sign refuse, or be replaced as it always was.
+func checkSignatureTarget(m model, sigPath string, explicit bool) error {
 	fi, err := os.Lstat(sigPath)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -163,22 +168,21 @@ func checkDefaultSignatureFree(m model, sigPath string) error {
 		return failed(fmt.Errorf("signature %q: %w", sigPath, err))
 	case !fi.Mode().IsRegular():
 		// A FIFO would block the peek; a symlink or a folder is
-		// nothing sign should replace unasked.
-		return usageError("%q exists and is not a regular file; pass --signature FILE to write the signature elsewhere", sigPath)
+		// nothing sign should replace.
+		return usageError("%q exists and is not a regular file; sign does not replace it: pass --signature FILE to write the signature elsewhere", sigPath)
+	case fi.Size() == 0:
+		return nil // nothing to lose, and what mktemp makes for --signature
 	}
-	name := modelsig.ModelName(m.abs)
 	subject, single, err := peekSubject(sigPath)
-	if err == nil && subject == name && single == !m.dir {
-		return nil // an earlier signature of this model: replace it
-	}
-	var holds string
 	switch {
 	case err != nil:
-		holds = "is not a signature modelgate can read"
-	case single:
+		return usageError("%q already exists and is not a signature modelgate can read; sign does not replace it: remove it first, or pass --signature FILE to write the signature elsewhere", sigPath)
+	case explicit || (subject == modelsig.ModelName(m.abs) && single == !m.dir):
+		return nil // asked for, or an earlier signature of this model: replace it
+	}
+	holds := fmt.Sprintf("holds the signature of the folder %q", subject)
+	if single {
 		holds = fmt.Sprintf("holds the signature of the file %q", subject)
-	default:
-		holds = fmt.Sprintf("holds the signature of the folder %q", subject)
 	}
 	return usageError("%q already exists and %s, not of %q: pass --signature FILE to write this signature elsewhere, or --signature %q to replace it",
 		sigPath, holds, m.arg, sigPath)
@@ -280,10 +284,8 @@ func (a *app) runSign(ctx context.Context, modelPath string, f *signFlags, s mod
 	if opts.SignaturePath, err = m.signaturePath(f.signature); err != nil {
 		return err
 	}
-	if f.signature == "" {
-		if err := checkDefaultSignatureFree(m, opts.SignaturePath); err != nil {
-			return err
-		}
+	if err := checkSignatureTarget(m, opts.SignaturePath, f.signature != ""); err != nil {
+		return err
 	}
 	if opts.IgnorePaths, err = resolveIgnorePaths(m.abs, f.ignorePaths); err != nil {
 		return err

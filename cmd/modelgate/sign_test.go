@@ -494,6 +494,33 @@ func TestSignDoesNotReplaceAnotherSignature(t *testing.T) {
 		runCLI(t, "verify", "key", "--public-key", pub, model).want(t, exitOK)
 		sign(t, model, filepath.Join(model, "model.sig"), signKey()...) // the folder again: fine
 	})
+	// --signature replaces a signature, or an empty file, on purpose;
+	// never a file that is not a signature, such as a model's weights
+	// named by mistake (which would also leave them out of the very
+	// signature that replaced them), nor a folder or symlink.
+	t.Run("explicit", func(t *testing.T) {
+		model := smallModel(t)
+		weights := filepath.Join(model, "weights", "part-1.bin")
+		before := mustRead(t, weights)
+		runCLI(t, signKey("--signature", weights, model)...).want(t, exitError).
+			stderrHas(t, strconv.Quote(weights)+" already exists and is not a signature modelgate can read; sign does not replace it")
+		if after := mustRead(t, weights); string(after) != string(before) {
+			t.Error("the weights were replaced")
+		}
+		link := filepath.Join(t.TempDir(), "link.sig")
+		if err := os.Symlink(filepath.Join(model, "model.sig"), link); err != nil {
+			t.Fatal(err)
+		}
+		runCLI(t, signKey("--signature", link, model)...).want(t, exitError).stderrHas(t, "exists and is not a regular file")
+		runCLI(t, signKey("--signature", t.TempDir(), model)...).want(t, exitError).stderrHas(t, "exists and is not a regular file")
+
+		empty := writeFile(t, filepath.Join(t.TempDir(), "tmp.sig"), nil)
+		sign(t, model, empty, signKey("--signature", empty)...)
+		runCLI(t, "verify", "key", "--public-key", pub, "--signature", empty, model).want(t, exitOK)
+		other := smallModel(t)
+		sign(t, other, empty, signKey("--signature", empty)...) // another model's signature: replaced on purpose
+		runCLI(t, "verify", "key", "--public-key", pub, "--signature", empty, other).want(t, exitOK)
+	})
 	t.Run("not-a-signature", func(t *testing.T) {
 		model := smallModel(t)
 		writeFile(t, filepath.Join(model, "model.sig"), []byte("my notes"))
