@@ -76,6 +76,7 @@ type signFlags struct {
 	passwordFile string
 	passwordEnv  string
 	password     string
+	libraryForm  bool
 	flags        *pflag.FlagSet // to tell a given --password from an absent one
 }
 
@@ -87,6 +88,7 @@ func (f *signFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.privateKey, "private-key", "", "PEM EC private key (P-256, P-384 or P-521; SEC 1 or PKCS#8, optionally encrypted)")
 	fl.StringVar(&f.passwordFile, "password-file", "", "file holding the private key's password (one trailing newline is dropped)")
 	fl.StringVar(&f.passwordEnv, "password-env", "MODELGATE_KEY_PASSWORD", "environment variable holding the private key's password")
+	fl.BoolVar(&f.libraryForm, "library-shard-form", false, "with --shard-size: name each shard's algorithm <hash>-sharded-<size>, as the model_signing library's API expects, instead of the OpenSSF Model Signing form")
 	// model_signing takes --password VALUE; a bare value shows up in process
 	// lists, so it is refused with a pointer to the safe ways.
 	fl.StringVar(&f.password, "password", "", "refused: use --password-file or --password-env")
@@ -280,7 +282,10 @@ func (a *app) runSign(ctx context.Context, modelPath string, f *signFlags, s mod
 	if err != nil {
 		return failed(err)
 	}
-	opts := modelsig.SignOptions{IgnoreGitPaths: f.ignoreGitPaths(), Serialization: ser, Cache: a.openCache(&f.cache)}
+	if f.libraryForm && ser.Method != manifest.Shards {
+		return usageError("--library-shard-form needs --shard-size")
+	}
+	opts := modelsig.SignOptions{IgnoreGitPaths: f.ignoreGitPaths(), Serialization: ser, Cache: a.openCache(&f.cache), LibraryShardForm: f.libraryForm}
 	if opts.SignaturePath, err = m.signaturePath(f.signature); err != nil {
 		return err
 	}

@@ -137,6 +137,37 @@ func TestSignKeyRoundTrip(t *testing.T) {
 	}
 }
 
+// TestSignLibraryShardForm: --library-shard-form names every shard's
+// algorithm as the model_signing library's API expects
+// ("<hash>-sharded-<size>"); the default is the OMS form (the hash
+// alone). Both verify. Without --shard-size the flag is a usage error.
+func TestSignLibraryShardForm(t *testing.T) {
+	priv, pub := keyPair(t, t.TempDir())
+	for _, tc := range []struct {
+		name  string
+		flags []string
+		want  string
+	}{
+		{"oms", nil, "sha256"},
+		{"library", []string{"--library-shard-form"}, "sha256-sharded-64"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			model := smallModel(t)
+			sigPath := filepath.Join(model, "model.sig")
+			sign(t, model, sigPath, append([]string{"sign", "key", "--private-key", priv, "--shard-size", "64"}, tc.flags...)...)
+			res := statement(t, sigPath)["predicate"].(map[string]any)["resources"].([]any)
+			for _, r := range res {
+				if alg := r.(map[string]any)["algorithm"]; alg != tc.want {
+					t.Errorf("resource %v: algorithm %v, want %q", r, alg, tc.want)
+				}
+			}
+			runCLI(t, "verify", "key", "--public-key", pub, model).want(t, exitOK)
+		})
+	}
+	runCLI(t, "sign", "key", "--private-key", priv, "--library-shard-form", smallModel(t)).want(t, exitError).
+		stderrHas(t, "--library-shard-form needs --shard-size")
+}
+
 // TestSignCertificateRoundTrip signs with a testpki chain and verifies
 // with its root; an intermediate alone or another root is not enough.
 func TestSignCertificateRoundTrip(t *testing.T) {
