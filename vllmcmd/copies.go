@@ -5,6 +5,7 @@ import (
 	"maps"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -155,6 +156,11 @@ func (c *Command) moveLoRAItems(e *copyEdits, items []token, moved map[int]bool)
 func loraItemWithPath(item, path string) (string, error) {
 	if strings.Contains(item, "=") && !strings.Contains(item, ",") {
 		name, _, _ := strings.Cut(item, "=")
+		if !utf8.ValidString(name) {
+			// JSON holds only Unicode text: the name would reach vLLM changed.
+			return "", refuse("--lora-modules", "name the adapter in UTF-8, or run without --pin-dir",
+				"the adapter name %s is not valid UTF-8, so the item cannot be given to vLLM again in the JSON form with the verified copy's path", strconv.Quote(name))
+		}
 		obj := &strictjson.Value{Kind: strictjson.Object}
 		obj = obj.With("name", strictjson.NewString(name)).With("path", strictjson.NewString(path))
 		return string(strictjson.Encode(obj)), nil

@@ -1,6 +1,7 @@
 package vllmcmd
 
 import (
+	"errors"
 	"reflect"
 	"slices"
 	"strconv"
@@ -121,6 +122,15 @@ func TestRewriteCopiesRefused(t *testing.T) {
 		if _, err := c.Rewrite(RewriteOptions{Copies: tc.copies}); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: %v, want %q", tc.copies, err, tc.want)
 		}
+	}
+	// A NAME=PATH item goes back to vLLM in the JSON form, which cannot
+	// hold a name that is not UTF-8: refused, not changed.
+	c = mustParse(t, newFS("/work/m/", "/work/l1/"), serve("/work/m", "--lora-modules", "\x97=/work/l1"))
+	i := artifactIndex(t, c, "--lora-modules[1] \"\\x97\"")
+	_, err := c.Rewrite(RewriteOptions{Copies: map[int]string{i: copyB}})
+	var re *RefusedError
+	if !errors.As(err, &re) || re.Flag != "--lora-modules" || !strings.Contains(re.Reason, `"\x97" is not valid UTF-8`) {
+		t.Errorf("a name that is not UTF-8: %v", err)
 	}
 	// MTP at its own revision is a second artifact: its copy cannot be
 	// where vLLM takes the draft from (MODEL).
