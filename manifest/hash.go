@@ -170,8 +170,10 @@ func hashAll(ctx context.Context, loc location, items []work, opts Options, work
 }
 
 // item hashes one work item, appending the digest to out (which has room
-// for it). With a copy target (HashCopy), the item is copied as it is
-// hashed.
+// for it). A digest the cache holds under the walk's identity of the file
+// is taken without opening it (see DigestCache); otherwise the file is
+// opened, checked, looked up under the open file's identity, and read.
+// With a copy target (HashCopy), the item is copied as it is hashed.
 func (w *hasher) item(it *work, out []byte) (n int64, err error) {
 	hit, asked := w.cache.lookupWalked(it, out)
 	if hit {
