@@ -35,6 +35,12 @@ func encodeID(id manifest.FileID) []byte {
 	return b
 }
 
+// decodeID returns the file identity at the start of a key, which has
+// at least idLen bytes.
+func decodeID(b []byte) manifest.FileID {
+	return manifest.FileID{Device: binary.BigEndian.Uint64(b), Inode: binary.BigEndian.Uint64(b[8:])}
+}
+
 func encodeKey(k manifest.FileKey) []byte {
 	b := make([]byte, fixedKey, fixedKey+len(k.Hash))
 	binary.BigEndian.PutUint64(b, k.Device)

@@ -358,16 +358,114 @@ func TestStoreEviction(t *testing.T) {
 	}
 }
 
-// TestStoreTouchOnlyDaily: a warm batch writes nothing.
-func TestStoreTouchOnlyDaily(t *testing.T) {
-	s, _ := newStore(t, Options{})
-	putAll(s, []manifest.FileKey{key(1)}, digestOf(1))
-	before, _ := os.Stat(s.Path())
-	time.Sleep(20 * time.Millisecond)
-	lookup(s, key(1))
-	after, _ := os.Stat(s.Path())
-	if !after.ModTime().Equal(before.ModTime()) {
-		t.Error("a hit the same day wrote to the store")
+// TestStoreTouchInterval: a hit refreshes its entry's last use only when
+// that is older than touchAfter, so that a warm batch writes nothing; an
+// older entry is refreshed (eviction goes by last use).
+func TestStoreTouchInterval(t *testing.T) {
+	t0 := time.Unix(1_800_000_000, 0)
+	for _, tc := range []struct {
+		name     string
+		later    time.Duration // from the Put to the hit
+		wantUsed time.Time     // the entry's last use after the hit
+		write    bool          // the hit's batch writes the store
+	}{
+		{"same second", 0, t0, false},
+		{"an hour later", time.Hour, t0, false},
+		{"just within the interval", touchAfter, t0, false},
+		{"past the interval", touchAfter + time.Second, t0.Add(touchAfter + time.Second), true},
+		{"a month later", 30 * touchAfter, t0.Add(30 * touchAfter), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, _ := newStore(t, Options{})
+			s.now = func() time.Time { return t0 }
+			putAll(s, []manifest.FileKey{key(1), key(2)}, digestOf(1))
+			before, err := os.Stat(s.Path())
+			if err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(10 * time.Millisecond) // a write would show in the file's mtime
+			s.now = func() time.Time { return t0.Add(tc.later) }
+			if _, ok := lookup(s, key(1)); !ok {
+				t.Fatal("miss")
+			}
+			after, _ := os.Stat(s.Path())
+			if wrote := !after.ModTime().Equal(before.ModTime()); wrote != tc.write {
+				t.Errorf("the hit's batch wrote the store: %v, want %v", wrote, tc.write)
+			}
+			if got := lastUse(t, s, key(1)); !got.Equal(tc.wantUsed) {
+				t.Errorf("last use %v, want %v", got, tc.wantUsed)
+			}
+			if got := lastUse(t, s, key(2)); !got.Equal(t0) {
+				t.Errorf("an entry not hit: last use %v, want the Put's %v", got, t0)
+			}
+		})
+	}
+}
+
+// lastUse reads the last use stored for k.
+func lastUse(t *testing.T, s *Store, k manifest.FileKey) time.Time {
+	t.Helper()
+	db, err := bolt.Open(s.Path(), 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var e entry
+	var ok bool
+	err = db.View(func(tx *bolt.Tx) error {
+		e, ok = decodeValue(tx.Bucket(bucketDigests).Get(encodeKey(k)))
+		return nil
+	})
+	if err != nil || !ok {
+		t.Fatalf("entry %+v: %v, decoded %v", k, err, ok)
+	}
+	return time.Unix(e.used, 0)
+}
+
+// TestStoreBatchLoad: a batch finds every entry of the walked files and
+// nothing else, whether the store's other entries come before, between
+// or after them, whatever the order and repetitions of the walked files,
+// and skips entries of a hash this code does not know.
+func TestStoreBatchLoad(t *testing.T) {
+	stored := []manifest.FileKey{key(1), key(3), key(4), key(6), key(9), key(10)}
+	shard := key(4)
+	shard.Start, shard.End = 0, 50
+	blake := key(6)
+	blake.Hash = manifest.BLAKE3
+	unknown := key(9)
+	unknown.Hash = "md5"
+	otherDev := key(3)
+	otherDev.Device = 8
+	stored = append(stored, shard, blake, unknown, otherDev)
+	for _, tc := range []struct {
+		name   string
+		walked []manifest.FileKey // the batch's files
+		hits   []manifest.FileKey // found
+		misses []manifest.FileKey // stored, not found: not walked (or unknown hash)
+	}{
+		{"all", stored, []manifest.FileKey{key(1), key(3), key(4), shard, key(6), blake, key(9), key(10), otherDev}, []manifest.FileKey{unknown}},
+		{"sparse", []manifest.FileKey{key(3), key(9)}, []manifest.FileKey{key(3), key(9)}, []manifest.FileKey{key(1), key(4), shard, key(10), otherDev}},
+		{"unordered, repeated, some missing", []manifest.FileKey{key(10), key(2), key(4), key(10), key(5), key(1)}, []manifest.FileKey{key(10), key(4), shard, key(1)}, []manifest.FileKey{key(3), key(6), key(9)}},
+		{"none stored", []manifest.FileKey{key(0), key(2), key(11)}, nil, stored},
+		{"other device only", []manifest.FileKey{otherDev}, []manifest.FileKey{otherDev}, []manifest.FileKey{key(3)}},
+		{"nothing walked", nil, nil, stored},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, _ := newStore(t, Options{})
+			putAll(s, stored, digestOf(5))
+			b := s.Batch(ids(tc.walked))
+			defer b.Close()
+			for _, k := range tc.hits {
+				if d, ok := b.Get(k); !ok || !bytes.Equal(d, digestOf(5)) {
+					t.Errorf("%+v: %x, %v; want its digest", k, d, ok)
+				}
+			}
+			for _, k := range tc.misses {
+				if d, ok := b.Get(k); ok {
+					t.Errorf("%+v: found %x, want a miss", k, d)
+				}
+			}
+		})
 	}
 }
 

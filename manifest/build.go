@@ -117,6 +117,7 @@ type Tree struct {
 	files     []fileEntry
 	extraDirs []string
 	ignored   []string
+	fs        *fsTable // the file systems the walk saw, for a cache; nil without one
 }
 
 // Walk lists modelPath (a directory or a single file) as Build does,
@@ -167,7 +168,7 @@ func Build(ctx context.Context, modelPath string, opts Options) (*Manifest, Stat
 // manifest, so Compare reports them.
 func (t *Tree) Hash(ctx context.Context) (*Manifest, Stats, error) {
 	items := plan(t.files, t.opts.Serialization)
-	cache := newCacheRun(t.opts.Cache, t.opts.HashType, t.files)
+	cache := newCacheRun(t.opts.Cache, t.opts.HashType, t.files, t.fs)
 	if cache != nil && t.opts.copy != nil {
 		cache.noHits = true // every byte must be read to be copied
 	}
@@ -339,6 +340,9 @@ func list(ctx context.Context, modelPath string, opts Options) (*Tree, error) {
 			return nil, fmt.Errorf("link root %q: %w", opts.LinkRoot, err)
 		}
 	}
+	if opts.Cache != nil && cacheSupported {
+		w.fs = &fsTable{}
+	}
 	if opts.Only != nil {
 		w.expected = newExpectedNames(&Manifest{Resources: onlyResources(opts.Only)})
 		err = w.listOnly(opts.Only)
@@ -348,7 +352,7 @@ func list(ctx context.Context, modelPath string, opts Options) (*Tree, error) {
 	if err != nil {
 		return nil, err
 	}
-	t.files, t.extraDirs, t.ignored = w.files.all(), w.extraDirs, ignore.sorted()
+	t.files, t.extraDirs, t.ignored, t.fs = w.files.all(), w.extraDirs, ignore.sorted(), w.fs
 	return t, nil
 }
 

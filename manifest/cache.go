@@ -13,15 +13,33 @@ import (
 // (a store on disk, and a bounded one in memory).
 //
 // A digest is reused only for the very same file in the very same state:
-// the key (FileKey) is the identity the kernel reports for the open file
-// descriptor about to be hashed, never for a path, and it includes the
-// change time, which an unprivileged writer cannot set: rewriting a file
-// and restoring its modification time still changes its key. Everything
-// else about a model (which files exist, their names, the signature) is
-// checked as without a cache; only the reading and hashing of unchanged
-// bytes is skipped. The cache is therefore exactly as trusted as whoever
-// can write it: a caller must only pass one that nobody but the user
-// running modelgate can change (see package hashcache).
+// the key (FileKey) is an identity the kernel reports for a file (device,
+// inode, size, modification and change times), never a path, and it
+// includes the change time, which an unprivileged writer cannot set:
+// rewriting a file and restoring its modification time still changes its
+// key. Everything else about a model (which files exist, their names, the
+// signature) is checked as without a cache; only the reading and hashing
+// of unchanged bytes is skipped. The cache is therefore exactly as trusted
+// as whoever can write it: a caller must only pass one that nobody but the
+// user running modelgate can change (see package hashcache).
+//
+// A digest is stored under the identity of the open file descriptor that
+// was read (one fstat before the read, checked again after it). It is
+// looked up first under the identity the walk took when it listed the
+// file (the fstatat that told it the name is a regular file, of its
+// size): on a hit the file is not even opened, which for a model of
+// 100,000 small files is most of the work left. That is as sound as a
+// lookup under the identity of the opened file: both say "the file at
+// this name was, at one moment during this verification, inode I in
+// state S", neither reads a byte on a hit, and the bytes of I in state S
+// are what was hashed when the digest was stored (a change of content
+// changes S). Only the moment differs, by the time between the walk and
+// the open, during which the file may change either way. On a miss the
+// file is opened and checked to be the walked file, and its fstat
+// identity is looked up and stored as before. The walk's identity is used
+// only on file systems whose stat by name is as fresh as an fstat (see
+// fsLocal); HashCopy, which must read every byte it copies, never uses a
+// digest.
 //
 // Digests are reused and stored only on file systems known to keep a
 // change time that a writer cannot set (Linux: ext2/3/4, XFS, Btrfs,
@@ -95,18 +113,62 @@ type CacheProgress interface {
 // shorten it.
 var racyWindow = 2 * time.Second
 
+// fsKind says how far a file system's identities can key a DigestCache.
+type fsKind uint8
+
+const (
+	fsUnknown   fsKind = iota // not asked yet
+	fsUntrusted               // change times may be set by a writer, or are missing: no cache
+	fsOpened                  // trusted, by the identity of an open file only (NFS, overlayfs)
+	fsLocal                   // trusted, and a stat by name is as fresh as one of the open file
+)
+
+// fsTable records which kind of file system each device holds (see
+// fsKind), for one Tree: the walk fills it from the directories it opens
+// (fstatfs on the directory's descriptor, once per device), and Hash from
+// the files it opens on other devices. A device number names one mounted
+// file system for as long as it is mounted, and a file's st_dev is its
+// file system's, as its directory's is: what one descriptor on a device
+// says holds for every file of that device.
+type fsTable struct{ m sync.Map } // device (uint64) → fsKind
+
+// kind returns what is known of device dev's file system.
+func (t *fsTable) kind(dev uint64) fsKind {
+	if v, ok := t.m.Load(dev); ok {
+		return v.(fsKind)
+	}
+	return fsUnknown
+}
+
+// learn records the kind of dev's file system, asking ask only when it is
+// not known yet, and returns it.
+func (t *fsTable) learn(dev uint64, ask func() fsKind) fsKind {
+	if k := t.kind(dev); k != fsUnknown {
+		return k
+	}
+	k := ask()
+	t.m.Store(dev, k)
+	return k
+}
+
 // cacheRun is one Hash's use of a DigestCache.
+//
+// A file is looked up without opening it only on a device known to be
+// fsLocal, from the walk's directories or from a file opened before; on
+// any other, and for a device not known yet, the file is opened and its
+// fstat identity is the key, as before hits without an open existed.
 type cacheRun struct {
 	batch  DigestBatch
 	hash   HashType
-	fs     sync.Map     // device (uint64) → bool: its change times can be trusted
+	fs     *fsTable
 	cached atomic.Int64 // bytes whose digests came from the cache
 	noHits bool         // store digests, never use one (HashCopy)
 }
 
 // newCacheRun starts a batch for the walked files, or returns nil (no
-// cache) when c is nil or this system cannot key files safely.
-func newCacheRun(c DigestCache, h HashType, files []fileEntry) *cacheRun {
+// cache) when c is nil or this system cannot key files safely. fs is what
+// the walk learnt of the files' file systems (nil: nothing).
+func newCacheRun(c DigestCache, h HashType, files []fileEntry, fs *fsTable) *cacheRun {
 	if c == nil || !cacheSupported {
 		return nil
 	}
@@ -118,7 +180,10 @@ func newCacheRun(c DigestCache, h HashType, files []fileEntry) *cacheRun {
 	if b == nil {
 		return nil
 	}
-	return &cacheRun{batch: b, hash: h}
+	if fs == nil {
+		fs = &fsTable{}
+	}
+	return &cacheRun{batch: b, hash: h, fs: fs}
 }
 
 func (r *cacheRun) close() {
@@ -152,24 +217,49 @@ func (r *cacheRun) clock() time.Time {
 	return time.Now()
 }
 
+// lookupWalked looks the item it up under the identity the walk took (see
+// DigestCache), without opening the file, and on a hit writes the digest
+// into out (which has room for it). It reports whether it asked the cache
+// at all (asked), so that lookup does not ask again for the same key.
+func (r *cacheRun) lookupWalked(it *work, out []byte) (hit, asked bool) {
+	if r == nil || r.noHits || r.fs.kind(it.file.info.dev) != fsLocal {
+		return false, false
+	}
+	key := walkedKey(&it.file.info)
+	key.Hash, key.Start, key.End = r.hash, it.start, it.end
+	return r.get(key, out), true
+}
+
 // lookup completes key, the identity of the open file f taken after at,
 // for the item it and, when the cache holds a digest for it, writes the
 // digest into out (which has room for it) and reports a hit. Anything
-// else is a miss: the file is then simply read.
-func (r *cacheRun) lookup(f rawFile, key FileKey, at time.Time, it *work, out []byte) (probe, bool) {
-	if r == nil || !r.trusted(key.Device, f) {
+// else is a miss: the file is then simply read. asked says lookupWalked
+// already asked under the walk's identity: when the open file's is the
+// same, the answer is known.
+func (r *cacheRun) lookup(f rawFile, key FileKey, at time.Time, it *work, out []byte, asked bool) (probe, bool) {
+	if r == nil || r.trusted(key.Device, f) == fsUntrusted {
 		return probe{}, false
 	}
 	key.Hash, key.Start, key.End = r.hash, it.start, it.end
 	if r.noHits {
 		return probe{key: key, at: at, ok: true}, false
 	}
-	if d, ok := r.batch.Get(key); ok && len(d) == r.hash.Size() {
-		copy(out[:len(d)], d)
-		r.cached.Add(it.end - it.start)
+	if !(asked && key.SameState(walkedKey(&it.file.info))) && r.get(key, out) {
 		return probe{}, true
 	}
 	return probe{key: key, at: at, ok: true}, false
+}
+
+// get writes the digest stored for key into out and counts its bytes as
+// cached, or reports false.
+func (r *cacheRun) get(key FileKey, out []byte) bool {
+	d, ok := r.batch.Get(key)
+	if !ok || len(d) != r.hash.Size() {
+		return false
+	}
+	copy(out[:len(d)], d)
+	r.cached.Add(key.End - key.Start)
+	return true
 }
 
 // store puts the digest just computed from f, unless the file's change
@@ -187,15 +277,10 @@ func (r *cacheRun) store(f rawFile, p probe, path string, digest []byte) {
 	r.batch.Put(p.key, path, bytes.Clone(digest))
 }
 
-// trusted reports whether change times on f's device can be trusted (see
-// DigestCache), asking the kernel once per device and Hash.
-func (r *cacheRun) trusted(dev uint64, f rawFile) bool {
-	if v, ok := r.fs.Load(dev); ok {
-		return v.(bool)
-	}
-	ok := f.trustedFS()
-	r.fs.Store(dev, ok)
-	return ok
+// trusted returns the kind of f's file system (see fsKind), dev being
+// f's device, asking the kernel once per device and Tree.
+func (r *cacheRun) trusted(dev uint64, f rawFile) fsKind {
+	return r.fs.learn(dev, f.fsTrust)
 }
 
 // reportCached tells p about size bytes whose digest came from the cache.

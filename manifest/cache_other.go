@@ -17,4 +17,8 @@ func (f rawFile) statKey() (fileInfo, FileKey, error) {
 	return fi, FileKey{}, err
 }
 
-func (f rawFile) trustedFS() bool { return false }
+func (f rawFile) fsTrust() fsKind   { return fsUntrusted }
+func (d dirHandle) fsTrust() fsKind { return fsUntrusted }
+
+// walkedKey is never called: no cacheRun exists here.
+func walkedKey(*fileInfo) FileKey { return FileKey{} }

@@ -381,8 +381,8 @@ func TestCacheUntrustedFS(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := newMapCache()
-	run := newCacheRun(c, SHA256, tr.files)
-	run.fs.Store(tr.files[0].info.dev, false) // as if the device were FUSE or FAT
+	run := newCacheRun(c, SHA256, tr.files, nil)
+	run.fs.m.Store(tr.files[0].info.dev, fsUntrusted) // as if the device were FUSE or FAT
 	if _, _, err := hashAll(context.Background(), tr.loc, plan(tr.files, filesSHA), tr.opts, 1, run); err != nil {
 		t.Fatal(err)
 	}
@@ -392,21 +392,24 @@ func TestCacheUntrustedFS(t *testing.T) {
 	}
 }
 
-func TestTrustedFSType(t *testing.T) {
+// TestFSKindOf: local file systems key digests by the walk's stat; NFS
+// and overlayfs only by the open file's (their stat by name may be stale);
+// the rest never.
+func TestFSKindOf(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		t    uint32
-		want bool
+		want fsKind
 	}{
-		{"ext4", 0xef53, true}, {"xfs", 0x58465342, true}, {"btrfs", 0x9123683e, true},
-		{"tmpfs", 0x01021994, true}, {"overlayfs", 0x794c7630, true}, {"nfs", 0x6969, true},
-		{"zfs", 0x2fc12fc1, true}, {"f2fs", 0xf2f52010, true},
-		{"vfat", 0x4d44, false}, {"exfat", 0x2011bab0, false}, {"fuse", 0x65735546, false},
-		{"smb2", 0xfe534d42, false}, {"cifs", 0xff534d42, false}, {"squashfs", 0x73717368, false},
-		{"procfs", 0x9fa0, false}, {"unknown", 0, false},
+		{"ext4", 0xef53, fsLocal}, {"xfs", 0x58465342, fsLocal}, {"btrfs", 0x9123683e, fsLocal},
+		{"tmpfs", 0x01021994, fsLocal}, {"zfs", 0x2fc12fc1, fsLocal}, {"f2fs", 0xf2f52010, fsLocal},
+		{"overlayfs", 0x794c7630, fsOpened}, {"nfs", 0x6969, fsOpened},
+		{"vfat", 0x4d44, fsUntrusted}, {"exfat", 0x2011bab0, fsUntrusted}, {"fuse", 0x65735546, fsUntrusted},
+		{"smb2", 0xfe534d42, fsUntrusted}, {"cifs", 0xff534d42, fsUntrusted}, {"squashfs", 0x73717368, fsUntrusted},
+		{"procfs", 0x9fa0, fsUntrusted}, {"unknown", 0, fsUntrusted},
 	} {
-		if got := trustedFSType(tc.t); got != tc.want {
-			t.Errorf("%s (%#x): trusted %v, want %v", tc.name, tc.t, got, tc.want)
+		if got := fsKindOf(tc.t); got != tc.want {
+			t.Errorf("%s (%#x): kind %d, want %d", tc.name, tc.t, got, tc.want)
 		}
 	}
 }

@@ -170,9 +170,16 @@ func hashAll(ctx context.Context, loc location, items []work, opts Options, work
 }
 
 // item hashes one work item, appending the digest to out (which has room
-// for it). With a copy target (HashCopy), the item is copied as it is
-// hashed.
+// for it). A digest the cache holds under the walk's identity of the file
+// is taken without opening it (see DigestCache); otherwise the file is
+// opened, checked, looked up under the open file's identity, and read.
+// With a copy target (HashCopy), the item is copied as it is hashed.
 func (w *hasher) item(it *work, out []byte) (n int64, err error) {
+	hit, asked := w.cache.lookupWalked(it, out)
+	if hit {
+		reportCached(w.progress, it.end-it.start)
+		return 0, nil
+	}
 	at := w.cache.clock()
 	f, key, err := w.open(it.file)
 	if err != nil {
@@ -197,7 +204,7 @@ func (w *hasher) item(it *work, out []byte) (n int64, err error) {
 			}
 		}()
 	}
-	p, hit := w.cache.lookup(f, key, at, it, out)
+	p, hit := w.cache.lookup(f, key, at, it, out, asked)
 	if hit {
 		reportCached(w.progress, it.end-it.start)
 		return 0, nil
@@ -236,6 +243,9 @@ func (w *hasher) item(it *work, out []byte) (n int64, err error) {
 // shows as another device/inode. The same fstat gives the file's key for
 // a DigestCache.
 func (w *hasher) open(fe *fileEntry) (rawFile, FileKey, error) {
+	if openHook != nil {
+		openHook(fe.name)
+	}
 	f, err := w.files.open(w.loc, fe.name, !fe.link)
 	shown := func() string { return w.loc.display(fe.name) } // for errors only: it allocates
 	if err != nil {
@@ -264,6 +274,10 @@ func (w *hasher) open(fe *fileEntry) (rawFile, FileKey, error) {
 	}
 	return f, key, nil
 }
+
+// openHook, when set, hears the name of every walked file the hashers
+// open: tests set it to prove that a cache hit opens nothing.
+var openHook func(name string)
 
 // stopped reports whether the work was cancelled or another worker
 // failed. The context is checked directly rather than through a flag set by

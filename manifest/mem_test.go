@@ -77,8 +77,11 @@ func TestFileListMemory(t *testing.T) {
 	if len(all) != dirs*perDir || cap(all) != len(all) {
 		t.Fatalf("%d files in a list of capacity %d, want %d exactly", len(all), cap(all), dirs*perDir)
 	}
+	// The per-directory slices are rounded up to the allocator's size
+	// classes: up to an eighth more (a 72-byte entry: 103 of them take
+	// 8192 bytes, not 7416).
 	size := uint64(reflect.TypeFor[fileEntry]().Size()) * dirs * perDir
-	if limit := size*2 + size/10 + 64<<10; got > limit {
+	if limit := size*2 + size/5 + 64<<10; got > limit {
 		t.Errorf("collecting %d files (%d bytes) allocated %d bytes, more than %d", dirs*perDir, size, got, limit)
 	}
 }

@@ -22,13 +22,14 @@ import (
 type fileInfo struct {
 	mode     fs.FileMode // type bits only
 	size     int64
-	dev, ino uint64 // identity: the hasher checks it opened what the walk saw
+	dev, ino uint64    // identity: the hasher checks it opened what the walk saw
+	stamp    fileStamp // change stamps: with the above, a DigestCache key (Linux only)
 }
 
 func (fi fileInfo) sameFile(o fileInfo) bool { return fi.dev == o.dev && fi.ino == o.ino }
 
 func infoOf(st *unix.Stat_t) fileInfo {
-	fi := fileInfo{size: st.Size, dev: uint64(st.Dev), ino: uint64(st.Ino)} //nolint:unconvert // widths differ by platform
+	fi := fileInfo{size: st.Size, dev: uint64(st.Dev), ino: uint64(st.Ino), stamp: stampOf(st)} //nolint:unconvert // widths differ by platform
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFREG:
 	case unix.S_IFDIR:

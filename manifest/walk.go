@@ -143,6 +143,7 @@ type walker struct {
 	followed  int        // directory links followed on the current path
 
 	fork *walkFork // hands subdirectories to other goroutines; nil: walk alone
+	fs   *fsTable  // learns the directories' file systems for a cache; nil without one
 }
 
 // forkMinEntries is how many entries a directory must list before its
@@ -238,7 +239,7 @@ var errWalkStopped = errors.New("walk stopped")
 // helper returns a walker for a subtree whose directory on top has fi: it
 // shares w's options and fork, with a copy of w's path.
 func (w *walker) helper(fi fileInfo, link bool) *walker {
-	h := &walker{ctx: w.ctx, loc: w.loc, ignore: w.ignore, allow: w.allow, linkRoot: w.linkRoot, expected: w.expected, fork: w.fork, followed: w.followed}
+	h := &walker{ctx: w.ctx, loc: w.loc, ignore: w.ignore, allow: w.allow, linkRoot: w.linkRoot, expected: w.expected, fork: w.fork, fs: w.fs, followed: w.followed}
 	h.stack = append(append(make([]fileInfo, 0, len(w.stack)+1), w.stack...), fi)
 	if link {
 		h.followed++
@@ -272,6 +273,11 @@ func (w *walker) dir(d dirHandle, rel string) error {
 	names, err := d.names()
 	if err != nil {
 		return fmt.Errorf("read %q: %w", w.loc.display(rel), unwrapPath(err))
+	}
+	if w.fs != nil && len(w.stack) > 0 {
+		// d's own stat is on top of the stack: its device's file system
+		// is d's, and so is that of every file on that device.
+		w.fs.learn(w.stack[len(w.stack)-1].dev, d.fsTrust)
 	}
 	wide := len(names) >= forkMinEntries
 	w.files.openDir(len(names))
