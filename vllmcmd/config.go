@@ -138,6 +138,7 @@ func parseYAML(data []byte, file string) (root *yaml.Node, err error) {
 type yamlConverter struct {
 	file  string
 	lines []string
+	runes [][]rune // lines converted for hasBangTag, each once, by index
 	nodes int
 }
 
@@ -250,7 +251,7 @@ func (c *yamlConverter) hasBangTag(n *yaml.Node) bool {
 	if n.Line < 1 || n.Line > len(c.lines) || n.Column < 1 {
 		return true // cannot tell: refuse
 	}
-	line := []rune(c.lines[n.Line-1])
+	line := c.lineRunes(n.Line - 1)
 	i := n.Column - 1
 	if i >= len(line) {
 		return true
@@ -270,4 +271,18 @@ func (c *yamlConverter) hasBangTag(n *yaml.Node) bool {
 		}
 	}
 	return line[i] == '!'
+}
+
+// lineRunes returns line i (0-based) as characters, the unit of a node's
+// column. Each line is converted once: one long line can hold thousands of
+// quoted scalars, and converting it for each made a 1 MiB file cost
+// quadratic time (tens of seconds).
+func (c *yamlConverter) lineRunes(i int) []rune {
+	if c.runes == nil {
+		c.runes = make([][]rune, len(c.lines))
+	}
+	if c.runes[i] == nil {
+		c.runes[i] = []rune(c.lines[i])
+	}
+	return c.runes[i]
 }
