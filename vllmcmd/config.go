@@ -14,8 +14,9 @@ import (
 // Bounds on a --config file: vLLM reads it whole, and json.dumps expands
 // every alias, so a few lines of anchors can stand for gigabytes.
 const (
-	maxConfigBytes = 1 << 20 // a config file is a few hundred bytes
-	maxConfigNodes = 10_000  // values after alias expansion; real files have dozens
+	maxConfigBytes = 1 << 20        // a config file is a few hundred bytes
+	maxConfigNodes = 10_000         // values after alias expansion; real files have dozens
+	maxConfigText  = maxConfigBytes // bytes of scalar text after alias expansion
 	maxConfigDepth = 64
 )
 
@@ -140,6 +141,7 @@ type yamlConverter struct {
 	lines []string
 	runes [][]rune // lines converted for hasBangTag, each once, by index
 	nodes int
+	text  int // bytes of scalar text, aliases counted each time
 }
 
 func (c *yamlConverter) refuse(n *yaml.Node, msg string) error {
@@ -187,6 +189,12 @@ func (c *yamlConverter) value(n *yaml.Node, depth int) (*pyValue, error) {
 		}
 		return c.value(n.Alias, depth+1)
 	case yaml.ScalarNode:
+		// An alias repeats its text wherever json.dumps spells it out:
+		// without this bound a long string aliased a few thousand times
+		// stands for gigabytes.
+		if c.text += len(n.Value); c.text > maxConfigText {
+			return nil, c.refuse(n, fmt.Sprintf("more than %d bytes of text after expanding aliases", maxConfigText))
+		}
 		return c.scalar(n)
 	case yaml.SequenceNode:
 		v := &pyValue{kind: pyList}

@@ -1,6 +1,7 @@
 package vllmcmd
 
 import (
+	"fmt"
 	"math"
 	"reflect"
 	"strings"
@@ -231,8 +232,17 @@ func TestConfigBounds(t *testing.T) {
 		}
 		bomb.WriteString("}\n")
 	}
+	// One long string, repeated by aliases in a mapping that json.dumps
+	// would spell out in full: 200 MB of JSON from a 120 KB file.
+	var text strings.Builder
+	text.WriteString("s: &s \"" + strings.Repeat("a", 100_000) + "\"\nd: {")
+	for i := range 2000 {
+		fmt.Fprintf(&text, "k%d: *s, ", i)
+	}
+	text.WriteString("}\n")
 	for _, tc := range []struct{ name, yaml, want string }{
 		{"billion laughs", bomb.String(), "after expanding aliases"},
+		{"aliased long string", text.String(), "of text after expanding aliases"},
 		{"deep nesting", "x: " + strings.Repeat("[", 200) + strings.Repeat("]", 200) + "\n", "deeper"},
 		{"huge file", "x: \"" + strings.Repeat("a", maxConfigBytes) + "\"\n", "larger"},
 	} {
