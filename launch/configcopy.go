@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/modelgate/modelgate/internal/fsperm"
 )
 
 // ConfigCopyName is the file name of the private copy of vLLM's --config
@@ -62,8 +64,8 @@ func privateTempRoot() string {
 	if err != nil || !fi.IsDir() || fi.Mode().Perm()&0o077 != 0 {
 		return os.TempDir()
 	}
-	if !ownedByMe(fi) {
-		return os.TempDir()
+	if owner, ok := fsperm.Owner(fi); !ok || owner != os.Getuid() {
+		return os.TempDir() // another user's, or owners unknown here
 	}
 	return dir
 }

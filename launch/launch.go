@@ -440,18 +440,8 @@ func (l *launcher) pin(a vllmcmd.Artifact, commit string) error {
 
 // hasTokenizer reports whether --tokenizer names the tokenizer.
 func (l *launcher) hasTokenizer() bool {
-	for _, a := range l.cmd.Artifacts {
-		if hasSource(a, "--tokenizer") {
-			return true
-		}
-	}
-	return false
-}
-
-// hasSource reports whether a was named by flag (alone or merged).
-func hasSource(a vllmcmd.Artifact, flag string) bool {
-	for _, s := range strings.Split(a.Source, ", ") {
-		if s == flag || strings.HasPrefix(s, flag+" ") {
+	for i := range l.cmd.Artifacts {
+		if l.cmd.Artifacts[i].NamedBy("--tokenizer") {
 			return true
 		}
 	}

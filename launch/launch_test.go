@@ -105,6 +105,33 @@ func TestPrepare(t *testing.T) {
 	}
 }
 
+// TestTokenizerRevisionNotFooledByNames: whether --tokenizer names the
+// tokenizer is read from how the command line names each model, not from
+// the text of the artifacts' sources, which hold LoRA names: an adapter
+// named "x, --tokenizer y" does not stop modelgate from refusing a
+// tokenizer read at a revision that is not the verified one.
+func TestTokenizerRevisionNotFooledByNames(t *testing.T) {
+	dir := tempDir(t)
+	model := filepath.Join(dir, "m")
+	if err := os.MkdirAll(model, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	hub := hftest.At(t, filepath.Join(dir, "hub"))
+	hub.Add("org/m", "main", map[string]string{"config.json": "{}"})
+	env := []string{"HOME=" + dir, "HF_HUB_CACHE=" + hub.Root}
+	item := `{"name": "x, --tokenizer y", "path": "` + model + `"}`
+	for _, argv := range [][]string{
+		{"vllm", "serve", "org/m", "--tokenizer-revision", "other"},
+		{"vllm", "serve", "org/m", "--tokenizer-revision", "other", "--lora-modules", item},
+	} {
+		_, err := Prepare(context.Background(), skipPolicy(t, dir), argv, Options{Dir: dir, Environ: env})
+		var re *vllmcmd.RefusedError
+		if !errors.As(err, &re) || re.Flag != "--tokenizer-revision" {
+			t.Errorf("Prepare(%q) = %v, want a refusal of --tokenizer-revision", argv, err)
+		}
+	}
+}
+
 // TestDecisionJSON: a launch decision is the policy's record with
 // "source" first.
 func TestDecisionJSON(t *testing.T) {

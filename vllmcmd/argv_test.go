@@ -1,6 +1,9 @@
 package vllmcmd
 
 import (
+	"errors"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -374,5 +377,22 @@ func TestAPIKeysAndTLS(t *testing.T) {
 				t.Errorf("keys %q, TLS %q; want %q, %q", c.APIKeys, c.TLSFlag, tc.keys, tc.tls)
 			}
 		})
+	}
+}
+
+// TestConfigNotRegularOSFS: on the real file system, a --config name that
+// is not a regular file is refused naming the file once and what it is.
+func TestConfigNotRegularOSFS(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "d.yaml"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Parse(serve("m", "--config", "d.yaml"), Options{Dir: dir, Home: dir})
+	var re *RefusedError
+	if !errors.As(err, &re) {
+		t.Fatalf("Parse = %v, want a refusal", err)
+	}
+	if msg := re.Error(); strings.Count(msg, "d.yaml") != 1 || !strings.Contains(msg, "a directory, not a regular file") {
+		t.Errorf("message %q: want the file named once and what it is", msg)
 	}
 }

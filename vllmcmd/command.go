@@ -287,11 +287,7 @@ func (c *Command) readArtifacts(v *values, r *resolver) error {
 // thing (the tokenizer that is MODEL, MTP's draft that is MODEL). LoRA
 // adapters stay apart: each has its own name.
 func (c *Command) add(a Artifact) {
-	if a.Location == Hub && a.RevisionFlag != "" {
-		a.PinFlags = []string{a.RevisionFlag}
-	} else {
-		a.PinFlags = nil
-	}
+	a.setPinFlags()
 	for i := range c.Artifacts {
 		if a.Kind != KindModel {
 			break
@@ -311,6 +307,15 @@ func (c *Command) add(a Artifact) {
 		}
 	}
 	c.Artifacts = append(c.Artifacts, a)
+}
+
+// setPinFlags sets PinFlags for an artifact of its own: its RevisionFlag,
+// when it is a hub id that flag pins.
+func (a *Artifact) setPinFlags() {
+	a.PinFlags = nil
+	if a.Location == Hub && a.RevisionFlag != "" {
+		a.PinFlags = []string{a.RevisionFlag}
+	}
 }
 
 // allowSet checks the operator's --allow-flag names.

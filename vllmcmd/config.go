@@ -14,8 +14,9 @@ import (
 // Bounds on a --config file: vLLM reads it whole, and json.dumps expands
 // every alias, so a few lines of anchors can stand for gigabytes.
 const (
-	maxConfigBytes = 1 << 20 // a config file is a few hundred bytes
-	maxConfigNodes = 10_000  // values after alias expansion; real files have dozens
+	maxConfigBytes = 1 << 20        // a config file is a few hundred bytes
+	maxConfigNodes = 10_000         // values after alias expansion; real files have dozens
+	maxConfigText  = maxConfigBytes // bytes of scalar text after alias expansion
 	maxConfigDepth = 64
 )
 
@@ -138,7 +139,9 @@ func parseYAML(data []byte, file string) (root *yaml.Node, err error) {
 type yamlConverter struct {
 	file  string
 	lines []string
+	runes [][]rune // lines converted for hasBangTag, each once, by index
 	nodes int
+	text  int // bytes of scalar text, aliases counted each time
 }
 
 func (c *yamlConverter) refuse(n *yaml.Node, msg string) error {
@@ -186,6 +189,12 @@ func (c *yamlConverter) value(n *yaml.Node, depth int) (*pyValue, error) {
 		}
 		return c.value(n.Alias, depth+1)
 	case yaml.ScalarNode:
+		// An alias repeats its text wherever json.dumps spells it out:
+		// without this bound a long string aliased a few thousand times
+		// stands for gigabytes.
+		if c.text += len(n.Value); c.text > maxConfigText {
+			return nil, c.refuse(n, fmt.Sprintf("more than %d bytes of text after expanding aliases", maxConfigText))
+		}
 		return c.scalar(n)
 	case yaml.SequenceNode:
 		v := &pyValue{kind: pyList}
@@ -250,7 +259,7 @@ func (c *yamlConverter) hasBangTag(n *yaml.Node) bool {
 	if n.Line < 1 || n.Line > len(c.lines) || n.Column < 1 {
 		return true // cannot tell: refuse
 	}
-	line := []rune(c.lines[n.Line-1])
+	line := c.lineRunes(n.Line - 1)
 	i := n.Column - 1
 	if i >= len(line) {
 		return true
@@ -270,4 +279,18 @@ func (c *yamlConverter) hasBangTag(n *yaml.Node) bool {
 		}
 	}
 	return line[i] == '!'
+}
+
+// lineRunes returns line i (0-based) as characters, the unit of a node's
+// column. Each line is converted once: one long line can hold thousands of
+// quoted scalars, and converting it for each made a 1 MiB file cost
+// quadratic time (tens of seconds).
+func (c *yamlConverter) lineRunes(i int) []rune {
+	if c.runes == nil {
+		c.runes = make([][]rune, len(c.lines))
+	}
+	if c.runes[i] == nil {
+		c.runes[i] = []rune(c.lines[i])
+	}
+	return c.runes[i]
 }

@@ -1,11 +1,14 @@
 package vllmcmd
 
 import (
+	"fmt"
 	"math"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/modelgate/modelgate/internal/allocs"
 )
 
 func tokenTexts(ts []token) []string {
@@ -229,8 +232,17 @@ func TestConfigBounds(t *testing.T) {
 		}
 		bomb.WriteString("}\n")
 	}
+	// One long string, repeated by aliases in a mapping that json.dumps
+	// would spell out in full: 200 MB of JSON from a 120 KB file.
+	var text strings.Builder
+	text.WriteString("s: &s \"" + strings.Repeat("a", 100_000) + "\"\nd: {")
+	for i := range 2000 {
+		fmt.Fprintf(&text, "k%d: *s, ", i)
+	}
+	text.WriteString("}\n")
 	for _, tc := range []struct{ name, yaml, want string }{
 		{"billion laughs", bomb.String(), "after expanding aliases"},
+		{"aliased long string", text.String(), "of text after expanding aliases"},
 		{"deep nesting", "x: " + strings.Repeat("[", 200) + strings.Repeat("]", 200) + "\n", "deeper"},
 		{"huge file", "x: \"" + strings.Repeat("a", maxConfigBytes) + "\"\n", "larger"},
 	} {
@@ -243,6 +255,29 @@ func TestConfigBounds(t *testing.T) {
 			}
 			t.Logf("refused in %v", time.Since(start))
 		})
+	}
+}
+
+// TestConfigLongLineLinear: quoted scalars on one long line cost work in
+// proportion to the file, not to the line's length for each scalar (which
+// took tens of seconds for a 1 MiB file). Measured in bytes allocated,
+// which does not move with the machine's load.
+func TestConfigLongLineLinear(t *testing.T) {
+	allocs.SkipUnderRace(t)
+	var b strings.Builder
+	b.WriteString("k: [")
+	for range 2000 {
+		b.WriteString(`"é` + strings.Repeat("x", 90) + `", `)
+	}
+	b.WriteString("]\n")
+	data := []byte(b.String())
+	var err error
+	got := allocs.Bytes(func() { _, err = configArgs(data, "c.yaml", Serve) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if limit := uint64(64 * len(data)); got > limit {
+		t.Fatalf("reading a %d-byte config allocated %d bytes, want at most %d", len(data), got, limit)
 	}
 }
 

@@ -32,6 +32,19 @@ type argRef struct {
 	key  string // refMMLoRA
 }
 
+// NamedBy reports whether the command line names a with the one-value
+// flag flag ("--tokenizer", "--hf-config-path"...), alone or merged with
+// other places. It reads how a was named, not Source, whose text holds
+// names from the command line.
+func (a *Artifact) NamedBy(flag string) bool {
+	for _, r := range a.refs {
+		if r.kind == refFlag && r.flag == flag {
+			return true
+		}
+	}
+	return false
+}
+
 // copyEdits are the changes Rewrite makes for RewriteOptions.Copies.
 type copyEdits struct {
 	replace map[int]string // argv index → new argument

@@ -38,6 +38,14 @@ type Environment struct {
 // about, by request (spec vllm.md §5).
 var loraResolvers = map[string]bool{"lora_filesystem_resolver": true, "lora_hf_hub_resolver": true}
 
+// transformersCacheVars are transformers' own cache variables (4.x,
+// deprecated there but still read): its default cache_dir, which vLLM does
+// not override when it loads a model's config and tokenizer, so they would
+// come from another cache than the one huggingface_hub's variables name.
+var transformersCacheVars = map[string]bool{
+	"TRANSFORMERS_CACHE": true, "PYTORCH_TRANSFORMERS_CACHE": true, "PYTORCH_PRETRAINED_BERT_CACHE": true,
+}
+
 // HardenEnv checks the environment vLLM would get (os.Environ form) under
 // spec vllm.md §3 and returns it hardened: HF_HUB_OFFLINE=1 and
 // TRANSFORMERS_OFFLINE=1 (vLLM loads exactly the verified snapshot and
@@ -65,6 +73,9 @@ func HardenEnv(environ []string, opt EnvOptions) (*Environment, error) {
 		case name == "CUSTOM_SCRIPT_FILENAME" || name == "CUSTOM_PRE_PROCESS" || name == "CUSTOM_POST_PROCESS" ||
 			strings.HasPrefix(name, "CUSTOM_FASTAPI_"):
 			return nil, refuse(name, "unset it", "makes vLLM's SageMaker entry point load handlers from a file")
+		case transformersCacheVars[name]:
+			return nil, refuse(name, "unset it, and name the cache with HF_HUB_CACHE",
+				"transformers would read the model's config and tokenizer from that folder, not from the Hugging Face cache modelgate verifies")
 		}
 	}
 	if v, ok := vars["VLLM_USE_MODELSCOPE"]; ok && strings.ToLower(v) == "true" {

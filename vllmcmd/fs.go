@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"syscall"
+
+	"github.com/modelgate/modelgate/internal/safefile"
 )
 
 // FS is the file system as vLLM will see it. Paths are operating-system
@@ -45,7 +47,9 @@ func (OSFS) Open(name string) (io.ReadCloser, error) {
 	}
 	if !fi.Mode().IsRegular() {
 		f.Close()
-		return nil, fmt.Errorf("%q is not a regular file", name)
+		// A *fs.PathError, like the other failures: messages name the
+		// path once themselves and show only Err.
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fmt.Errorf("%s, not a regular file", safefile.Kind(fi.Mode()))}
 	}
 	return f, nil
 }

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/modelgate/modelgate/hfcache"
 	"github.com/modelgate/modelgate/internal/strictjson"
 )
 
@@ -48,8 +49,6 @@ type Listen struct {
 	UDS  string
 }
 
-var commitRE = lazyRegexp(`^[0-9a-f]{40}$`)
-
 // Rewrite returns the argv vLLM is executed with: the user's, byte for
 // byte, with the pins appended (a later flag wins in argparse, and the
 // command line wins over --config), the --config file's name replaced by
@@ -62,7 +61,7 @@ func (c *Command) Rewrite(o RewriteOptions) ([]string, error) {
 		{"Pins.Revision", pins.Revision}, {"Pins.TokenizerRevision", pins.TokenizerRevision},
 		{"Pins.SpeculativeRevision", pins.SpeculativeRevision},
 	} {
-		if p.value != "" && !commitRE().MatchString(p.value) {
+		if p.value != "" && !hfcache.IsCommit(p.value) {
 			return nil, refuse(p.name, "pin a 40-hex commit", "%q is not a commit", p.value)
 		}
 	}

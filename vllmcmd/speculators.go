@@ -71,9 +71,7 @@ func (c *Command) VerifierArtifact(verifier string, opt Options) (Artifact, erro
 	if err != nil {
 		return a, err
 	}
-	if a.Location == Hub && a.RevisionFlag != "" {
-		a.PinFlags = []string{a.RevisionFlag}
-	}
+	a.setPinFlags()
 	if c.TrustRemoteCode && len(a.GGUFFiles) > 0 {
 		return a, refuse("--trust-remote-code", "serve a signed model folder as the verifier instead of a single GGUF file",
 			"the speculators verifier %q is a GGUF file: vLLM would run Python files from its folder, which is not what is verified", verifier)
