@@ -2,7 +2,6 @@ package hashcache
 
 import (
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -36,25 +35,13 @@ func checkDir(dir string) (string, error) {
 	if !fi.IsDir() {
 		return "", fmt.Errorf("hash cache folder %s is not a folder", strconv.Quote(abs))
 	}
-	if why := ownedByMe(fi); why != "" {
+	if why := fsperm.Private(fi); why != "" {
 		return "", fmt.Errorf("%w: the folder %s %s", ErrUntrusted, strconv.Quote(abs), why)
 	}
 	if why := fsperm.Replaceable(abs); why != "" {
 		return "", fmt.Errorf("%w: %s", ErrUntrusted, why)
 	}
 	return real, nil
-}
-
-// ownedByMe says why fi is not owned by the current user or is writable
-// by group or others, or returns "".
-func ownedByMe(fi fs.FileInfo) string {
-	if owner, ok := fsperm.Owner(fi); ok && owner != os.Geteuid() {
-		return fmt.Sprintf("is owned by uid %d, not by the current user (uid %d)", owner, os.Geteuid())
-	}
-	if fi.Mode().Perm()&0o022 != 0 {
-		return fmt.Sprintf("is writable by group or others (mode %v)", fi.Mode())
-	}
-	return ""
 }
 
 // openTrusted is bbolt's OpenFile: it never follows a symlink, and checks
@@ -67,7 +54,7 @@ func openTrusted(name string, flag int, perm os.FileMode) (*os.File, error) {
 	}
 	fi, err := f.Stat()
 	if err == nil {
-		switch why := ownedByMe(fi); {
+		switch why := fsperm.Private(fi); {
 		case !fi.Mode().IsRegular():
 			err = fmt.Errorf("%w: %s is not a regular file", ErrUntrusted, strconv.Quote(name))
 		case why != "":

@@ -344,7 +344,6 @@ func list(ctx context.Context, modelPath string, opts Options) (*Tree, error) {
 		w.fs = &fsTable{}
 	}
 	if opts.Only != nil {
-		w.expected = newExpectedNames(&Manifest{Resources: onlyResources(opts.Only)})
 		err = w.listOnly(opts.Only)
 	} else {
 		err = w.walk()
@@ -354,15 +353,6 @@ func list(ctx context.Context, modelPath string, opts Options) (*Tree, error) {
 	}
 	t.files, t.extraDirs, t.ignored, t.fs = w.files.all(), w.extraDirs, ignore.sorted(), w.fs
 	return t, nil
-}
-
-// onlyResources wraps listed paths as resources, for expectedNames.
-func onlyResources(only []string) []Resource {
-	rs := make([]Resource, len(only))
-	for i, p := range only {
-		rs[i].Path = p
-	}
-	return rs
 }
 
 // listSingle handles a model that is one file: its resource is ".".

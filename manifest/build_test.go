@@ -960,3 +960,21 @@ func TestPlan(t *testing.T) {
 		t.Errorf("plan(a, 8) = %v, want %v", got, want)
 	}
 }
+
+// TestIgnorePathLinkLoop: an absolute ignore path through a symlink loop
+// outside the model is an error that quotes the path as given.
+func TestIgnorePathLinkLoop(t *testing.T) {
+	model := tree(t, map[string]string{"w": "w"})
+	outside := t.TempDir()
+	loop := filepath.Join(outside, "loop\n")
+	if err := os.Symlink("loop\n", loop); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Walk(context.Background(), model, Options{Serialization: filesSHA, IgnorePaths: []string{filepath.Join(loop, "x")}})
+	if err == nil || !strings.Contains(err.Error(), "too many levels of symbolic links") {
+		t.Fatalf("Walk = %v, want a symlink loop error", err)
+	}
+	if strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), `loop\n`) {
+		t.Errorf("the ignore path is not quoted: %q", err)
+	}
+}

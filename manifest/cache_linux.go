@@ -15,8 +15,9 @@ func stampOf(st *unix.Stat_t) fileStamp {
 	return fileStamp{mtime: st.Mtim.Nano(), ctime: st.Ctim.Nano()}
 }
 
-// walkedKey returns the FileKey of the walked file fi (the hash and range
-// are the caller's): the identity and state the walk's stat reported.
+// walkedKey returns the FileKey of fi (the hash and range are the
+// caller's): the identity and state its stat reported, the walk's for a
+// walked file.
 func walkedKey(fi *fileInfo) FileKey {
 	return FileKey{
 		Device:     fi.dev,
@@ -34,26 +35,14 @@ func (f rawFile) statKey() (fileInfo, FileKey, error) {
 	if _, err := retry(func() (int, error) { return 0, unix.Fstat(f.fd, &st) }); err != nil {
 		return fileInfo{}, FileKey{}, err
 	}
-	return infoOf(&st), keyOf(&st), nil
+	fi := infoOf(&st)
+	return fi, walkedKey(&fi), nil
 }
 
 // cacheKey returns the FileKey of the open file f.
 func (f rawFile) cacheKey() (FileKey, error) {
-	var st unix.Stat_t
-	if _, err := retry(func() (int, error) { return 0, unix.Fstat(f.fd, &st) }); err != nil {
-		return FileKey{}, err
-	}
-	return keyOf(&st), nil
-}
-
-func keyOf(st *unix.Stat_t) FileKey {
-	return FileKey{
-		Device:     uint64(st.Dev), //nolint:unconvert // widths differ by platform
-		Inode:      uint64(st.Ino), //nolint:unconvert // widths differ by platform
-		Size:       st.Size,
-		ModTime:    st.Mtim.Nano(),
-		ChangeTime: st.Ctim.Nano(),
-	}
+	_, k, err := f.statKey()
+	return k, err
 }
 
 // zfsSuperMagic is ZFS on Linux's f_type (not in linux/magic.h).

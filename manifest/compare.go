@@ -35,7 +35,7 @@ type MismatchError struct {
 	// they were not walked, and make the model differ all the same.
 	ExtraDirs []string
 
-	ExtraMore, MissingMore, ChangedMore int
+	ExtraMore, MissingMore, ChangedMore, ExtraDirsMore int
 
 	// Shards says the resources are shards ("path:start:end"), so the
 	// message counts shards, not files.
@@ -87,9 +87,9 @@ func (e *MismatchError) Error() string {
 		}
 		parts = append(parts, fmt.Sprintf("%d changed%s (%s)", n, unit(n, false), strings.Join(cs, "; ")))
 	}
-	if n := len(e.ExtraDirs); n > 0 {
+	if n := len(e.ExtraDirs) + e.ExtraDirsMore; n > 0 {
 		parts = append(parts, fmt.Sprintf("%d extra %s the signature lists no files under (%s)", n,
-			plural(n, "directory symlink or directory", "directory symlinks or directories"), e.listed(e.ExtraDirs, 0, nil)))
+			plural(n, "directory symlink or directory", "directory symlinks or directories"), e.listed(e.ExtraDirs, e.ExtraDirsMore, nil)))
 	}
 	if len(parts) == 0 {
 		return "model does not match its signature"
@@ -162,6 +162,16 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// boundedSorted returns names sorted, at most maxListed of them, and how
+// many were left out: a walk may find any number of directory links.
+func boundedSorted(names []string) ([]string, int) {
+	sorted := slices.Sorted(slices.Values(names))
+	if len(sorted) <= maxListed {
+		return sorted, 0
+	}
+	return slices.Clone(sorted[:maxListed]), len(sorted) - maxListed
 }
 
 // add appends name to a bounded list.
@@ -239,7 +249,7 @@ func Compare(expected, actual *Manifest) error {
 			i, j = i+1, j+1
 		}
 	}
-	e.ExtraDirs = slices.Sorted(slices.Values(actual.extraDirs))
+	e.ExtraDirs, e.ExtraDirsMore = boundedSorted(actual.extraDirs)
 	if len(e.Extra)+len(e.Missing)+len(e.Changed)+len(e.ExtraDirs) == 0 {
 		if !sameAlg { // no resources at all to carry the difference
 			return fmt.Errorf("model does not match its signature: signed with %s, computed with %s", wantAlg, gotAlg)
@@ -334,7 +344,7 @@ func (t *Tree) CheckNames(expected *Manifest) error {
 	for ; i < len(want); i++ {
 		add(&e.Missing, &e.MissingMore, expected.Resources[want[i]].Name())
 	}
-	e.ExtraDirs = slices.Sorted(slices.Values(t.extraDirs))
+	e.ExtraDirs, e.ExtraDirsMore = boundedSorted(t.extraDirs)
 	if len(e.Extra)+len(e.Missing)+len(e.ExtraDirs) == 0 {
 		return nil
 	}

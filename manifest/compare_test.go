@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -205,4 +207,33 @@ func TestCompareBuilt(t *testing.T) {
 	if !errors.As(err, &mm) || len(mm.Extra) != 0 || !reflect.DeepEqual(mm.Missing, []string{"c"}) {
 		t.Errorf("tampered model, only signed files: %v", err)
 	}
+}
+
+// TestExtraDirsBounded: a model may hold any number of directory links
+// the signature lists nothing under; Compare and CheckNames list at most
+// maxListed of them, count the rest exactly, and keep the message small.
+func TestExtraDirsBounded(t *testing.T) {
+	const more = 5
+	dirs := make([]string, maxListed+more)
+	for i := range dirs {
+		dirs[i] = "link-" + strconv.Itoa(len(dirs)-i) // reverse order: the first listed are the least
+	}
+	check := func(what string, err error) {
+		t.Helper()
+		var mm *MismatchError
+		if !errors.As(err, &mm) {
+			t.Fatalf("%s = %v, want a *MismatchError", what, err)
+		}
+		if len(mm.ExtraDirs) != maxListed || mm.ExtraDirsMore != more || !slices.IsSorted(mm.ExtraDirs) || mm.ExtraDirs[0] != "link-1" {
+			t.Errorf("%s: %d extra dirs listed + %d more, first %q", what, len(mm.ExtraDirs), mm.ExtraDirsMore, mm.ExtraDirs[0])
+		}
+		if msg := err.Error(); !strings.Contains(msg, strconv.Itoa(maxListed+more)+" extra directory symlinks") ||
+			!strings.Contains(msg, "and "+strconv.Itoa(more)+" more") || len(msg) > 20*maxListed {
+			t.Errorf("%s: message of %d bytes: %.200s", what, len(msg), msg)
+		}
+	}
+	empty := &Manifest{Serialization: filesSHA}
+	check("Compare", Compare(empty, &Manifest{Serialization: filesSHA, extraDirs: dirs}))
+	tr := &Tree{opts: Options{Serialization: filesSHA}, extraDirs: dirs}
+	check("CheckNames", tr.CheckNames(empty))
 }

@@ -20,7 +20,9 @@ type CopyTarget interface {
 	// it from any hashing goroutine: once for each whole file (files
 	// method) or shard (shards method) before reading any of it, and once
 	// for every empty file of a sharded model (which has no shard, and no
-	// byte is written). Every CopyFile it returns is closed.
+	// byte is written). Every CopyFile it returns is closed. HashCopy
+	// names the file, quoted, in its errors, and drops an *fs.PathError
+	// around a target's error (whose unquoted path may hold the name).
 	Open(name string, size int64) (CopyFile, error)
 }
 
@@ -59,7 +61,7 @@ func (t *Tree) HashCopy(ctx context.Context, c CopyTarget) (*Manifest, Stats, er
 				continue
 			}
 			if err := copyEmpty(c, t.files[i].name); err != nil {
-				return nil, Stats{}, fmt.Errorf("copy %q: %w", t.loc.display(t.files[i].name), err)
+				return nil, Stats{}, fmt.Errorf("copy %q: %w", t.loc.display(t.files[i].name), unwrapPath(err))
 			}
 		}
 	}

@@ -9,11 +9,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 )
 
@@ -247,5 +249,53 @@ func TestHashCopyErrors(t *testing.T) {
 	}
 	if _, _, err := tr.HashCopy(context.Background(), nil); err == nil {
 		t.Error("nil target accepted")
+	}
+}
+
+// pathErrTarget fails as package os does, with an *fs.PathError whose
+// path (unquoted in its message) holds the file's name.
+type pathErrTarget struct{ failOpen bool }
+
+func (p pathErrTarget) Open(name string, size int64) (CopyFile, error) {
+	if p.failOpen {
+		return nil, &fs.PathError{Op: "open", Path: "/pin/.tmp-x/" + name, Err: syscall.EEXIST}
+	}
+	return pathErrFile{name}, nil
+}
+
+type pathErrFile struct{ name string }
+
+func (pathErrFile) Clone(uintptr) (io.ReaderAt, error) { return nil, nil }
+func (f pathErrFile) WriteAt([]byte, int64) (int, error) {
+	return 0, &fs.PathError{Op: "write", Path: "/pin/.tmp-x/" + f.name, Err: syscall.ENOSPC}
+}
+func (pathErrFile) Close() error { return nil }
+
+// TestHashCopyErrorsQuoteNames: a target's error never prints the file's
+// name unquoted (it comes from the model folder), for an empty file
+// under shards, a whole file, and a chunk written.
+func TestHashCopyErrorsQuoteNames(t *testing.T) {
+	t.Parallel()
+	const name = "a\nb\x1b[31m"
+	for _, tt := range []struct {
+		what     string
+		content  string
+		s        Serialization
+		failOpen bool
+		want     string
+	}{
+		{"open", "w", Serialization{Method: Files, HashType: SHA256}, true, "file exists"},
+		{"open empty", "", Serialization{Method: Shards, HashType: SHA256, ShardSize: 8}, true, "file exists"},
+		{"write", "w", Serialization{Method: Files, HashType: SHA256}, false, "no space left"},
+	} {
+		dir := tree(t, map[string]string{name: tt.content})
+		_, _, err := hashCopy(t, dir, Options{Serialization: tt.s}, pathErrTarget{tt.failOpen})
+		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), `a\nb\x1b[31m`) {
+			t.Errorf("%s: error %v", tt.what, err)
+			continue
+		}
+		if strings.ContainsAny(err.Error(), "\n\x1b") {
+			t.Errorf("%s: raw name in %q", tt.what, err)
+		}
 	}
 }

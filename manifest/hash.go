@@ -190,7 +190,7 @@ func (w *hasher) item(it *work, out []byte) (n int64, err error) {
 	if w.opts.copy != nil {
 		dst, clone, err := w.openCopy(f, it)
 		if err != nil {
-			return 0, fmt.Errorf("copy %q: %w", w.loc.display(it.file.name), err)
+			return 0, fmt.Errorf("copy %q: %w", w.loc.display(it.file.name), unwrapPath(err))
 		}
 		if clone != nil {
 			src = clone
@@ -200,7 +200,7 @@ func (w *hasher) item(it *work, out []byte) (n int64, err error) {
 		defer func() {
 			w.dst = nil
 			if cerr := dst.Close(); cerr != nil && err == nil {
-				err = fmt.Errorf("copy %q: %w", w.loc.display(it.file.name), cerr)
+				err = fmt.Errorf("copy %q: %w", w.loc.display(it.file.name), unwrapPath(cerr))
 			}
 		}()
 	}
@@ -337,7 +337,7 @@ func (w *hasher) hashRange(f source, start, end int64, atEnd bool) (int64, error
 		w.h.Write(w.buf[:n])
 		if w.dst != nil {
 			if _, err := w.dst.WriteAt(w.buf[:n], off); err != nil {
-				return total, fmt.Errorf("copy: %w", err)
+				return total, fmt.Errorf("copy: %w", unwrapPath(err))
 			}
 		}
 		total += int64(n)

@@ -1,7 +1,7 @@
 package manifest
 
 import (
-	"errors"
+	"fmt"
 	"os"
 	"path"
 	"path/filepath"
@@ -116,7 +116,7 @@ func resolveToRoot(p, root string) (rest string, found bool, err error) {
 			continue
 		}
 		if links++; links > maxLinks {
-			return "", false, errors.New("ignore path " + p + ": too many levels of symbolic links")
+			return "", false, fmt.Errorf("ignore path %q: too many levels of symbolic links", p)
 		}
 		target, err := os.Readlink(next)
 		if err != nil {

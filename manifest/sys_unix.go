@@ -10,6 +10,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/modelgate/modelgate/internal/safefile"
 )
 
 // This file is the only place that talks to the kernel for the walk and
@@ -29,25 +31,13 @@ type fileInfo struct {
 func (fi fileInfo) sameFile(o fileInfo) bool { return fi.dev == o.dev && fi.ino == o.ino }
 
 func infoOf(st *unix.Stat_t) fileInfo {
-	fi := fileInfo{size: st.Size, dev: uint64(st.Dev), ino: uint64(st.Ino), stamp: stampOf(st)} //nolint:unconvert // widths differ by platform
-	switch st.Mode & unix.S_IFMT {
-	case unix.S_IFREG:
-	case unix.S_IFDIR:
-		fi.mode = fs.ModeDir
-	case unix.S_IFLNK:
-		fi.mode = fs.ModeSymlink
-	case unix.S_IFIFO:
-		fi.mode = fs.ModeNamedPipe
-	case unix.S_IFSOCK:
-		fi.mode = fs.ModeSocket
-	case unix.S_IFCHR:
-		fi.mode = fs.ModeDevice | fs.ModeCharDevice
-	case unix.S_IFBLK:
-		fi.mode = fs.ModeDevice
-	default:
-		fi.mode = fs.ModeIrregular
+	return fileInfo{
+		mode:  safefile.TypeMode(uint32(st.Mode)), //nolint:unconvert // uint16 on Darwin
+		size:  st.Size,
+		dev:   uint64(st.Dev), //nolint:unconvert // widths differ by platform
+		ino:   uint64(st.Ino), //nolint:unconvert // widths differ by platform
+		stamp: stampOf(st),
 	}
-	return fi
 }
 
 // retry repeats a system call interrupted by a signal.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -71,7 +72,7 @@ func flockUntil(f *os.File, how int, deadline time.Time) error {
 		case err == unix.EINTR:
 			continue
 		case err != unix.EWOULDBLOCK:
-			return fmt.Errorf("lock %s: %w", f.Name(), err)
+			return fmt.Errorf("lock %s: %w", strconv.Quote(f.Name()), err)
 		case !time.Now().Before(deadline):
 			return errBusy
 		}

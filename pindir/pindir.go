@@ -143,8 +143,8 @@ func Open(path string, opts Options) (*Dir, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("pin folder %s is not a folder", strconv.Quote(abs))
 	}
-	if owner, ok := fsperm.Owner(fi); ok && owner != os.Geteuid() {
-		return nil, fmt.Errorf("%w: %s is owned by uid %d, not by the current user (uid %d)", ErrUntrusted, strconv.Quote(abs), owner, os.Geteuid())
+	if why := fsperm.Private(fi); why != "" {
+		return nil, fmt.Errorf("%w: %s %s", ErrUntrusted, strconv.Quote(abs), why)
 	}
 	if why := fsperm.Replaceable(real); why != "" {
 		return nil, fmt.Errorf("%w: %s", ErrUntrusted, why)

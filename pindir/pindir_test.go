@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -707,6 +708,21 @@ func TestOpen(t *testing.T) {
 	}
 	if _, err := Open(filepath.Join(open, "below"), Options{}); !errors.Is(err, ErrUntrusted) {
 		t.Errorf("folder below a world-writable one: %v", err)
+	}
+	// A sticky bit protects entries from other users once they exist,
+	// not the names of copies they may make first: DIR/<digest> is
+	// public, and a copy someone else owns can change after it verified.
+	for _, mode := range []os.FileMode{0o777 | os.ModeSticky, 0o770 | os.ModeSticky, 0o757} {
+		sticky := filepath.Join(base, "shared-"+strconv.FormatUint(uint64(mode), 8))
+		if err := os.Mkdir(sticky, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(sticky, mode); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Open(sticky, Options{}); !errors.Is(err, ErrUntrusted) || !strings.Contains(err.Error(), "writable by group or others") {
+			t.Errorf("folder of mode %v: %v", mode, err)
+		}
 	}
 	file := filepath.Join(base, "file")
 	if err := os.WriteFile(file, nil, 0o600); err != nil {

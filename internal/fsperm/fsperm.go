@@ -1,7 +1,8 @@
 // Package fsperm tells whether anyone but root and the current user could
 // change what a path names, from owners and mode bits along the path. The
 // policy linter warns with it about policy and trust files; the hash
-// cache refuses a folder that fails it.
+// cache and the pin folder refuse a folder that fails it or is not
+// Private.
 package fsperm
 
 import (
@@ -44,6 +45,23 @@ func Replaceable(path string) string {
 	}
 	if real, err := filepath.EvalSymlinks(abs); err == nil && real != abs {
 		return replaceableAlong(abs, real)
+	}
+	return ""
+}
+
+// Private says why the file or folder fi describes is not private to the
+// current user: owned by another user (root included: a root-run
+// modelgate refuses another user's folder), or writable by group or
+// others. A sticky bit changes nothing here: others may still add
+// entries, and in a folder whose entries modelgate creates by names
+// anyone can compute, they could take a name first. It returns "" for a
+// private one. Replaceable then checks the folders above.
+func Private(fi fs.FileInfo) string {
+	if owner, ok := Owner(fi); ok && owner != os.Geteuid() {
+		return fmt.Sprintf("is owned by uid %d, not by the current user (uid %d)", owner, os.Geteuid())
+	}
+	if fi.Mode().Perm()&0o022 != 0 {
+		return fmt.Sprintf("is writable by group or others (mode %v)", fi.Mode())
 	}
 	return ""
 }

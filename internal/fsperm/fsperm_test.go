@@ -61,3 +61,34 @@ func TestReplaceable(t *testing.T) {
 		}
 	}
 }
+
+// TestPrivate: only a folder of the current user that neither group nor
+// others can write is private; a sticky bit does not make it so.
+func TestPrivate(t *testing.T) {
+	base := t.TempDir()
+	for _, tt := range []struct {
+		mode os.FileMode
+		want string
+	}{
+		{0o700, ""},
+		{0o755, ""},
+		{0o770, "writable by group or others"},
+		{0o757, "writable by group or others"},
+		{0o777 | os.ModeSticky, "writable by group or others"},
+	} {
+		p := filepath.Join(base, tt.mode.String())
+		if err := os.Mkdir(p, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, tt.mode); err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Lstat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := Private(fi); tt.want == "" && got != "" || !strings.Contains(got, tt.want) {
+			t.Errorf("Private(%v) = %q, want %q", tt.mode, got, tt.want)
+		}
+	}
+}

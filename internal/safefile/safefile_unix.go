@@ -3,6 +3,7 @@
 package safefile
 
 import (
+	"io/fs"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -40,7 +41,7 @@ func open(path string) (*os.File, int64, error) {
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		unix.Close(fd)
-		return nil, 0, notRegular(path, fileMode(uint32(st.Mode))) // uint16 on Darwin
+		return nil, 0, notRegular(path, TypeMode(uint32(st.Mode))) // uint16 on Darwin
 	}
 	if err := unix.SetNonblock(fd, false); err != nil {
 		unix.Close(fd)
@@ -49,19 +50,25 @@ func open(path string) (*os.File, int64, error) {
 	return os.NewFile(uintptr(fd), path), st.Size, nil
 }
 
-// fileMode converts the type bits of a stat mode.
-func fileMode(m uint32) os.FileMode {
+// TypeMode returns the type bits of a stat(2) mode as an fs.FileMode (0
+// for a regular file), for Kind and for callers that stat through
+// golang.org/x/sys/unix rather than package os.
+func TypeMode(m uint32) fs.FileMode {
 	switch m & unix.S_IFMT {
+	case unix.S_IFREG:
+		return 0
 	case unix.S_IFDIR:
-		return os.ModeDir
+		return fs.ModeDir
+	case unix.S_IFLNK:
+		return fs.ModeSymlink
 	case unix.S_IFIFO:
-		return os.ModeNamedPipe
+		return fs.ModeNamedPipe
 	case unix.S_IFSOCK:
-		return os.ModeSocket
+		return fs.ModeSocket
 	case unix.S_IFCHR:
-		return os.ModeDevice | os.ModeCharDevice
+		return fs.ModeDevice | fs.ModeCharDevice
 	case unix.S_IFBLK:
-		return os.ModeDevice
+		return fs.ModeDevice
 	}
-	return os.ModeIrregular
+	return fs.ModeIrregular
 }

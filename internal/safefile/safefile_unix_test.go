@@ -3,6 +3,7 @@
 package safefile
 
 import (
+	"io/fs"
 	"net"
 	"path/filepath"
 	"strings"
@@ -38,6 +39,28 @@ func TestReadFileDoesNotBlock(t *testing.T) {
 			}
 		case <-time.After(10 * time.Second):
 			t.Fatalf("%s: ReadFile blocked", tc.path)
+		}
+	}
+}
+
+// TestTypeMode: every file type stat(2) reports maps to the type
+// package os gives it, a regular file to 0.
+func TestTypeMode(t *testing.T) {
+	for _, tt := range []struct {
+		st   uint32
+		want fs.FileMode
+	}{
+		{syscall.S_IFREG | 0o644, 0},
+		{syscall.S_IFDIR | 0o755, fs.ModeDir},
+		{syscall.S_IFLNK | 0o777, fs.ModeSymlink},
+		{syscall.S_IFIFO, fs.ModeNamedPipe},
+		{syscall.S_IFSOCK, fs.ModeSocket},
+		{syscall.S_IFCHR, fs.ModeDevice | fs.ModeCharDevice},
+		{syscall.S_IFBLK, fs.ModeDevice},
+		{0, fs.ModeIrregular},
+	} {
+		if got := TypeMode(tt.st); got != tt.want {
+			t.Errorf("TypeMode(%#o) = %v, want %v", tt.st, got, tt.want)
 		}
 	}
 }
