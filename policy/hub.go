@@ -50,9 +50,7 @@ func parseHubKey(r *rule) string {
 // commit hash, or "".
 func commitProblem(s string) string {
 	const want = "write \"hf:ORG/NAME@\" and the 40 lowercase hex digits of a commit, or \"hf:ORG/NAME\" for every commit"
-	hex := s != "" && !strings.ContainsFunc(s, func(r rune) bool {
-		return !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f' || r >= 'A' && r <= 'F')
-	})
+	hex := isHex(s)
 	switch {
 	case hfcache.IsCommit(s):
 		return ""
