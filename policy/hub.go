@@ -119,6 +119,7 @@ func (p *Policy) decideHubIn(ctx context.Context, kind Kind, root hfcache.Root, 
 	p.record(ctx, &d, func() {
 		res, t, m, ok := p.resolveHub(&d, root, id, revision, same)
 		if !ok {
+			p.noteUnresolvedKeys(&d)
 			return
 		}
 		linkRoot := res.BlobsDir
@@ -201,9 +202,6 @@ func (p *Policy) resolveHub(d *Decision, root hfcache.Root, id, revision string,
 	if m.rule == nil {
 		d.deny(CodeNoRule, "no rule in %s matches Hugging Face id %s at commit %s (no key %s or %s) nor its snapshot %s",
 			sec.path, quote(id), res.Commit, quote(hubPrefix+id+"@"+res.Commit), quote(hubPrefix+id), quote(res.SnapshotDir))
-		for _, note := range sec.unresolvedKeys(res.SnapshotDir) {
-			d.Reason += "; " + safeText(note)
-		}
 		return nil, target{}, match{}, false
 	}
 	return res, target{path: res.SnapshotDir, isDir: true}, m, true
