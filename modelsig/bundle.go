@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/modelgate/modelgate/internal/safefile"
+	"github.com/modelgate/modelgate/internal/termsafe"
 )
 
 // MaxBundleSize bounds how much of a signature file is read. A signature
@@ -346,7 +347,7 @@ func (r *jsonReader) protoObject(path jsonPath, msg proto.Message) error {
 		return err
 	}
 	if err := (protojson.UnmarshalOptions{RecursionLimit: maxJSONDepth}).Unmarshal(r.file[start:end], msg); err != nil {
-		return fmt.Errorf("%s is not a valid %s: %s", path, msg.ProtoReflect().Descriptor().Name(), printable(err.Error()))
+		return fmt.Errorf("%s is not a valid %s: %s", path, msg.ProtoReflect().Descriptor().Name(), termsafe.Line(err.Error()))
 	}
 	return nil
 }

@@ -314,6 +314,35 @@ func unknownKeyCases(t *testing.T) []struct {
 	}
 }
 
+// TestParseBundleErrorsEscapeInput checks that text of the file that a
+// parser's own message repeats (protojson names an unknown field, jsontext
+// a character) reaches the error escaped: a bidirectional override or a
+// zero-width character must not reorder or hide what an operator reads.
+func TestParseBundleErrorsEscapeInput(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		data []byte
+	}{
+		{"unknown field in a log entry", edit(t, func(b, vm, env map[string]any) {
+			vm["tlogEntries"] = []any{map[string]any{"a\u202eb\u200b": 1}}
+		})},
+		{"bad value in a log entry", edit(t, func(b, vm, env map[string]any) {
+			vm["tlogEntries"] = []any{map[string]any{"logIndex": "\u202e\u2066"}}
+		})},
+		{"character outside a string", []byte("{\"mediaType\"\u202e: 1}")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseBundle("model.sig", tc.data)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if msg := err.Error(); strings.ContainsAny(msg, "\u202e\u200b\u2066") {
+				t.Errorf("error holds a raw format character: %q", msg)
+			}
+		})
+	}
+}
+
 func TestReadBundle(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "model.sig")

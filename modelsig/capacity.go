@@ -31,7 +31,7 @@ func checkCapacity(modelPath string, t *manifest.Tree, s manifest.Serialization,
 	if s.Method == manifest.Shards {
 		what = "shards"
 	}
-	msg := fmt.Sprintf("sign %s: %d %s would make a signature of at least %d bytes, more than the %d bytes a verifier reads",
+	msg := fmt.Sprintf("sign %q: %d %s would make a signature of at least %d bytes, more than the %d bytes a verifier reads",
 		modelPath, n, what, minBundle, bundleSizeLimit)
 	if s.Method != manifest.Shards {
 		return fmt.Errorf("%s; the model has too many files for one signature (leave some out with --ignore-paths, or sign parts separately)", msg)

@@ -8,12 +8,11 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/modelgate/modelgate/internal/strictjson"
+	"github.com/modelgate/modelgate/internal/termsafe"
 )
 
 // maxJSONDepth bounds nesting in signatures and statements. Bundles nest
@@ -74,17 +73,7 @@ func (r *jsonReader) syntax(err error) error {
 	case errors.Is(err, jsontext.ErrDuplicateName):
 		return r.posError(int(se.ByteOffset), "not acceptable JSON: duplicate object key %q", se.JSONPointer.LastToken())
 	}
-	return r.posError(int(se.ByteOffset), "not valid JSON: %s", printable(se.Err.Error()))
-}
-
-// printable escapes control characters and invalid UTF-8 in a message
-// that quotes bytes of the input (a parser's own words do).
-func printable(msg string) string {
-	if utf8.ValidString(msg) && strings.IndexFunc(msg, unicode.IsControl) < 0 {
-		return msg
-	}
-	q := strconv.Quote(msg)
-	return q[1 : len(q)-1]
+	return r.posError(int(se.ByteOffset), "not valid JSON: %s", termsafe.Line(se.Err.Error()))
 }
 
 // posError is an error at offset off of the value being read.

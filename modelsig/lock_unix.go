@@ -22,7 +22,7 @@ import (
 func lockModel(ctx context.Context, dir string) (func(), error) {
 	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("lock %s: %w", dir, err)
+		return nil, fmt.Errorf("lock %q: %w", dir, err)
 	}
 	unlock := func() { unix.Close(fd) } // closing the last descriptor releases the lock
 	wait := time.Millisecond
@@ -37,7 +37,7 @@ func lockModel(ctx context.Context, dir string) (func(), error) {
 			return unlock, nil
 		case !errors.Is(err, unix.EWOULDBLOCK):
 			unlock()
-			return nil, fmt.Errorf("lock %s: %w", dir, err)
+			return nil, fmt.Errorf("lock %q: %w", dir, err)
 		}
 		select {
 		case <-ctx.Done():

@@ -54,19 +54,11 @@ func paeHeader(out []byte, magic, payloadType string, payloadLen int) []byte {
 	return append(out, ' ')
 }
 
-// appendPyRepr appends Python's repr(b) for a bytes object b: b'...' (or
-// b"..." when b holds a single quote and no double quote), with the quote
-// and backslash escaped, \t \n \r, \xhh (lowercase) for other bytes below
-// 0x20 and for 0x7f and above, and every other byte as itself.
-func appendPyRepr(out, b []byte) []byte {
-	quote := pyReprQuote(b)
-	out = append(out, 'b', quote)
-	out = appendPyReprBody(out, b, quote)
-	return append(out, quote)
-}
-
-// writePyRepr writes repr(b) (see appendPyRepr) to d through a fixed-size
-// buffer.
+// writePyRepr writes Python's repr(b) for a bytes object b to d, through
+// a fixed-size buffer: b'...' (or b"..." when b holds a single quote and
+// no double quote), with the quote and backslash escaped, \t \n \r, \xhh
+// (lowercase) for other bytes below 0x20 and for 0x7f and above, and
+// every other byte as itself.
 func writePyRepr(d hash.Hash, b []byte) {
 	const block = 16 << 10 // input bytes per write; the repr is at most 4x
 	quote := pyReprQuote(b)

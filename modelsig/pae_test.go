@@ -8,6 +8,15 @@ import (
 	"testing"
 )
 
+// appendPyRepr appends repr(b) (see writePyRepr) in one piece: the
+// reference the streaming writer is tested against.
+func appendPyRepr(out, b []byte) []byte {
+	quote := pyReprQuote(b)
+	out = append(out, 'b', quote)
+	out = appendPyReprBody(out, b, quote)
+	return append(out, quote)
+}
+
 // paeCompat is the v0.2 encoding as bytes (see paeCompatDigest): the
 // reference the streaming digest is checked against, and what the tests
 // sign to make v0.2 signatures.

@@ -103,7 +103,7 @@ func writeError(path string, err error) error {
 	if errors.As(err, &le) {
 		err = le.Err
 	}
-	return fmt.Errorf("write signature %s: %w", path, err)
+	return fmt.Errorf("write signature %q: %w", path, err)
 }
 
 // syncDir makes a rename or link in dir durable; not every platform can

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/modelgate/modelgate/internal/strictjson"
 	"github.com/modelgate/modelgate/manifest"
 )
 
@@ -271,7 +272,7 @@ func marshalBundle(s Signer, payloadType string, payload, sig []byte) ([]byte, e
 	}
 	b := make([]byte, 0, size)
 	b = append(b, `{"mediaType":`...)
-	b = appendJSONString(b, MediaTypeV03)
+	b = strictjson.AppendString(b, MediaTypeV03)
 	b = append(b, `,"verificationMaterial":{`...)
 	if len(certs) > 0 {
 		b = append(b, `"x509CertificateChain":{"certificates":[`...)
@@ -286,13 +287,13 @@ func marshalBundle(s Signer, payloadType string, payload, sig []byte) ([]byte, e
 		b = append(b, `]}`...)
 	} else {
 		b = append(b, `"publicKey":{"hint":`...)
-		b = appendJSONString(b, hint)
+		b = strictjson.AppendString(b, hint)
 		b = append(b, '}')
 	}
 	b = append(b, `,"tlogEntries":[]},"dsseEnvelope":{"payload":"`...)
 	b = enc.AppendEncode(b, payload)
 	b = append(b, `","payloadType":`...)
-	b = appendJSONString(b, payloadType)
+	b = strictjson.AppendString(b, payloadType)
 	b = append(b, `,"signatures":[{"sig":"`...)
 	b = enc.AppendEncode(b, sig)
 	return append(b, `","keyid":""}]}}`...), nil

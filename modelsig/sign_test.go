@@ -524,7 +524,7 @@ func TestSignErrors(t *testing.T) {
 		model := testpki.Model(t, map[string]string{"a": "a"})
 		sig := filepath.Join(model, "no", "such", "dir", "model.sig")
 		_, err := Sign(ctx, model, s, SignOptions{SignaturePath: sig})
-		if err == nil || !strings.HasPrefix(err.Error(), "write signature "+sig+": ") {
+		if err == nil || !strings.HasPrefix(err.Error(), "write signature "+strconv.Quote(sig)+": ") {
 			t.Errorf("error %v", err)
 		}
 		if got := listing(model); !reflect.DeepEqual(got, []string{"a"}) {
@@ -543,7 +543,7 @@ func TestSignErrors(t *testing.T) {
 		t.Cleanup(func() { os.Chmod(out, 0o755) })
 		sig := filepath.Join(out, "model.sig")
 		_, err := Sign(ctx, model, s, SignOptions{SignaturePath: sig})
-		if err == nil || err.Error() != "write signature "+sig+": permission denied" {
+		if err == nil || err.Error() != "write signature "+strconv.Quote(sig)+": permission denied" {
 			t.Errorf("error %v", err)
 		}
 		if got := listing(out); len(got) != 0 {
@@ -553,7 +553,7 @@ func TestSignErrors(t *testing.T) {
 	t.Run("signature path is a directory", func(t *testing.T) {
 		model := testpki.Model(t, map[string]string{"a": "a", "model.sig/x": "x"})
 		_, err := Sign(ctx, model, s, SignOptions{})
-		if err == nil || !strings.HasPrefix(err.Error(), "write signature "+filepath.Join(model, "model.sig")+": ") {
+		if err == nil || !strings.HasPrefix(err.Error(), "write signature "+strconv.Quote(filepath.Join(model, "model.sig"))+": ") {
 			t.Errorf("error %v", err)
 		}
 		if got := listing(model); !reflect.DeepEqual(got, []string{"a", "model.sig"}) {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -17,6 +16,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/modelgate/modelgate/internal/strictjson"
 	"github.com/modelgate/modelgate/manifest"
 )
 
@@ -760,17 +760,17 @@ func BuildStatementWith(m *manifest.Manifest, modelName string, opts StatementOp
 
 	b := make([]byte, 0, statementSize(m, modelName, algorithm))
 	b = append(b, "{\n  \"_type\": "...)
-	b = appendJSONString(b, StatementTypeV1)
+	b = strictjson.AppendString(b, StatementTypeV1)
 	b = append(b, ",\n  \"subject\": [\n    {\n      \"name\": "...)
-	b = appendJSONString(b, modelName)
+	b = strictjson.AppendString(b, modelName)
 	b = append(b, ",\n      \"digest\": {\n        \"sha256\": \""...)
 	b = hex.AppendEncode(b, subject[:])
 	b = append(b, "\"\n      }\n    }\n  ],\n  \"predicateType\": "...)
-	b = appendJSONString(b, PredicateSignatureV1)
+	b = strictjson.AppendString(b, PredicateSignatureV1)
 	b = append(b, ",\n  \"predicate\": {\n    \"serialization\": {\n      \"method\": "...)
-	b = appendJSONString(b, string(s.Method))
+	b = strictjson.AppendString(b, string(s.Method))
 	b = append(b, ",\n      \"hash_type\": "...)
-	b = appendJSONString(b, string(s.HashType))
+	b = strictjson.AppendString(b, string(s.HashType))
 	b = append(b, ",\n      \"allow_symlinks\": "...)
 	b = strconv.AppendBool(b, s.AllowSymlinks)
 	if s.Method == manifest.Shards {
@@ -784,7 +784,7 @@ func BuildStatementWith(m *manifest.Manifest, modelName string, opts StatementOp
 				b = append(b, ',')
 			}
 			b = append(b, "\n        "...)
-			b = appendJSONString(b, p)
+			b = strictjson.AppendString(b, p)
 		}
 		b = append(b, "\n      ]"...)
 	}
@@ -795,9 +795,9 @@ func BuildStatementWith(m *manifest.Manifest, modelName string, opts StatementOp
 			b = append(b, ',')
 		}
 		b = append(b, "\n      {\n        \"name\": "...)
-		b = appendJSONString(b, r.Name())
+		b = strictjson.AppendString(b, r.Name())
 		b = append(b, ",\n        \"algorithm\": "...)
-		b = appendJSONString(b, algorithm)
+		b = strictjson.AppendString(b, algorithm)
 		b = append(b, ",\n        \"digest\": \""...)
 		b = hex.AppendEncode(b, r.Digest)
 		b = append(b, "\"\n      }"...)
@@ -829,29 +829,6 @@ func statementSize(m *manifest.Manifest, modelName, algorithm string) int {
 		n += per + len(m.Resources[i].Path)
 	}
 	return n
-}
-
-// appendJSONString appends s as a JSON string exactly as encoding/json
-// writes it with HTML escaping off. Names made of printable ASCII other
-// than the quote and the backslash, nearly all of them, are copied as
-// they are; anything else goes through encoding/json itself (invalid
-// UTF-8, control characters, U+2028 and U+2029 are its business).
-func appendJSONString(b []byte, s string) []byte {
-	plain := true
-	for i := 0; i < len(s) && plain; i++ {
-		c := s[i]
-		plain = c >= 0x20 && c < 0x7f && c != '"' && c != '\\'
-	}
-	if plain {
-		b = append(b, '"')
-		b = append(b, s...)
-		return append(b, '"')
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.Encode(s) // a string always encodes
-	return append(b, bytes.TrimSuffix(buf.Bytes(), []byte("\n"))...)
 }
 
 // checkSerialization reports whether s can be written as a predicate.

@@ -116,7 +116,7 @@ func Verify(ctx context.Context, modelPath string, v Verifier, opts VerifyOption
 		return nil, err
 	}
 	if signed == nil {
-		return nil, fmt.Errorf("verify %s: the %s verifier returned no result", sigPath, v.Method())
+		return nil, fmt.Errorf("verify %q: the %s verifier returned no result", sigPath, v.Method())
 	}
 	for _, w := range signed.Warnings {
 		log.Warn(w, "signature", sigPath)
@@ -239,7 +239,7 @@ func signaturePath(modelPath string, single bool, p string, modelRelative bool) 
 	}
 	abs, err := filepath.Abs(p)
 	if err != nil {
-		return "", fmt.Errorf("signature path %s: %w", p, err)
+		return "", fmt.Errorf("signature path %q: %w", p, err)
 	}
 	return abs, nil
 }

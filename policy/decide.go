@@ -197,16 +197,22 @@ func (p *Policy) record(ctx context.Context, d *Decision, work func()) {
 func (p *Policy) decide(ctx context.Context, d *Decision) {
 	t, m, ok := p.resolve(d)
 	if !ok {
-		if d.Code == CodeNoRule {
-			// Say so when an exact key leads here through a symlink: the
-			// operator may expect it to apply.
-			for _, note := range p.sections[d.Kind].unresolvedKeys(d.CanonicalPath) {
-				d.Reason += "; " + note
-			}
-		}
+		p.noteUnresolvedKeys(d)
 		return
 	}
 	p.apply(ctx, d, t, m, "")
+}
+
+// noteUnresolvedKeys adds to the reason of a no-rule denial each exact
+// key that leads to the path through a symlink: the operator may expect
+// it to apply. Explanations list them as Notes instead.
+func (p *Policy) noteUnresolvedKeys(d *Decision) {
+	if d.Code != CodeNoRule {
+		return
+	}
+	for _, note := range p.sections[d.Kind].unresolvedKeys(d.CanonicalPath) {
+		d.Reason += "; " + note
+	}
 }
 
 // apply decides d by the rule m that applies to the canonical target t:

@@ -50,9 +50,7 @@ func parseHubKey(r *rule) string {
 // commit hash, or "".
 func commitProblem(s string) string {
 	const want = "write \"hf:ORG/NAME@\" and the 40 lowercase hex digits of a commit, or \"hf:ORG/NAME\" for every commit"
-	hex := s != "" && !strings.ContainsFunc(s, func(r rune) bool {
-		return !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f' || r >= 'A' && r <= 'F')
-	})
+	hex := isHex(s)
 	switch {
 	case hfcache.IsCommit(s):
 		return ""
@@ -121,6 +119,7 @@ func (p *Policy) decideHubIn(ctx context.Context, kind Kind, root hfcache.Root, 
 	p.record(ctx, &d, func() {
 		res, t, m, ok := p.resolveHub(&d, root, id, revision, same)
 		if !ok {
+			p.noteUnresolvedKeys(&d)
 			return
 		}
 		linkRoot := res.BlobsDir
@@ -203,9 +202,6 @@ func (p *Policy) resolveHub(d *Decision, root hfcache.Root, id, revision string,
 	if m.rule == nil {
 		d.deny(CodeNoRule, "no rule in %s matches Hugging Face id %s at commit %s (no key %s or %s) nor its snapshot %s",
 			sec.path, quote(id), res.Commit, quote(hubPrefix+id+"@"+res.Commit), quote(hubPrefix+id), quote(res.SnapshotDir))
-		for _, note := range sec.unresolvedKeys(res.SnapshotDir) {
-			d.Reason += "; " + safeText(note)
-		}
 		return nil, target{}, match{}, false
 	}
 	return res, target{path: res.SnapshotDir, isDir: true}, m, true

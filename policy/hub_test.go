@@ -2,6 +2,7 @@ package policy
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"maps"
 	"os"
@@ -410,5 +411,28 @@ func mustRemove(t testing.TB, p string) {
 	t.Helper()
 	if err := os.Remove(p); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestHubNoRuleNotesOnce: an exact key that is a symlink to the snapshot
+// does not apply (exact keys are never resolved), and says so once: in
+// the decision's reason, and in an explanation's notes, not also in its
+// why.
+func TestHubNoRuleNotesOnce(t *testing.T) {
+	fx := newHubFixture(t)
+	commit := fx.cache.Add("org/m", "main", signedFiles(t, fx.s, tinyModel))
+	link := filepath.Join(tempDir(t), "current")
+	if err := os.Symlink(fx.cache.Repo("org/m").SnapshotDir(commit), link); err != nil {
+		t.Fatal(err)
+	}
+	p := mustParse(t, "", doc(obj{{"k", fx.signer}}, obj{{link + "/", obj{{"signer", "k"}}}}, nil), quietOptions(nil))
+	const note = "exact keys are never resolved"
+	d := p.DecideHub(context.Background(), Model, fx.root, "org/m", "")
+	if d.Code != CodeNoRule || strings.Count(d.Reason, note) != 1 {
+		t.Errorf("decision: code %s, reason %q", d.Code, d.Reason)
+	}
+	e := p.ExplainHub(Model, fx.root, "org/m", "")
+	if e.Code != CodeNoRule || len(e.Notes) != 1 || strings.Contains(e.Why, note) || strings.Count(e.String(), note) != 1 {
+		t.Errorf("explanation: code %s, why %q, notes %q", e.Code, e.Why, e.Notes)
 	}
 }

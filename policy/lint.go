@@ -7,6 +7,8 @@ import (
 	"regexp/syntax"
 	"strings"
 	"unicode"
+
+	"github.com/modelgate/modelgate/internal/fsperm"
 )
 
 // LintReport is the result of Lint: every load error (any one refuses the
@@ -44,7 +46,7 @@ func (r *LintReport) OK() bool { return len(r.Errors) == 0 }
 //   - hub keys ("hf:ID") whose ids differ only in case (ids compare
 //     exactly, so each applies only to the id spelled its way);
 //   - the policy file or a trust file that someone other than root and
-//     the current user can change (see replaceable).
+//     the current user can change (see fsperm.Replaceable).
 //
 // The error is non-nil only when the file cannot be read.
 func Lint(path string) (*LintReport, error) {
@@ -55,7 +57,7 @@ func Lint(path string) (*LintReport, error) {
 	l := newLoader(path, data, dir)
 	l.load()
 	l.lint()
-	if why := replaceable(path); why != "" {
+	if why := fsperm.Replaceable(path); why != "" {
 		l.warnf(0, "", "the policy file %s: whoever can change it decides which models load and whom they must be signed by", why)
 	}
 	sortProblems(l.errors)
@@ -80,7 +82,7 @@ func (l *loader) lint() {
 			l.warnf(s.off, s.path, "signer %s is not used by any entry", quote(s.name))
 		}
 		for _, tf := range s.trustFiles {
-			if why := replaceable(tf.file); why != "" {
+			if why := fsperm.Replaceable(tf.file); why != "" {
 				l.warnf(tf.off, tf.path, "trust file %s: whoever can change it chooses whom signer %s trusts", why, quote(s.name))
 			}
 		}

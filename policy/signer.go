@@ -133,17 +133,12 @@ func (l *loader) loadSigner(name string, off int, obj *strictjson.Value, path js
 // signerMethod returns the signer's verification method, or "" after
 // reporting why it has none valid.
 func (l *loader) signerMethod(obj *strictjson.Value, path jsonPath) string {
-	var mv *strictjson.Value
-	for _, m := range members(obj) {
-		if m.Key == "verification_method" {
-			mv = m.Value
-		}
-	}
-	if mv == nil {
+	m := obj.Member("verification_method")
+	if m == nil {
 		l.errorf(obj.Offset, path, `missing "verification_method" (one of %s)`, strings.Join(methods, ", "))
 		return ""
 	}
-	mp := path.key("verification_method")
+	mv, mp := m.Value, path.key("verification_method")
 	method, ok := l.str(mv, mp)
 	if !ok {
 		return ""

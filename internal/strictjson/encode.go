@@ -50,16 +50,38 @@ func encode(b *bytes.Buffer, v *Value) {
 	}
 }
 
-// encodeString writes s as a JSON string. Strings come from Parse, which
-// refuses invalid UTF-8, so encoding cannot fail.
+// encodeString writes s as a JSON string (see AppendString).
 func encodeString(b *bytes.Buffer, s string) {
-	enc := json.NewEncoder(b)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s)
-	b.Truncate(b.Len() - 1) // Encode's newline
+	b.Write(AppendString(b.AvailableBuffer(), s))
 }
 
-// NewString returns a string value.
+// AppendString appends s as a JSON string exactly as encoding/json writes
+// it with HTML escaping off. Strings of printable ASCII other than the
+// quote and the backslash, nearly all of them, are copied as they are;
+// anything else goes through encoding/json itself (control characters,
+// U+2028 and U+2029 are its business). JSON holds only Unicode text: an
+// invalid UTF-8 byte is written as U+FFFD, so a caller whose string may
+// hold one must refuse it first.
+func AppendString(b []byte, s string) []byte {
+	plain := true
+	for i := 0; i < len(s) && plain; i++ {
+		c := s[i]
+		plain = c >= 0x20 && c < 0x7f && c != '"' && c != '\\'
+	}
+	if plain {
+		b = append(b, '"')
+		b = append(b, s...)
+		return append(b, '"')
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.Encode(s) // a string always encodes
+	return append(b, bytes.TrimSuffix(buf.Bytes(), []byte("\n"))...)
+}
+
+// NewString returns a string value. s should be valid UTF-8, as every
+// string Parse returns is: Encode writes an invalid byte as U+FFFD.
 func NewString(s string) *Value { return &Value{Kind: String, Str: s} }
 
 // With returns a copy of the object v with the member key's value set to

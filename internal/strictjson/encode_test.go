@@ -1,6 +1,11 @@
 package strictjson
 
-import "testing"
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+)
 
 // TestEncode: a parsed document encodes compactly with members in order,
 // numbers as written and no HTML escaping; With replaces or adds one
@@ -33,5 +38,22 @@ func TestEncode(t *testing.T) {
 	}
 	if got := string(Encode(v)); got != `{"name":"a","path":"/old","extra":{"x":1}}` {
 		t.Errorf("original changed: %s", got)
+	}
+}
+
+// TestAppendString: the plain-ASCII shortcut and the encoding/json path
+// both write what encoding/json writes with HTML escaping off.
+func TestAppendString(t *testing.T) {
+	t.Parallel()
+	for _, s := range []string{"", "model.safetensors", "a b/c~", `q"uote`, `back\slash`, "<&>", "tab\there", "\x7f", "é", "\u2028\u2029", "bad\xffbyte"} {
+		var want bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(s); err != nil {
+			t.Fatal(err)
+		}
+		if got := string(AppendString([]byte("x"), s)); got != "x"+strings.TrimSuffix(want.String(), "\n") {
+			t.Errorf("AppendString(%q) = %s, want x%s", s, got, want.String())
+		}
 	}
 }

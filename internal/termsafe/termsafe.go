@@ -4,7 +4,8 @@
 // forge a line: no escape sequence, no carriage return, no bidi override,
 // no zero-width character, no invalid UTF-8 byte is left raw.
 //
-// It is the one rule for package policy (reasons, problems) and the
+// It is the one rule for package policy (reasons, problems), package
+// modelsig (parsers' messages that repeat bytes of a signature) and the
 // command line (every text line it prints).
 package termsafe
 
