@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/modelgate/modelgate/internal/safefile"
 )
 
 // lockDir is the folder a sign of modelPath locks: the model folder, or a
@@ -113,4 +115,44 @@ func syncDir(dir string) {
 		d.Sync()
 		d.Close()
 	}
+}
+
+// ReplaceError says why Sign will not write its signature over what is
+// at the signature path.
+type ReplaceError struct {
+	Path   string
+	Reason string // what is there, e.g. "is not a signature modelgate can read"
+}
+
+func (e *ReplaceError) Error() string {
+	return fmt.Sprintf("%q %s; sign does not replace it", e.Path, e.Reason)
+}
+
+// ExistingSignature reads what the signature path holds before a
+// signature is written there: nil for nothing to lose (no file, or an
+// empty one, such as mktemp makes for a signature path), the bundle of a
+// signature, or a *ReplaceError for anything else. Sign never replaces
+// anything else: a mistyped signature path naming a model's weights would
+// otherwise overwrite them, and the new signature would leave them out.
+// The bundle is read, never verified: whose signature it is can only
+// make a caller refuse.
+func ExistingSignature(path string) (*Bundle, error) {
+	fi, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("signature %q: %w", path, err)
+	case !fi.Mode().IsRegular():
+		// A FIFO would block the read; a symlink or a folder is nothing
+		// a signature should replace.
+		return nil, &ReplaceError{Path: path, Reason: "exists and is not a regular file (" + safefile.Kind(fi.Mode()) + ")"}
+	case fi.Size() == 0:
+		return nil, nil
+	}
+	b, err := ReadBundle(path)
+	if err != nil {
+		return nil, &ReplaceError{Path: path, Reason: "already exists and is not a signature modelgate can read"}
+	}
+	return b, nil
 }

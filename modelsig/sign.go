@@ -155,7 +155,9 @@ type SignResult struct {
 // impossible signature (say, a tiny shard size) fails at once with the
 // shard size that would work. Directory symlinks are refused (see
 // manifest.Options.Expected): a signature must never be one its own
-// verification rejects.
+// verification rejects. The signature path must hold nothing, an empty
+// file or a signature (see ExistingSignature): anything else is a
+// *ReplaceError, before anything is hashed.
 func Sign(ctx context.Context, modelPath string, s Signer, opts SignOptions) (*SignResult, error) {
 	if s == nil {
 		return nil, errors.New("sign: no signer")
@@ -170,6 +172,9 @@ func Sign(ctx context.Context, modelPath string, s Signer, opts SignOptions) (*S
 	}
 	if isModelItself(modelPath, sigPath) {
 		return nil, fmt.Errorf("sign %q: the signature path %q is the model itself", modelPath, sigPath)
+	}
+	if _, err := ExistingSignature(sigPath); err != nil {
+		return nil, err
 	}
 	ser := opts.Serialization
 	if ser.Method == "" {

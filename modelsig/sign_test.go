@@ -553,7 +553,8 @@ func TestSignErrors(t *testing.T) {
 	t.Run("signature path is a directory", func(t *testing.T) {
 		model := testpki.Model(t, map[string]string{"a": "a", "model.sig/x": "x"})
 		_, err := Sign(ctx, model, s, SignOptions{})
-		if err == nil || !strings.HasPrefix(err.Error(), "write signature "+strconv.Quote(filepath.Join(model, "model.sig"))+": ") {
+		var re *ReplaceError
+		if !errors.As(err, &re) || re.Path != filepath.Join(model, "model.sig") || !strings.Contains(err.Error(), "is not a regular file (a directory)") {
 			t.Errorf("error %v", err)
 		}
 		if got := listing(model); !reflect.DeepEqual(got, []string{"a", "model.sig"}) {
@@ -623,13 +624,35 @@ func TestSignErrors(t *testing.T) {
 			t.Errorf("error %v", err)
 		}
 	})
+	// Sign writes over nothing but a signature or an empty file: a
+	// signature path naming a model's own weights, say, is refused and
+	// the file left as it was.
+	for name, content := range map[string]string{"not a signature": "old junk", "JSON, not a bundle": `{"a": 1}`} {
+		t.Run(name, func(t *testing.T) {
+			model := testpki.Model(t, map[string]string{"a": "a", "model.sig": content})
+			_, err := Sign(ctx, model, s, SignOptions{})
+			var re *ReplaceError
+			if !errors.As(err, &re) || !strings.Contains(err.Error(), "is not a signature modelgate can read; sign does not replace it") {
+				t.Errorf("error %v", err)
+			}
+			if b, _ := os.ReadFile(filepath.Join(model, "model.sig")); string(b) != content {
+				t.Errorf("model.sig now holds %q", b)
+			}
+		})
+	}
 	t.Run("existing signature is replaced and ignored", func(t *testing.T) {
-		model := testpki.Model(t, map[string]string{"a": "a", "model.sig": "old junk"})
+		model := testpki.Model(t, map[string]string{"a": "a"})
+		if _, err := Sign(ctx, model, s, SignOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(model, "b"), []byte("b"), 0o644); err != nil {
+			t.Fatal(err)
+		}
 		res, err := Sign(ctx, model, s, SignOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(res.Manifest.Resources) != 1 || !reflect.DeepEqual(listing(model), []string{"a", "model.sig"}) {
+		if len(res.Manifest.Resources) != 2 || !reflect.DeepEqual(listing(model), []string{"a", "b", "model.sig"}) {
 			t.Errorf("resources %+v, listing %q", res.Manifest.Resources, listing(model))
 		}
 		if _, err := ReadBundle(res.SignaturePath); err != nil {

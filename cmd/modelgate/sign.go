@@ -150,37 +150,34 @@ func readPasswordFile(path string) ([]byte, error) {
 }
 
 // checkSignatureTarget refuses to sign when the signature file would
-// replace something it should not. sign never replaces a file that is
-// not a signature (a model's weights named by a mistyped --signature
-// would otherwise be overwritten, and left out of the very signature that
-// replaced them), nor anything but a regular file. Without --signature
-// (explicit false) it also refuses a model.sig that holds the signature
-// of something else: signing a second single file in a folder would
-// silently replace the first one's (and signing a folder, the signature
-// of a file in it, or the other way round); naming the file with
-// --signature replaces it on purpose. The existing file is peeked at, not
-// verified: the peek only decides whether to refuse, and a forged file
-// can at most make sign refuse, or be replaced as it always was.
+// replace something it should not, before anything is hashed. What
+// modelsig.Sign never replaces (modelsig.ExistingSignature: anything but
+// nothing, an empty file or a signature) is a usage error here. Without
+// --signature (explicit false) sign also refuses a model.sig that holds
+// the signature of something else: signing a second single file in a
+// folder would silently replace the first one's (and signing a folder,
+// the signature of a file in it, or the other way round); naming the file
+// with --signature replaces it on purpose. The existing signature is
+// peeked at, not verified: the peek only decides whether to refuse, and
+// a forged file can at most make sign refuse, or be replaced as it always
+// was.
 func checkSignatureTarget(m model, sigPath string, explicit bool) error {
-	fi, err := os.Lstat(sigPath)
+	b, err := modelsig.ExistingSignature(sigPath)
+	var re *modelsig.ReplaceError
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return nil
+	case errors.As(err, &re):
+		return usageError("%v: remove it first, or pass --signature FILE to write the signature elsewhere", err)
 	case err != nil:
-		return failed(fmt.Errorf("signature %q: %w", sigPath, err))
-	case !fi.Mode().IsRegular():
-		// A FIFO would block the peek; a symlink or a folder is
-		// nothing sign should replace.
-		return usageError("%q exists and is not a regular file; sign does not replace it: pass --signature FILE to write the signature elsewhere", sigPath)
-	case fi.Size() == 0:
-		return nil // nothing to lose, and what mktemp makes for --signature
+		return failed(err)
+	case b == nil || explicit:
+		return nil // nothing to lose, or asked for
 	}
-	subject, single, err := peekSubject(sigPath)
+	subject, single, err := statementSubject(b)
 	switch {
 	case err != nil:
-		return usageError("%q already exists and is not a signature modelgate can read; sign does not replace it: remove it first, or pass --signature FILE to write the signature elsewhere", sigPath)
-	case explicit || (subject == modelsig.ModelName(m.abs) && single == !m.dir):
-		return nil // asked for, or an earlier signature of this model: replace it
+		return usageError("%q already exists and holds a signature whose statement modelgate cannot read; sign does not replace it: remove it first, or pass --signature FILE to write the signature elsewhere", sigPath)
+	case subject == modelsig.ModelName(m.abs) && single == !m.dir:
+		return nil // an earlier signature of this model: replace it
 	}
 	holds := fmt.Sprintf("holds the signature of the folder %q", subject)
 	if single {
@@ -190,14 +187,9 @@ func checkSignatureTarget(m model, sigPath string, explicit bool) error {
 		sigPath, holds, m.arg, sigPath)
 }
 
-// peekSubject reads the signature file at path without verifying it and
-// returns the subject name of its statement and whether it signs a single
-// file (exactly one file, named "." or the subject).
-func peekSubject(path string) (subject string, single bool, err error) {
-	b, err := modelsig.ReadBundle(path)
-	if err != nil {
-		return "", false, err
-	}
+// statementSubject returns the subject name of b's statement and whether
+// it signs a single file (exactly one file, named "." or the subject).
+func statementSubject(b *modelsig.Bundle) (subject string, single bool, err error) {
 	st, err := modelsig.ParseStatement(b.Envelope.PayloadType, b.Envelope.Payload)
 	if err != nil {
 		return "", false, err
