@@ -340,3 +340,54 @@ func TestPassThrough(t *testing.T) {
 		t.Errorf("unknown route: %d %s", r.status, r.body)
 	}
 }
+
+// TestFormModelsParserAgreement: a form body is accepted only when Go's
+// readers and vLLM's (Starlette on python-multipart) cannot find
+// different model fields in it. Each case is a body that Go reads without
+// a model vLLM would load through its resolver (no model, the served
+// "base", or the default), while Starlette reads "evil" or a name of the
+// attacker's making: the gate must refuse it.
+func TestFormModelsParserAgreement(t *testing.T) {
+	for name, tt := range map[string]struct{ ct, body string }{
+		// python-multipart takes "--B" for a delimiter only when CRLF or
+		// "--" follows; Go also takes spaces and tabs (transport padding).
+		"padding after a boundary": {"multipart/form-data; boundary=B",
+			"--B\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nbase\r\n--B \r\nContent-Disposition: form-data; name=\"x\"\r\n\r\n1\r\n--B--\r\n"},
+		// python-multipart ends a header line at CRLF only; Go also at LF.
+		"bare LF in part headers": {"multipart/form-data; boundary=B",
+			"--B\r\nContent-Disposition: form-data; x=1\nY: z; name=\"model\"\r\n\r\nevil\r\n--B--\r\n"},
+		// python-multipart skips a leading CR or LF up to the next "-";
+		// Go skips preamble lines and so never finds this part.
+		"preamble": {"multipart/form-data; boundary=B",
+			"\rjunk--B\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nevil\r\n--B--\r\n"},
+		// Go ends a part at "--B" right after its headers; for
+		// python-multipart that is the part's data.
+		"boundary right after the headers": {"multipart/form-data; boundary=B",
+			"--B\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\n--B\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\nevil\r\n--B--\r\n"},
+		// Starlette decodes field names and values with the charset.
+		"charset": {"multipart/form-data; boundary=B; charset=utf-16-le",
+			"--B\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nbase\r\n--B--\r\n"},
+		// Go reads the boundary "B:", python-multipart "B\:".
+		"escaped boundary": {`multipart/form-data; boundary="B\:"`,
+			"--B\\:\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nevil\r\n--B\\:--\r\n--B:--\r\n"},
+		"extended boundary": {"multipart/form-data; boundary*=UTF-8''B",
+			"--B\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\n1\r\n--B--\r\n"},
+		// Starlette reads a URL-encoded body as Latin-1 before
+		// percent-decoding it: raw "é" is "Ã©" to vLLM.
+		"raw non-ASCII in a URL-encoded form": {"application/x-www-form-urlencoded", "model=\xc3\xa9"},
+	} {
+		if names, err := findModels(tt.ct, []byte(tt.body)); err == nil {
+			t.Errorf("%s: accepted, models %q", name, names)
+		}
+	}
+	// What clients send still reads.
+	ct, body := multipartBody(t, "model", "base", "language", "en")
+	for _, ct := range []string{ct, ct + "; charset=utf-8", ct + "; charset=UTF8"} {
+		if names, err := findModels(ct, []byte(body)); err != nil || len(names) != 1 || names[0] != "base" {
+			t.Errorf("%s: %q, %v", ct, names, err)
+		}
+	}
+	if names, err := findModels("application/x-www-form-urlencoded", []byte("model=%C3%A9&x=1")); err != nil || len(names) != 1 || names[0] != "é" {
+		t.Errorf("percent-encoded form: %q, %v", names, err)
+	}
+}
