@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/modelgate/modelgate/pindir"
 	"github.com/modelgate/modelgate/policy"
@@ -251,6 +252,12 @@ func (g *Gate) serveInference(w http.ResponseWriter, r *http.Request, rt route) 
 			return
 		}
 		if len(hv) == 1 && hv[0] != "" {
+			if !ascii(hv[0]) {
+				// Starlette decodes header values as Latin-1: raw
+				// "é" would name "Ã©" to vLLM, "é" to the gate.
+				g.refuse(w, r, badRequest("body", "model", fmt.Sprintf("modelgate: the %s header has a byte beyond ASCII, which vLLM would read as Latin-1: %s", AdapterHeader, strconv.Quote(hv[0]))))
+				return
+			}
 			names = append(names, hv[0])
 		}
 	}
@@ -334,6 +341,16 @@ func (g *Gate) admitModel(ctx context.Context, ap *activePolicy, name string) (r
 		return false, notFound(name)
 	}
 	return false, &refusal{status: http.StatusForbidden, typ: typePermissionDenied, param: "model", reason: "policy", msg: d.Reason}
+}
+
+// ascii reports whether s is ASCII only.
+func ascii[T string | []byte](s T) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // notFound is vLLM's answer to a model it does not serve

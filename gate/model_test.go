@@ -391,3 +391,21 @@ func TestFormModelsParserAgreement(t *testing.T) {
 		t.Errorf("percent-encoded form: %q, %v", names, err)
 	}
 }
+
+// TestInvocationsAdapterHeaderASCII: vLLM (Starlette) decodes header
+// values as Latin-1, Go keeps their bytes: the adapter header's raw "é"
+// names "é" to the gate, a served adapter, but "Ã©" to vLLM, which would
+// ask its LoRA resolver for that folder. Such a header is refused.
+func TestInvocationsAdapterHeaderASCII(t *testing.T) {
+	h := newHarness(t, withResolver)
+	if r := h.postJSON("/v1/load_lora_adapter", `{"lora_name":"é","lora_path":`+quoteJSON(h.fx.good)+`}`); r.status != http.StatusOK {
+		t.Fatalf("load: %d %s", r.status, r.body)
+	}
+	r := h.postJSON("/invocations", `{"prompt":"x"}`, AdapterHeader, "\xc3\xa9")
+	if r.status != http.StatusBadRequest || !strings.Contains(r.vllmErr(t).Message, "ASCII") {
+		t.Errorf("non-ASCII adapter header: %d %s", r.status, r.body)
+	}
+	if n := len(h.fake.received("/invocations")); n != 0 {
+		t.Errorf("the upstream saw %d invocations, want 0", n)
+	}
+}

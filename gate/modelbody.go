@@ -551,10 +551,8 @@ func multipartModels(boundary string, body []byte) ([]string, error) {
 // it percent-decodes it (as UTF-8), so raw "é" would be "Ã©" to vLLM.
 // Clients percent-encode such bytes.
 func formModels(body []byte) ([]string, error) {
-	for _, c := range body {
-		if c >= utf8.RuneSelf {
-			return nil, errors.New("the form body has a byte beyond ASCII that is not percent-encoded")
-		}
+	if !ascii(body) {
+		return nil, errors.New("the form body has a byte beyond ASCII that is not percent-encoded")
 	}
 	vals, err := url.ParseQuery(string(body))
 	if err != nil {
