@@ -388,10 +388,15 @@ func jsonMedia(r *http.Request) *refusal {
 		msg: "Unsupported Media Type: Only 'application/json' is allowed"}
 }
 
+// maxPrealloc bounds the buffer readBody sets aside for a body before
+// its bytes arrive: a Content-Length costs the client nothing to announce.
+const maxPrealloc = 1 << 20
+
 // readBody reads a body the gate must inspect, at most limit bytes and
-// within BodyReadTimeout. A body of announced length is read into a
-// buffer of exactly that size (plus the byte that shows nothing follows),
-// once: this is on the path of every inference request.
+// within BodyReadTimeout. A body of announced length up to maxPrealloc is
+// read into a buffer of exactly that size (plus the byte that shows
+// nothing follows), once: this is on the path of every inference request.
+// A longer one grows its buffer as its bytes arrive.
 func (g *Gate) readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *refusal) {
 	tooLarge := func() *refusal {
 		return &refusal{status: http.StatusRequestEntityTooLarge, typ: typeTooLarge, reason: "too-large",
@@ -405,7 +410,7 @@ func (g *Gate) readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]
 	defer rc.SetReadDeadline(time.Time{})
 	var body []byte
 	var err error
-	if r.ContentLength > 0 {
+	if r.ContentLength > 0 && r.ContentLength < maxPrealloc {
 		body = make([]byte, r.ContentLength+1)
 		var n int
 		n, err = io.ReadFull(r.Body, body)
@@ -415,6 +420,7 @@ func (g *Gate) readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]
 		body = body[:n]
 	} else {
 		var buf bytes.Buffer
+		buf.Grow(int(min(r.ContentLength+1, maxPrealloc)))
 		_, err = buf.ReadFrom(io.LimitReader(r.Body, limit+1))
 		body = buf.Bytes()
 	}

@@ -8,9 +8,13 @@ import (
 	"mime/multipart"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
+
+	"github.com/modelgate/modelgate/internal/allocs"
 )
 
 // TestUnknownModelNames: without a resolver directory, a request naming
@@ -104,6 +108,30 @@ func TestModelBodyTooLarge(t *testing.T) {
 	}
 	if n := len(h.fake.requests()); n != 0 {
 		t.Errorf("the upstream saw %d requests", n)
+	}
+}
+
+// TestModelBodyAnnouncedLength: the memory a body takes follows the
+// bytes that arrive, not the Content-Length the client announces: a
+// header that announces the largest body allowed and sends none must not
+// cost the gate that much memory per connection.
+func TestModelBodyAnnouncedLength(t *testing.T) {
+	allocs.SkipUnderRace(t)
+	h := newHarness(t)
+	var ref *refusal
+	n := allocs.Bytes(func() {
+		// As net/http's server reads it: the bytes that came, then
+		// the connection ends short of the length.
+		body := io.MultiReader(strings.NewReader(`{"model":"base"}`), iotest.ErrReader(io.ErrUnexpectedEOF))
+		r := httptest.NewRequest(http.MethodPost, "/v1/completions", body)
+		r.ContentLength = DefaultMaxBodyBytes
+		_, ref = h.gate.readBody(httptest.NewRecorder(), r, DefaultMaxBodyBytes)
+	})
+	if ref == nil || ref.status != http.StatusBadRequest {
+		t.Errorf("a body short of its Content-Length: %+v", ref)
+	}
+	if n > 2<<20 {
+		t.Errorf("reading a 16-byte body announced as %d bytes allocated %d bytes", DefaultMaxBodyBytes, n)
 	}
 }
 
