@@ -171,7 +171,6 @@ type Config struct {
 type activePolicy struct {
 	decider Decider
 	gen     uint64
-	hash    [sha256.Size]byte // of the file as read for this load
 }
 
 // Gate is the HTTP gate. It is safe for concurrent use.

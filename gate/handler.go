@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/modelgate/modelgate/pindir"
 	"github.com/modelgate/modelgate/policy"
@@ -251,6 +252,12 @@ func (g *Gate) serveInference(w http.ResponseWriter, r *http.Request, rt route) 
 			return
 		}
 		if len(hv) == 1 && hv[0] != "" {
+			if !ascii(hv[0]) {
+				// Starlette decodes header values as Latin-1: raw
+				// "é" would name "Ã©" to vLLM, "é" to the gate.
+				g.refuse(w, r, badRequest("body", "model", fmt.Sprintf("modelgate: the %s header has a byte beyond ASCII, which vLLM would read as Latin-1: %s", AdapterHeader, strconv.Quote(hv[0]))))
+				return
+			}
 			names = append(names, hv[0])
 		}
 	}
@@ -336,6 +343,16 @@ func (g *Gate) admitModel(ctx context.Context, ap *activePolicy, name string) (r
 	return false, &refusal{status: http.StatusForbidden, typ: typePermissionDenied, param: "model", reason: "policy", msg: d.Reason}
 }
 
+// ascii reports whether s is ASCII only.
+func ascii[T string | []byte](s T) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
 // notFound is vLLM's answer to a model it does not serve
 // (OpenAIModelRegistry.check_model).
 func notFound(name string) *refusal {
@@ -371,10 +388,15 @@ func jsonMedia(r *http.Request) *refusal {
 		msg: "Unsupported Media Type: Only 'application/json' is allowed"}
 }
 
+// maxPrealloc bounds the buffer readBody sets aside for a body before
+// its bytes arrive: a Content-Length costs the client nothing to announce.
+const maxPrealloc = 1 << 20
+
 // readBody reads a body the gate must inspect, at most limit bytes and
-// within BodyReadTimeout. A body of announced length is read into a
-// buffer of exactly that size (plus the byte that shows nothing follows),
-// once: this is on the path of every inference request.
+// within BodyReadTimeout. A body of announced length up to maxPrealloc is
+// read into a buffer of exactly that size (plus the byte that shows
+// nothing follows), once: this is on the path of every inference request.
+// A longer one grows its buffer as its bytes arrive.
 func (g *Gate) readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *refusal) {
 	tooLarge := func() *refusal {
 		return &refusal{status: http.StatusRequestEntityTooLarge, typ: typeTooLarge, reason: "too-large",
@@ -388,7 +410,7 @@ func (g *Gate) readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]
 	defer rc.SetReadDeadline(time.Time{})
 	var body []byte
 	var err error
-	if r.ContentLength > 0 {
+	if r.ContentLength > 0 && r.ContentLength < maxPrealloc {
 		body = make([]byte, r.ContentLength+1)
 		var n int
 		n, err = io.ReadFull(r.Body, body)
@@ -398,6 +420,7 @@ func (g *Gate) readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]
 		body = body[:n]
 	} else {
 		var buf bytes.Buffer
+		buf.Grow(int(min(r.ContentLength+1, maxPrealloc)))
 		_, err = buf.ReadFrom(io.LimitReader(r.Body, limit+1))
 		body = buf.Bytes()
 	}

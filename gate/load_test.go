@@ -140,6 +140,20 @@ func TestSageMakerAdapters(t *testing.T) {
 			}
 		})
 	}
+	t.Run("query raw non-ASCII", func(t *testing.T) {
+		// Starlette decodes the query string as Latin-1 before it
+		// percent-decodes it: raw "é" in src is "Ã©" to SageMaker's
+		// handler, so vLLM would load another folder than the one
+		// decided.
+		h := newHarness(t)
+		r := h.raw(http.MethodPost, "/adapters?name=q&src="+h.fx.good+"\xc3\xa9", "")
+		if r.status != http.StatusBadRequest {
+			t.Fatalf("%d %s, want 400", r.status, r.body)
+		}
+		if n := len(h.fake.received("/adapters")); n != 0 || h.calls.Load() != 0 {
+			t.Errorf("the upstream saw %d requests; %d decisions", n, h.calls.Load())
+		}
+	})
 }
 
 // TestLoadBodyStrict: the load body is read exactly as vLLM reads it, or

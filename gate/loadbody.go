@@ -221,8 +221,13 @@ func parseAdapterRequest(body []byte, rawQuery string) (loadRequest, error) {
 
 // parseQuery parses a query string strictly: no parameter twice (Starlette
 // keeps the last), valid escapes and UTF-8, "&" as the only separator (Go
-// refuses ";", which some Python parsers split on).
+// refuses ";", which some Python parsers split on), and no raw byte beyond
+// ASCII (Starlette decodes the query string as Latin-1 before it
+// percent-decodes it, so raw "é" would be "Ã©" to vLLM).
 func parseQuery(raw string) (map[string]string, error) {
+	if !ascii(raw) {
+		return nil, fmt.Errorf("the query string has a byte beyond ASCII that is not percent-encoded")
+	}
 	vals, err := url.ParseQuery(raw)
 	if err != nil {
 		return nil, fmt.Errorf("the query string cannot be parsed: %v", err)

@@ -34,11 +34,11 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		}, []string{"kind", "outcome"}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "modelgate_gate_refused_requests_total",
-			Help: "Requests the gate answered itself instead of forwarding, by reason (policy, unknown-model, dev-route, path, body, too-large, media-type, method, upgrade, unauthorized, names-unknown, starting).",
+			Help: "Requests the gate answered itself instead of forwarding, by reason (policy, unknown-model, dev-route, path, body, too-large, media-type, method, upgrade, unauthorized, names-unknown, starting, pin).",
 		}, []string{"reason"}),
 		wouldDeny: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "modelgate_gate_warn_would_refuse_total",
-			Help: "Warn mode: requests forwarded that enforce mode would have refused, by reason (policy, unknown-model, dev-route, names-unknown).",
+			Help: "Warn mode: requests forwarded that enforce mode would have refused, by reason (policy, unknown-model, dev-route, names-unknown, pin).",
 		}, []string{"reason"}),
 		verifySeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "modelgate_gate_verification_seconds",
@@ -67,7 +67,7 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		}),
 		upstreamErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "modelgate_gate_upstream_errors_total",
-			Help: "Failed calls to vLLM, by call (proxy: a forwarded request; models: GET /v1/models; health: GET /health).",
+			Help: "Failed calls to vLLM, by call (proxy: a forwarded request; models: GET /v1/models; health: GET /health; load: the gate's own load of an adapter from its verified copy).",
 		}, []string{"call"}),
 	}
 	reg.MustRegister(m.requests, m.decisions, m.refused, m.wouldDeny, m.verifySeconds, m.verifying,

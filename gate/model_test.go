@@ -8,9 +8,13 @@ import (
 	"mime/multipart"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
+
+	"github.com/modelgate/modelgate/internal/allocs"
 )
 
 // TestUnknownModelNames: without a resolver directory, a request naming
@@ -104,6 +108,30 @@ func TestModelBodyTooLarge(t *testing.T) {
 	}
 	if n := len(h.fake.requests()); n != 0 {
 		t.Errorf("the upstream saw %d requests", n)
+	}
+}
+
+// TestModelBodyAnnouncedLength: the memory a body takes follows the
+// bytes that arrive, not the Content-Length the client announces: a
+// header that announces the largest body allowed and sends none must not
+// cost the gate that much memory per connection.
+func TestModelBodyAnnouncedLength(t *testing.T) {
+	allocs.SkipUnderRace(t)
+	h := newHarness(t)
+	var ref *refusal
+	n := allocs.Bytes(func() {
+		// As net/http's server reads it: the bytes that came, then
+		// the connection ends short of the length.
+		body := io.MultiReader(strings.NewReader(`{"model":"base"}`), iotest.ErrReader(io.ErrUnexpectedEOF))
+		r := httptest.NewRequest(http.MethodPost, "/v1/completions", body)
+		r.ContentLength = DefaultMaxBodyBytes
+		_, ref = h.gate.readBody(httptest.NewRecorder(), r, DefaultMaxBodyBytes)
+	})
+	if ref == nil || ref.status != http.StatusBadRequest {
+		t.Errorf("a body short of its Content-Length: %+v", ref)
+	}
+	if n > 2<<20 {
+		t.Errorf("reading a 16-byte body announced as %d bytes allocated %d bytes", DefaultMaxBodyBytes, n)
 	}
 }
 
@@ -338,5 +366,74 @@ func TestPassThrough(t *testing.T) {
 	}
 	if r := h.do(http.MethodGet, "/nothing/here", "", ""); r.status != http.StatusNotFound || r.body != `{"detail":"Not Found"}` {
 		t.Errorf("unknown route: %d %s", r.status, r.body)
+	}
+}
+
+// TestFormModelsParserAgreement: a form body is accepted only when Go's
+// readers and vLLM's (Starlette on python-multipart) cannot find
+// different model fields in it. Each case is a body that Go reads without
+// a model vLLM would load through its resolver (no model, the served
+// "base", or the default), while Starlette reads "evil" or a name of the
+// attacker's making: the gate must refuse it.
+func TestFormModelsParserAgreement(t *testing.T) {
+	for name, tt := range map[string]struct{ ct, body string }{
+		// python-multipart takes "--B" for a delimiter only when CRLF or
+		// "--" follows; Go also takes spaces and tabs (transport padding).
+		"padding after a boundary": {"multipart/form-data; boundary=B",
+			"--B\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nbase\r\n--B \r\nContent-Disposition: form-data; name=\"x\"\r\n\r\n1\r\n--B--\r\n"},
+		// python-multipart ends a header line at CRLF only; Go also at LF.
+		"bare LF in part headers": {"multipart/form-data; boundary=B",
+			"--B\r\nContent-Disposition: form-data; x=1\nY: z; name=\"model\"\r\n\r\nevil\r\n--B--\r\n"},
+		// python-multipart skips a leading CR or LF up to the next "-";
+		// Go skips preamble lines and so never finds this part.
+		"preamble": {"multipart/form-data; boundary=B",
+			"\rjunk--B\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nevil\r\n--B--\r\n"},
+		// Go ends a part at "--B" right after its headers; for
+		// python-multipart that is the part's data.
+		"boundary right after the headers": {"multipart/form-data; boundary=B",
+			"--B\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\n--B\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\nevil\r\n--B--\r\n"},
+		// Starlette decodes field names and values with the charset.
+		"charset": {"multipart/form-data; boundary=B; charset=utf-16-le",
+			"--B\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nbase\r\n--B--\r\n"},
+		// Go reads the boundary "B:", python-multipart "B\:".
+		"escaped boundary": {`multipart/form-data; boundary="B\:"`,
+			"--B\\:\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nevil\r\n--B\\:--\r\n--B:--\r\n"},
+		"extended boundary": {"multipart/form-data; boundary*=UTF-8''B",
+			"--B\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\n1\r\n--B--\r\n"},
+		// Starlette reads a URL-encoded body as Latin-1 before
+		// percent-decoding it: raw "é" is "Ã©" to vLLM.
+		"raw non-ASCII in a URL-encoded form": {"application/x-www-form-urlencoded", "model=\xc3\xa9"},
+	} {
+		if names, err := findModels(tt.ct, []byte(tt.body)); err == nil {
+			t.Errorf("%s: accepted, models %q", name, names)
+		}
+	}
+	// What clients send still reads.
+	ct, body := multipartBody(t, "model", "base", "language", "en")
+	for _, ct := range []string{ct, ct + "; charset=utf-8", ct + "; charset=UTF8"} {
+		if names, err := findModels(ct, []byte(body)); err != nil || len(names) != 1 || names[0] != "base" {
+			t.Errorf("%s: %q, %v", ct, names, err)
+		}
+	}
+	if names, err := findModels("application/x-www-form-urlencoded", []byte("model=%C3%A9&x=1")); err != nil || len(names) != 1 || names[0] != "é" {
+		t.Errorf("percent-encoded form: %q, %v", names, err)
+	}
+}
+
+// TestInvocationsAdapterHeaderASCII: vLLM (Starlette) decodes header
+// values as Latin-1, Go keeps their bytes: the adapter header's raw "é"
+// names "é" to the gate, a served adapter, but "Ã©" to vLLM, which would
+// ask its LoRA resolver for that folder. Such a header is refused.
+func TestInvocationsAdapterHeaderASCII(t *testing.T) {
+	h := newHarness(t, withResolver)
+	if r := h.postJSON("/v1/load_lora_adapter", `{"lora_name":"é","lora_path":`+quoteJSON(h.fx.good)+`}`); r.status != http.StatusOK {
+		t.Fatalf("load: %d %s", r.status, r.body)
+	}
+	r := h.postJSON("/invocations", `{"prompt":"x"}`, AdapterHeader, "\xc3\xa9")
+	if r.status != http.StatusBadRequest || !strings.Contains(r.vllmErr(t).Message, "ASCII") {
+		t.Errorf("non-ASCII adapter header: %d %s", r.status, r.body)
+	}
+	if n := len(h.fake.received("/invocations")); n != 0 {
+		t.Errorf("the upstream saw %d invocations, want 0", n)
 	}
 }

@@ -45,7 +45,9 @@ func findModels(contentType string, body []byte) ([]string, error) {
 	var err error
 	switch media {
 	case "multipart/form-data":
-		names, err = multipartModels(params["boundary"], body)
+		if err = multipartType(contentType, params); err == nil {
+			names, err = multipartModels(params["boundary"], body)
+		}
 	case "application/x-www-form-urlencoded":
 		names, err = formModels(body)
 	default:
@@ -401,14 +403,96 @@ func jsonError(err error) error {
 	return fmt.Errorf("the body is not valid JSON: %v", err)
 }
 
+// multipartType refuses a multipart Content-Type that Starlette (with
+// python-multipart's parse_options_header) reads differently from
+// mime.ParseMediaType: a backslash in a quoted value (Go drops it before
+// some characters, Python only before \ and "), which moves the
+// boundary; an extended (RFC 2231) parameter, which Go decodes and
+// python-multipart ignores; a charset other than UTF-8, with which
+// Starlette decodes every field name and value.
+func multipartType(contentType string, params map[string]string) error {
+	if strings.ContainsAny(contentType, `\*`) {
+		return fmt.Errorf("the multipart Content-Type %s has an escaped or extended parameter", strconv.Quote(contentType))
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") {
+		return fmt.Errorf("the multipart Content-Type has the charset %s: only UTF-8 forms are read", strconv.Quote(cs))
+	}
+	return nil
+}
+
+var (
+	crlf      = []byte("\r\n")
+	headerEnd = []byte("\r\n\r\n")
+)
+
+// multipartFraming refuses a multipart body that Go's reader and
+// python-multipart (vLLM's, through Starlette) could split into different
+// parts, so that a part only vLLM sees could name the model. Go's reader
+// is the lenient one: it skips a preamble, takes "--B" followed by
+// spaces or tabs for a delimiter, ends a header line at a bare LF, and
+// ends a part at a "--B" right after its headers; python-multipart reads
+// each of those as part data or header text (or skips a leading CR or LF
+// up to the next "-"). The one framing both read alike is required: the
+// body starts with "--B" CRLF, each part's header lines end with CRLF,
+// no part's data starts with "--B", and every CRLF "--B" in the body is
+// a delimiter, followed by CRLF or "--".
+func multipartFraming(boundary string, body []byte) error {
+	dash := []byte("--" + boundary)
+	delim := []byte("\r\n--" + boundary)
+	if !bytes.HasPrefix(body, dash) || !bytes.HasPrefix(body[len(dash):], crlf) {
+		return errors.New("the multipart body does not start with its boundary line")
+	}
+	i := len(dash) + len(crlf)
+	for {
+		end := bytes.Index(body[i:], headerEnd)
+		if end <= 0 {
+			return errors.New("a multipart part has no headers, or they do not end")
+		}
+		if err := crlfLines(body[i : i+end]); err != nil {
+			return err
+		}
+		data := i + end + len(headerEnd)
+		if bytes.HasPrefix(body[data:], dash) {
+			return errors.New("a multipart part's data starts with the boundary")
+		}
+		n := bytes.Index(body[data:], delim)
+		if n < 0 {
+			return errors.New("a multipart part does not end with a boundary")
+		}
+		i = data + n + len(delim)
+		switch {
+		case bytes.HasPrefix(body[i:], []byte("--")):
+			return nil
+		case !bytes.HasPrefix(body[i:], crlf):
+			return errors.New("a multipart boundary is followed by something other than CRLF or --")
+		}
+		i += len(crlf)
+	}
+}
+
+// crlfLines refuses a CR or LF in part headers that is not part of a
+// CRLF line end.
+func crlfLines(h []byte) error {
+	for j, c := range h {
+		if (c == '\n' && (j == 0 || h[j-1] != '\r')) || (c == '\r' && (j+1 == len(h) || h[j+1] != '\n')) {
+			return errors.New("a multipart part's headers have a line that does not end with CRLF")
+		}
+	}
+	return nil
+}
+
 // multipartModels reads the "model" field of a multipart/form-data body.
-// Parts are taken raw (no quoted-printable decoding), and a part whose
-// headers another parser might read differently is refused: extended
-// (RFC 2231) parameters, more than one Content-Disposition, a model part
-// with a file name or a transfer encoding.
+// Parts are taken raw (no quoted-printable decoding), and a body or part
+// another parser might read differently is refused: framing other than
+// multipartFraming's, extended (RFC 2231) parameters, more than one
+// Content-Disposition, a model part with a file name or a transfer
+// encoding.
 func multipartModels(boundary string, body []byte) ([]string, error) {
 	if boundary == "" {
 		return nil, errors.New("the multipart Content-Type has no boundary")
+	}
+	if err := multipartFraming(boundary, body); err != nil {
+		return nil, err
 	}
 	mr := multipart.NewReader(bytes.NewReader(body), boundary)
 	var names []string
@@ -462,8 +546,14 @@ func multipartModels(boundary string, body []byte) ([]string, error) {
 	return names, nil
 }
 
-// formModels reads the "model" field of a URL-encoded form.
+// formModels reads the "model" field of a URL-encoded form. A raw byte
+// beyond ASCII is refused: Starlette decodes the body as Latin-1 before
+// it percent-decodes it (as UTF-8), so raw "é" would be "Ã©" to vLLM.
+// Clients percent-encode such bytes.
 func formModels(body []byte) ([]string, error) {
+	if !ascii(body) {
+		return nil, errors.New("the form body has a byte beyond ASCII that is not percent-encoded")
+	}
 	vals, err := url.ParseQuery(string(body))
 	if err != nil {
 		return nil, fmt.Errorf("the form body cannot be parsed: %v", err)

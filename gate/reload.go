@@ -55,7 +55,7 @@ func (g *Gate) reload(trigger string, onlyIfChanged bool) error {
 		return err
 	}
 	g.nextGen++
-	g.pol.Store(&activePolicy{decider: d, gen: g.nextGen, hash: hash})
+	g.pol.Store(&activePolicy{decider: d, gen: g.nextGen})
 	g.metrics.reloads.Inc()
 	g.metrics.policyLoaded.SetToCurrentTime()
 	g.log.Info("policy in force", "policy", g.cfg.PolicyFile, "trigger", trigger, "generation", g.nextGen, "mode", string(g.cfg.Mode))

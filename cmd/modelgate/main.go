@@ -5,9 +5,12 @@
 // The command line is a contract (see docs/cli.md): exit code 0 means every
 // artifact was allowed or verified, 1 means a decision went against the
 // caller, 2 means the command could not do its job, and 130 or 143 mean a
-// SIGINT or SIGTERM interrupted it. This package only parses flags, prints
-// results and maps errors to exit codes; the work is done by packages
-// policy, modelsig and manifest.
+// SIGINT or SIGTERM interrupted it; exec, once vLLM runs, exits with
+// vLLM's own code. This package parses flags, prints results and maps
+// errors to exit codes; the work is done by packages policy, modelsig,
+// manifest, hashcache and pindir, and for vLLM by vllmcmd, launch and gate.
+// What it does itself beyond that is supervising vLLM behind the gate
+// (exec --listen: listen.go, vllmproc_*.go).
 package main
 
 import (

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"errors"
+	"io/fs"
 	"os"
 	"strings"
 
@@ -118,7 +120,11 @@ func apiKeys(file string) ([]string, error) {
 	}
 	fh, err := os.Open(file)
 	if err != nil {
-		return nil, usageError("--upstream-api-key-file: %v", err)
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the file is named once, quoted
+		}
+		return nil, usageError("--upstream-api-key-file %q: %v", file, err)
 	}
 	defer fh.Close()
 	var keys []string
@@ -129,10 +135,10 @@ func apiKeys(file string) ([]string, error) {
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, usageError("--upstream-api-key-file %s: %v", file, err)
+		return nil, usageError("--upstream-api-key-file %q: %v", file, err)
 	}
 	if len(keys) == 0 {
-		return nil, usageError("--upstream-api-key-file %s: no key in the file", file)
+		return nil, usageError("--upstream-api-key-file %q: no key in the file", file)
 	}
 	return keys, nil
 }
