@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/modelgate/modelgate/launch"
+	"github.com/modelgate/modelgate/manifest"
 	"github.com/modelgate/modelgate/pindir"
 	"github.com/modelgate/modelgate/policy"
 )
@@ -69,8 +70,9 @@ func (f *execFlags) checkListen(changed func(string) bool) error {
 // gate. Everything that can fail without vLLM (its address, its argv,
 // the gate and its listeners) is done before vLLM starts, so that such a
 // failure (exit 2) never costs a model load. It returns once vLLM has
-// exited, with vLLM's exit code (see behindGate.finish).
-func (a *app) runBehindGate(ctx context.Context, f *execFlags, plan *launch.Plan, wd string, pins *pindir.Dir) error {
+// exited, with vLLM's exit code (see behindGate.finish). store is the
+// hash cache exec's decisions used (nil when there is none).
+func (a *app) runBehindGate(ctx context.Context, f *execFlags, plan *launch.Plan, wd string, pins *pindir.Dir, store manifest.DigestCache) error {
 	addr, err := launch.NewAddress(f.uds)
 	if err != nil {
 		return failed(err)
@@ -99,7 +101,7 @@ func (a *app) runBehindGate(ctx context.Context, f *execFlags, plan *launch.Plan
 	// The gate is a server: digests in memory in front of the store
 	// (exec's decisions above used the store alone). Adapters it allows
 	// are copied into the same pin folder as the start-up artifacts.
-	pol := policy.Options{TUFCacheDir: f.tufCache, Cache: a.openServerCache(&f.cache), Pins: pins}
+	pol := policy.Options{TUFCacheDir: f.tufCache, Cache: serverCache(&f.cache, store), Pins: pins}
 	s, err := a.openGate(f.policy, pol, &f.gate, f.listen, gateTarget{
 		upstream: addr.Upstream(), workdir: wd, home: plan.Home, resolverDir: plan.Env.ResolverDir,
 		rootPath: plan.Command.RootPath, apiKeys: keys, hub: hub, startHeld: true,
