@@ -3,7 +3,10 @@
 // decides every artifact it makes vLLM load under the security policy, and
 // says how vLLM must then be run: its argv pinned to the verified commits
 // and its environment hardened. Executing is the caller's job, and only
-// when the Plan is Runnable.
+// when the Plan is Runnable. Behind the gate (`modelgate exec --listen`)
+// vLLM runs as modelgate's child: NewAddress chooses its private address
+// and StartProcess runs it in a process group of its own; when to release
+// the gate, forward a signal or stop stays with the caller.
 //
 // Artifacts named by path are decided with Policy.Decide; those named by
 // Hugging Face id with Policy.DecideHub in the hub cache vLLM will read

@@ -162,6 +162,22 @@ func (d *Decision) deny(code Code, format string, args ...any) {
 	d.Outcome, d.Code, d.Reason = Denied, code, safeText(fmt.Sprintf(format, args...))
 }
 
+// RecordResult records in d what a successful verification found: the
+// signature checked, the subject digest a digest pin compares, how much
+// was hashed (and how much of it came from the cache), the signer's
+// identity and issuer and the certificate fingerprints as res reports
+// them, and its warnings. It leaves the outcome alone: a verified model
+// may still be denied (by a digest pin, a copy that failed), and a caller
+// that reports less (Decide: identity for sigstore only, fingerprints
+// when the signer logs them) clears the rest after it.
+func (d *Decision) RecordResult(res *modelsig.Result) {
+	d.Signature = res.SignaturePath
+	d.SubjectDigest = SubjectDigest(res)
+	d.Files, d.Bytes, d.CachedBytes = res.Stats.Files, res.Stats.Bytes, res.Stats.CachedBytes
+	d.Identity, d.Issuer = res.Signed.Identity, res.Signed.Issuer
+	d.Fingerprints, d.Warnings = res.Signed.Fingerprints, res.Signed.Warnings
+}
+
 // Decide decides whether the artifact of the given kind at path may be
 // loaded, verifying its signature when its rule requires it
 // (spec/policy.md §4). It never panics and never allows because something
@@ -261,15 +277,12 @@ func (p *Policy) apply(ctx context.Context, d *Decision, t target, m match, link
 		d.deny(CodeError, "verification returned no result")
 		return nil
 	}
-	d.Signature = res.SignaturePath
-	d.SubjectDigest = SubjectDigest(res)
-	d.Files, d.Bytes, d.CachedBytes = res.Stats.Files, res.Stats.Bytes, res.Stats.CachedBytes
-	d.Warnings = res.Signed.Warnings
-	if r.signer.method == methodSigstore {
-		d.Identity, d.Issuer = res.Signed.Identity, res.Signed.Issuer
+	d.RecordResult(res)
+	if r.signer.method != methodSigstore {
+		d.Identity, d.Issuer = "", "" // only a sigstore signer's identity is checked
 	}
-	if r.logFingerprints {
-		d.Fingerprints = res.Signed.Fingerprints
+	if !r.logFingerprints {
+		d.Fingerprints = nil // reported when the signer asks (log_fingerprints)
 	}
 	verified := fmt.Sprintf("%s; signature %s verified with signer %s (%s)", m.why, quote(res.SignaturePath), quote(r.signer.name), r.signer.method)
 	if why := r.pinMismatch(d.SubjectDigest); why != "" {

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"encoding/hex"
+	"reflect"
 	"testing"
 
 	"github.com/modelgate/modelgate/manifest"
@@ -33,5 +34,27 @@ func TestSubjectDigest(t *testing.T) {
 				t.Errorf("got %q, want %q", got, c.want)
 			}
 		})
+	}
+}
+
+// TestRecordResult: a verification result fills the decision's record of
+// what was verified, and leaves the outcome to the caller.
+func TestRecordResult(t *testing.T) {
+	recorded, _ := hex.DecodeString(hexA)
+	res := &modelsig.Result{
+		SignaturePath: "/m/model.sig",
+		Signed: &modelsig.Signed{Identity: "a@example.com", Issuer: "https://issuer.example",
+			Fingerprints: []string{"AA:BB"}, Warnings: []string{"w"}},
+		Statement: &modelsig.Statement{SubjectDigest: recorded},
+		Stats:     manifest.Stats{Files: 3, Bytes: 10, CachedBytes: 20},
+	}
+	d := Decision{Outcome: Denied, Code: CodeVerificationFailed, Reason: "kept", Signature: "/given.sig"}
+	d.RecordResult(res)
+	want := Decision{Outcome: Denied, Code: CodeVerificationFailed, Reason: "kept", Signature: "/m/model.sig",
+		SubjectDigest: "sha256:" + hexA, Files: 3, Bytes: 10, CachedBytes: 20,
+		Identity: "a@example.com", Issuer: "https://issuer.example",
+		Fingerprints: []string{"AA:BB"}, Warnings: []string{"w"}}
+	if !reflect.DeepEqual(d, want) {
+		t.Errorf("RecordResult:\n got %+v\nwant %+v", d, want)
 	}
 }

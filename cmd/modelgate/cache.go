@@ -49,15 +49,7 @@ func (f *cacheFlags) openStore(a *app) (*hashcache.Store, error) {
 // file, as with --no-cache. Commands that hash once and exit use it;
 // `exec` too for its decisions before vLLM starts.
 func (a *app) openCache(f *cacheFlags) manifest.DigestCache {
-	if f.off {
-		return nil
-	}
-	s, err := f.openStore(a)
-	if err != nil {
-		a.logger.Warn("hash cache not used: " + err.Error())
-		return nil
-	}
-	return s
+	return a.openStoreOrWarn(f, "hash cache not used: ")
 }
 
 // openServerCache returns the digest cache for a long-running gate: a
@@ -65,16 +57,36 @@ func (a *app) openCache(f *cacheFlags) manifest.DigestCache {
 // store cannot be used), kept for the gate's life, so that an adapter
 // loaded again is not read again if unchanged. nil with --no-cache.
 func (a *app) openServerCache(f *cacheFlags) manifest.DigestCache {
+	return serverCache(f, a.openStoreOrWarn(f, serverStoreWarning))
+}
+
+// serverStoreWarning begins the warning of a gate whose store cannot be
+// used.
+const serverStoreWarning = "hash cache on disk not used (the gate keeps digests in memory only): "
+
+// serverCache puts a gate's in-memory cache in front of store, the
+// store openStoreOrWarn opened (nil when it could not): exec --listen
+// decides with the store, then serves with this, opening the store once
+// (and so warning once). nil with --no-cache.
+func serverCache(f *cacheFlags, store manifest.DigestCache) manifest.DigestCache {
 	if f.off {
 		return nil
 	}
-	var store manifest.DigestCache
-	if s, err := f.openStore(a); err != nil {
-		a.logger.Warn("hash cache on disk not used (the gate keeps digests in memory only): " + err.Error())
-	} else {
-		store = s
-	}
 	return hashcache.NewMemory(0, store)
+}
+
+// openStoreOrWarn opens the store, or returns nil: with --no-cache, or
+// after logging warning and why the store cannot be used.
+func (a *app) openStoreOrWarn(f *cacheFlags, warning string) manifest.DigestCache {
+	if f.off {
+		return nil
+	}
+	s, err := f.openStore(a)
+	if err != nil {
+		a.logger.Warn(warning + err.Error())
+		return nil
+	}
+	return s
 }
 
 // bytesPhrase says how many bytes were verified, and how many of them

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/modelgate/modelgate/launch"
+	"github.com/modelgate/modelgate/manifest"
 	"github.com/modelgate/modelgate/policy"
 	"github.com/modelgate/modelgate/vllmcmd"
 )
@@ -99,7 +100,15 @@ func (a *app) runExec(ctx context.Context, f *execFlags, argv []string, changed 
 	if err != nil {
 		return failed(fmt.Errorf("working directory: %w", err))
 	}
-	cache := a.openCache(&f.cache)
+	// exec --listen opens the store once, for its decisions and then
+	// behind the gate's memory (see serverCache): one warning if it
+	// cannot be used, the gate's.
+	var cache manifest.DigestCache
+	if f.listen != "" {
+		cache = a.openStoreOrWarn(&f.cache, serverStoreWarning)
+	} else {
+		cache = a.openCache(&f.cache)
+	}
 	pins, err := f.pins.open(a, cache)
 	if err != nil {
 		return err
@@ -144,7 +153,7 @@ func (a *app) runExec(ctx context.Context, f *execFlags, argv []string, changed 
 	// until then.
 	defer releaseAll(holds)
 	if f.listen != "" {
-		return a.runBehindGate(ctx, f, plan, wd, pins)
+		return a.runBehindGate(ctx, f, plan, wd, pins, cache)
 	}
 	return a.startVLLM(plan)
 }

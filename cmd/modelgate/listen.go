@@ -4,19 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/modelgate/modelgate/launch"
+	"github.com/modelgate/modelgate/manifest"
 	"github.com/modelgate/modelgate/pindir"
 	"github.com/modelgate/modelgate/policy"
-	"github.com/modelgate/modelgate/vllmcmd"
 )
 
 // `modelgate exec --listen ADDR`: vLLM runs as modelgate's child on a
@@ -45,11 +43,6 @@ const (
 	waitReport    = time.Minute
 )
 
-// maxSocketPath is the longest unix socket path every Unix accepts
-// (sun_path holds 104 bytes on macOS and the BSDs, 108 on Linux, with the
-// terminating NUL).
-const maxSocketPath = 103
-
 // listenOnlyFlags are exec's flags that configure vLLM behind the gate.
 var listenOnlyFlags = append([]string{"uds", "startup-timeout", "stop-timeout"}, gateFlagNames...)
 
@@ -73,68 +66,18 @@ func (f *execFlags) checkListen(changed func(string) bool) error {
 	return nil
 }
 
-// vllmAddress is where vLLM listens behind the gate.
-type vllmAddress struct {
-	listen   vllmcmd.Listen
-	upstream string // the gate's gate.Config.Upstream
-	dir      string // the unix socket's private folder, or ""
-}
-
-// newVLLMAddress chooses vLLM's address: a unix socket in a new folder
-// only this user may enter (uds), else a free port on 127.0.0.1.
-func newVLLMAddress(uds bool) (*vllmAddress, error) {
-	if !uds {
-		port, err := freeLoopbackPort()
-		if err != nil {
-			return nil, err
-		}
-		return &vllmAddress{listen: vllmcmd.Listen{Host: "127.0.0.1", Port: port}, upstream: "http://127.0.0.1:" + strconv.Itoa(port)}, nil
-	}
-	dir, err := launch.PrivateDir("modelgate-vllm-")
-	if err != nil {
-		return nil, fmt.Errorf("a folder for vLLM's socket: %w", err)
-	}
-	sock := filepath.Join(dir, "vllm.sock")
-	if len(sock) > maxSocketPath {
-		os.Remove(dir)
-		return nil, fmt.Errorf("vLLM's socket path %q is longer than unix sockets allow (%d bytes): point TMPDIR (or XDG_RUNTIME_DIR) at a shorter folder",
-			sock, maxSocketPath)
-	}
-	return &vllmAddress{listen: vllmcmd.Listen{UDS: sock}, upstream: "unix:" + sock, dir: dir}, nil
-}
-
-// freeLoopbackPort asks the kernel for a free port on 127.0.0.1 and
-// frees it again for vLLM. Another process may take it in between: vLLM
-// then fails to start and exec --listen exits with its status. --uds has
-// no such race.
-func freeLoopbackPort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("a free loopback port for vLLM: %w", err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	return port, nil
-}
-
-// remove deletes the socket's folder, once vLLM is gone.
-func (v *vllmAddress) remove() {
-	if v.dir != "" {
-		os.RemoveAll(v.dir)
-	}
-}
-
 // runBehindGate runs vLLM, whose every artifact was allowed, behind the
 // gate. Everything that can fail without vLLM (its address, its argv,
 // the gate and its listeners) is done before vLLM starts, so that such a
 // failure (exit 2) never costs a model load. It returns once vLLM has
-// exited, with vLLM's exit code (see behindGate.finish).
-func (a *app) runBehindGate(ctx context.Context, f *execFlags, plan *launch.Plan, wd string, pins *pindir.Dir) error {
-	addr, err := newVLLMAddress(f.uds)
+// exited, with vLLM's exit code (see behindGate.finish). store is the
+// hash cache exec's decisions used (nil when there is none).
+func (a *app) runBehindGate(ctx context.Context, f *execFlags, plan *launch.Plan, wd string, pins *pindir.Dir, store manifest.DigestCache) error {
+	addr, err := launch.NewAddress(f.uds)
 	if err != nil {
 		return failed(err)
 	}
-	defer addr.remove()
+	defer addr.Remove()
 	configCopy := ""
 	if plan.Command.ConfigFile != "" {
 		if configCopy, err = launch.WriteConfigCopy(plan.Command.ConfigData); err != nil {
@@ -143,7 +86,8 @@ func (a *app) runBehindGate(ctx context.Context, f *execFlags, plan *launch.Plan
 		// modelgate outlives vLLM here: the copy goes with it.
 		defer os.RemoveAll(filepath.Dir(configCopy))
 	}
-	args, err := plan.Argv(configCopy, &addr.listen)
+	vllmListen := addr.Listen()
+	args, err := plan.Argv(configCopy, &vllmListen)
 	if err != nil {
 		return refusedError(err)
 	}
@@ -157,9 +101,9 @@ func (a *app) runBehindGate(ctx context.Context, f *execFlags, plan *launch.Plan
 	// The gate is a server: digests in memory in front of the store
 	// (exec's decisions above used the store alone). Adapters it allows
 	// are copied into the same pin folder as the start-up artifacts.
-	pol := policy.Options{TUFCacheDir: f.tufCache, Cache: a.openServerCache(&f.cache), Pins: pins}
+	pol := policy.Options{TUFCacheDir: f.tufCache, Cache: serverCache(&f.cache, store), Pins: pins}
 	s, err := a.openGate(f.policy, pol, &f.gate, f.listen, gateTarget{
-		upstream: addr.upstream, workdir: wd, home: plan.Home, resolverDir: plan.Env.ResolverDir,
+		upstream: addr.Upstream(), workdir: wd, home: plan.Home, resolverDir: plan.Env.ResolverDir,
 		rootPath: plan.Command.RootPath, apiKeys: keys, hub: hub, startHeld: true,
 	})
 	if err != nil {
@@ -175,18 +119,18 @@ func (a *app) runBehindGate(ctx context.Context, f *execFlags, plan *launch.Plan
 	// reaps vLLM: the watchdog of the first signal must wait for both.
 	a.setInterruptGrace(f.stopTimeout + f.gate.drainTimeout + drainSlack)
 	a.logger.Debug("starting vLLM", "path", path, "argv", redact(args, keys))
-	proc, err := startVLLMProcess(path, args, plan.Env.Environ, wd, a.stdout, a.stderr)
+	proc, err := launch.StartProcess(path, args, plan.Env.Environ, wd, a.stdout, a.stderr)
 	if err != nil {
 		s.close()
 		return failed(fmt.Errorf("start %q: %w", path, err))
 	}
-	a.setForcedExit(proc.kill)
+	a.setForcedExit(proc.Kill)
 	defer a.setForcedExit(nil)
-	a.logger.Info("vLLM started behind the gate", "pid", proc.pid, "vllm", addr.upstream, "listen", f.listen)
+	a.logger.Info("vLLM started behind the gate", "pid", proc.Pid(), "vllm", addr.Upstream(), "listen", f.listen)
 	b := &behindGate{a: a, f: f, g: s, proc: proc, served: make(chan error, 1)}
 	err = b.run(ctx)
-	proc.kill() // every path of run has waited for vLLM; this is the guard
-	<-proc.done
+	proc.Kill() // every path of run has waited for vLLM; this is the guard
+	<-proc.Done()
 	return err
 }
 
@@ -207,7 +151,7 @@ type behindGate struct {
 	a    *app
 	f    *execFlags
 	g    *gateServer
-	proc *vllmProcess
+	proc *launch.Process
 
 	served      chan error // Serve's result
 	serveDone   bool       // served has been received
@@ -255,7 +199,7 @@ func (b *behindGate) waitHealthy(ctx context.Context, started time.Time) (end, e
 	go func() {
 		// A poll in flight ends with vLLM.
 		select {
-		case <-b.proc.done:
+		case <-b.proc.Done():
 			cancel()
 		case <-wctx.Done():
 		}
@@ -271,14 +215,14 @@ func (b *behindGate) waitHealthy(ctx context.Context, started time.Time) (end, e
 		}
 		t.Reset(delay)
 		select {
-		case <-b.proc.done:
+		case <-b.proc.Done():
 			return vllmExited, nil
 		case serr := <-b.served:
 			b.serveDone = true
 			return gateFailed, serr
 		case <-wctx.Done():
 			select {
-			case <-b.proc.done:
+			case <-b.proc.Done():
 				return vllmExited, nil
 			default:
 			}
@@ -300,7 +244,7 @@ func (b *behindGate) waitHealthy(ctx context.Context, started time.Time) (end, e
 // the gate to fail.
 func (b *behindGate) waitEnd(ctx context.Context) (end, error) {
 	select {
-	case <-b.proc.done:
+	case <-b.proc.Done():
 		return vllmExited, nil
 	case <-ctx.Done():
 		return interrupted, nil
@@ -324,12 +268,12 @@ func (b *behindGate) finish(ctx context.Context, ev end, err error, wasHealthy b
 	switch ev {
 	case vllmExited:
 		b.stopGate()
-		code := b.proc.code
+		code, ended := b.proc.ExitStatus()
 		if !wasHealthy {
-			return programExit(code, fmt.Errorf("vLLM %s before it became healthy", b.proc.ended))
+			return programExit(code, fmt.Errorf("vLLM %s before it became healthy", ended))
 		}
 		if code != 0 {
-			return programExit(code, fmt.Errorf("vLLM %s", b.proc.ended))
+			return programExit(code, fmt.Errorf("vLLM %s", ended))
 		}
 		b.a.logger.Info("vLLM exited", "exit_code", code)
 		return programExit(code, nil)
@@ -342,7 +286,8 @@ func (b *behindGate) finish(ctx context.Context, ev end, err error, wasHealthy b
 		case killed:
 			return programExit(code, fmt.Errorf("interrupted (%s): vLLM did not exit within %s (--stop-timeout) and was killed", signalName(sig), b.f.stopTimeout))
 		case code != 0:
-			return programExit(code, fmt.Errorf("interrupted (%s): vLLM %s", signalName(sig), b.proc.ended))
+			_, ended := b.proc.ExitStatus()
+			return programExit(code, fmt.Errorf("interrupted (%s): vLLM %s", signalName(sig), ended))
 		}
 		b.a.logger.Info("vLLM stopped", "signal", signalName(sig))
 		return programExit(0, nil)
@@ -373,18 +318,20 @@ func interruptSignal(ctx context.Context) os.Signal {
 // exit code and whether it had to be killed.
 func (b *behindGate) stopVLLM(sig os.Signal) (code int, killed bool) {
 	b.a.logger.Info("stopping vLLM", "signal", signalName(sig), "timeout", b.f.stopTimeout.String())
-	b.proc.signal(sig)
+	b.proc.Signal(sig)
 	t := time.NewTimer(b.f.stopTimeout)
 	defer t.Stop()
 	select {
-	case <-b.proc.done:
-		return b.proc.code, false
+	case <-b.proc.Done():
+		code, _ := b.proc.ExitStatus()
+		return code, false
 	case <-t.C:
 	}
 	b.a.logger.Warn("vLLM did not exit in time: killing it and its process group", "signal", signalName(sig), "timeout", b.f.stopTimeout.String())
-	b.proc.kill()
-	<-b.proc.done
-	return b.proc.code, true
+	b.proc.Kill()
+	<-b.proc.Done()
+	code, _ = b.proc.ExitStatus()
+	return code, true
 }
 
 // stopGate stops the gate (draining requests in flight, for at most

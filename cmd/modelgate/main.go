@@ -9,8 +9,9 @@
 // vLLM's own code. This package parses flags, prints results and maps
 // errors to exit codes; the work is done by packages policy, modelsig,
 // manifest, hashcache and pindir, and for vLLM by vllmcmd, launch and gate.
-// What it does itself beyond that is supervising vLLM behind the gate
-// (exec --listen: listen.go, vllmproc_*.go).
+// What it does itself beyond that is orchestrating vLLM behind the gate
+// (exec --listen, listen.go): when to release the gate, forward a signal
+// or stop; the child process and its private address are launch's.
 package main
 
 import (

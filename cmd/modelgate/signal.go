@@ -6,6 +6,8 @@ import (
 	"os"
 	"syscall"
 	"time"
+
+	"github.com/modelgate/modelgate/launch"
 )
 
 // interruptGrace is how long a command may take to stop after the first
@@ -62,15 +64,9 @@ func (e *interruptedError) code() int {
 	return 128 + int(syscall.SIGINT)
 }
 
-func signalName(s os.Signal) string {
-	switch s {
-	case syscall.SIGINT:
-		return "SIGINT"
-	case syscall.SIGTERM:
-		return "SIGTERM"
-	}
-	return s.String()
-}
+// signalName names a signal in messages, as launch does in vLLM's exit
+// status.
+func signalName(s os.Signal) string { return launch.SignalName(s) }
 
 // watchSignals turns the first signal into a cancelled context, so that
 // the command stops at its next check (between hashed chunks, between

@@ -319,11 +319,7 @@ func (a *app) verifyInto(ctx context.Context, d *policy.Decision, m model, v mod
 		return &modelError{code: policy.CodeError, err: err}
 	}
 	d.Outcome, d.Reason = policy.Verified, "signature and every file match"
-	d.Signature = res.SignaturePath
-	d.SubjectDigest = policy.SubjectDigest(res) // what a policy's digest pin would compare
-	d.Files, d.Bytes, d.CachedBytes = res.Stats.Files, res.Stats.Bytes, res.Stats.CachedBytes
-	d.Identity, d.Issuer = res.Signed.Identity, res.Signed.Issuer
-	d.Fingerprints, d.Warnings = res.Signed.Fingerprints, res.Signed.Warnings
+	d.RecordResult(res)
 	if logFingerprints {
 		for _, fp := range res.Signed.Fingerprints {
 			a.logger.Info("certificate fingerprint", "stage", "verify", "sha256", fp)
