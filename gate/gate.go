@@ -188,6 +188,8 @@ type Gate struct {
 	lastHash [sha256.Size]byte // of the last file the watcher tried
 	nextGen  uint64
 
+	keys [][sha256.Size]byte // SHA-256 of each API key, for authorized
+
 	flight singleflight.Group
 	sem    chan struct{}
 	copies heldCopies // verified copies of the adapters loaded (pins.go)
@@ -221,6 +223,9 @@ func New(cfg Config) (*Gate, error) {
 		up:  up,
 		reg: prometheus.NewRegistry(),
 		sem: make(chan struct{}, cfg.MaxVerifications),
+	}
+	for _, k := range cfg.APIKeys {
+		g.keys = append(g.keys, sha256.Sum256([]byte(k)))
 	}
 	g.ctx, g.cancel = context.WithCancel(context.Background())
 	g.held.Store(cfg.StartHeld)

@@ -95,8 +95,7 @@ func (g *Gate) authorized(r *http.Request) bool {
 	}
 	got := sha256.Sum256([]byte(token))
 	ok := 0
-	for _, k := range g.cfg.APIKeys {
-		want := sha256.Sum256([]byte(k))
+	for _, want := range g.keys {
 		ok |= subtle.ConstantTimeCompare(got[:], want[:])
 	}
 	return ok == 1

@@ -246,12 +246,10 @@ func (p *Policy) explainPartial(d *Decision, res *hfcache.Resolution, err error)
 	for _, n := range mm.Missing {
 		names = append(names, resourcePath(n, mm.Shards))
 	}
-	missing, merr := hfcache.MissingFiles(res, names)
-	if merr != nil || len(missing) == 0 {
-		return
+	var perr *hfcache.PartialSnapshotError
+	if errors.As(hfcache.CheckComplete(res, names), &perr) {
+		d.deny(CodePartialSnapshot, "%v", perr)
 	}
-	perr := &hfcache.PartialSnapshotError{Resolution: res, Missing: missing}
-	d.deny(CodePartialSnapshot, "%v", perr)
 }
 
 // resourcePath is the file path of a resource name from a
