@@ -67,7 +67,7 @@ func (hc *heldCopies) releaseAll() {
 func (g *Gate) holdCopy(pinned string) (*pindir.Hold, *refusal) {
 	pins := g.cfg.PolicyOptions.Pins
 	if pins == nil {
-		return nil, &refusal{status: http.StatusInternalServerError, typ: typeServiceUnavailable, reason: "pin",
+		return nil, &refusal{status: http.StatusInternalServerError, typ: typeInternal, reason: "pin",
 			msg: fmt.Sprintf("modelgate: the decision names the verified copy %s, but the gate has no pin folder", strconv.Quote(pinned))}
 	}
 	h, err := pins.Hold(pinned)

@@ -32,6 +32,7 @@ const (
 	typeUnsupportedMedia   = "UnsupportedMediaTypeError"
 	typeBadGateway         = "BadGatewayError"
 	typeServiceUnavailable = "ServiceUnavailableError"
+	typeInternal           = "InternalServerError"
 )
 
 // refusal is an answer the gate gives instead of forwarding a request.
