@@ -61,17 +61,9 @@ while (($#)); do
 	shift
 done
 
-repo=$(cd "$(dirname "$0")/.." && pwd)
-mkdir -p "$BENCH_DIR"
-BENCH_DIR=$(cd "$BENCH_DIR" && pwd)
-((clean)) && trap 'rm -rf "$BENCH_DIR"' EXIT
-mg=$BENCH_DIR/modelgate
-(cd "$repo" && go build -o "$mg" ./cmd/modelgate)
-
-bin=$BENCH_DIR/bin
-mkdir -p "$bin"
-ln -sf "$(type -P true)" "$bin/vllm"
-export PATH="$bin:$PATH"
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
+setup_exec_bench
 
 # median_ms RUNS CMD... prints the median wall time of CMD in ms and, with
 # hyperfine, the mean CPU time (user+sys) in ms ("-" without).

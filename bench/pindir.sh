@@ -70,16 +70,9 @@ while (($#)); do
 done
 [[ -x /usr/bin/time ]] || die "needs GNU time at /usr/bin/time (apt install time)"
 
-repo=$(cd "$(dirname "$0")/.." && pwd)
-mkdir -p "$BENCH_DIR"
-BENCH_DIR=$(cd "$BENCH_DIR" && pwd)
-((clean)) && trap 'rm -rf "$BENCH_DIR"' EXIT
-mg=$BENCH_DIR/modelgate
-(cd "$repo" && go build -o "$mg" ./cmd/modelgate)
-bin=$BENCH_DIR/bin
-mkdir -p "$bin"
-ln -sf "$(type -P true)" "$bin/vllm"
-export PATH="$bin:$PATH"
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
+setup_exec_bench
 
 model=$BENCH_DIR/model
 if [[ ! -f $model/model.sig || $(find "$model" -name 'part*.bin' | wc -l) -ne $PIN_COUNT ]]; then
